@@ -1,0 +1,5 @@
+import sys
+
+from deltafed.cli import main
+
+sys.exit(main())

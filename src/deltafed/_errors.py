@@ -1,0 +1,462 @@
+"""The one exception tree of deltafed.
+
+Every error raised from the public API is a :class:`DeltafedError`. Each class carries a
+stable machine ``code`` (never renamed once released), the HTTP ``status`` a node answers it
+with when it becomes a signed problem, and optionally the ``field`` it concerns and a human
+``remediation``. Foreign exceptions (pydantic, httpx, cryptography, joserfc) are translated at
+the boundary and chained with ``from``.
+
+Untrusted input failures sit apart from communication failures, so a caller can tell "the
+peer sent us something bad" from "we could not reach the peer"::
+
+    DeltafedError                          deltafed_error
+    ├── InvalidInputError                  invalid_input
+    │   ├── IdentifierError                invalid_identifier
+    │   ├── SchemaValidationError          schema_violation
+    │   └── SizeLimitError                 too_large
+    ├── ProtocolError                      protocol_error
+    │   ├── MalformedMessageError          malformed_message
+    │   ├── AlgorithmNotAllowedError       algorithm_not_allowed
+    │   ├── UnknownKeyError                unknown_key
+    │   ├── SignatureInvalidError          bad_signature
+    │   ├── WrongTypeError                 wrong_type
+    │   ├── WrongAudienceError             wrong_audience
+    │   ├── WrongIssuerError               wrong_issuer
+    │   ├── ExpiredError                   expired
+    │   ├── NotYetValidError               not_yet_valid
+    │   ├── LifetimeTooLongError           lifetime_too_long
+    │   ├── ReplayError                    replay
+    │   └── BindingMismatchError           binding_mismatch
+    ├── TrustError                         trust_error
+    │   ├── RegistryInvalidError           registry_invalid
+    │   ├── ThresholdNotMetError           threshold_not_met
+    │   ├── RollbackError                  rollback
+    │   ├── RegistryExpiredError           registry_expired
+    │   ├── KeyCompromisedError            key_compromised
+    │   ├── KeyNotValidError               key_not_valid
+    │   └── UnknownMemberError             unknown_member
+    ├── PolicyError                        policy_error
+    │   ├── ScenarioUnknownError           scenario_unknown
+    │   ├── NotAuthorizedError             not_authorized
+    │   ├── FieldNotAllowedError           field_not_allowed
+    │   ├── ConsentRequiredError           consent_required
+    │   ├── ConsentInvalidError            consent_invalid
+    │   └── ConsentExpiredError            consent_expired
+    ├── NotFoundError                      not_found
+    ├── AdapterError                       adapter_error
+    │   ├── AdapterUnavailableError        adapter_unavailable
+    │   ├── AdapterTimeoutError            adapter_timeout
+    │   ├── AdapterAuthError               adapter_auth_failed
+    │   ├── AdapterQuotaError              adapter_quota_exceeded
+    │   └── AdapterDataError               adapter_bad_data
+    ├── CommunicationError                 communication_error
+    │   ├── TransportError                 transport_error
+    │   ├── PeerTimeoutError                  timeout
+    │   └── PeerProblemError               peer_problem
+    ├── AuditError                         audit_error
+    │   └── AuditIntegrityError            audit_integrity
+    ├── ConfigurationError                 configuration_error
+    └── InternalError                      internal_error
+
+The codes of the classes a peer can send back are the closed list of problem codes of the
+protocol (see ``docs/protocol.md``); :func:`error_for_code` maps a received code back to its
+class.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+__all__ = [
+    "AdapterAuthError",
+    "AdapterDataError",
+    "AdapterError",
+    "AdapterQuotaError",
+    "AdapterTimeoutError",
+    "AdapterUnavailableError",
+    "AlgorithmNotAllowedError",
+    "AuditError",
+    "AuditIntegrityError",
+    "BindingMismatchError",
+    "CommunicationError",
+    "ConfigurationError",
+    "ConsentExpiredError",
+    "ConsentInvalidError",
+    "ConsentRequiredError",
+    "DeltafedError",
+    "ExpiredError",
+    "FieldNotAllowedError",
+    "IdentifierError",
+    "InternalError",
+    "InvalidInputError",
+    "KeyCompromisedError",
+    "KeyNotValidError",
+    "LifetimeTooLongError",
+    "MalformedMessageError",
+    "NotAuthorizedError",
+    "NotFoundError",
+    "NotYetValidError",
+    "PeerProblemError",
+    "PeerTimeoutError",
+    "PolicyError",
+    "ProtocolError",
+    "RegistryExpiredError",
+    "RegistryInvalidError",
+    "ReplayError",
+    "RollbackError",
+    "ScenarioUnknownError",
+    "SchemaValidationError",
+    "SignatureInvalidError",
+    "SizeLimitError",
+    "ThresholdNotMetError",
+    "TransportError",
+    "TrustError",
+    "UnknownKeyError",
+    "UnknownMemberError",
+    "WrongAudienceError",
+    "WrongIssuerError",
+    "WrongTypeError",
+    "all_error_classes",
+    "error_for_code",
+]
+
+
+class DeltafedError(Exception):
+    """Root of every error deltafed raises.
+
+    ``code`` is stable and machine-readable; ``status`` is the HTTP status a node uses when it
+    answers this error as a problem; ``field`` names the offending input field, if any.
+    """
+
+    code: ClassVar[str] = "deltafed_error"
+    status: ClassVar[int] = 500
+    default_remediation: ClassVar[str | None] = None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        remediation: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.remediation = remediation if remediation is not None else self.default_remediation
+
+    def __str__(self) -> str:
+        where = f" [{self.field}]" if self.field else ""
+        return f"{self.code}{where}: {self.message}"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(code={self.code!r}, field={self.field!r}, {self.message!r})"
+
+
+# --- untrusted input -------------------------------------------------------------------------
+
+
+class InvalidInputError(DeltafedError):
+    """Input failed validation; nothing was changed."""
+
+    code = "invalid_input"
+    status = 400
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        remediation: str | None = None,
+        reason: str | None = None,
+        error_type: str | None = None,
+    ) -> None:
+        super().__init__(message, field=field, remediation=remediation)
+        #: The reason for the first failing field, without the model name.
+        self.reason = reason if reason is not None else message
+        #: A finer machine code for the failure (``identifier_resident_check``, ``missing``...).
+        self.error_type = error_type
+
+
+class IdentifierError(InvalidInputError):
+    """An identifier (identity number, credit code, certificate id, ...) is malformed."""
+
+    code = "invalid_identifier"
+
+
+class SchemaValidationError(InvalidInputError):
+    """A document does not match its schema (missing, extra or ill-typed field)."""
+
+    code = "schema_violation"
+
+
+class SizeLimitError(InvalidInputError):
+    """Input exceeds a configured size limit."""
+
+    code = "too_large"
+    status = 413
+
+
+# --- signed protocol -------------------------------------------------------------------------
+
+
+class ProtocolError(DeltafedError):
+    """A signed message failed verification."""
+
+    code = "protocol_error"
+    status = 400
+
+
+class MalformedMessageError(ProtocolError):
+    code = "malformed_message"
+
+
+class AlgorithmNotAllowedError(ProtocolError):
+    code = "algorithm_not_allowed"
+
+
+class UnknownKeyError(ProtocolError):
+    code = "unknown_key"
+    status = 401
+
+
+class SignatureInvalidError(ProtocolError):
+    code = "bad_signature"
+    status = 401
+
+
+class WrongTypeError(ProtocolError):
+    code = "wrong_type"
+
+
+class WrongAudienceError(ProtocolError):
+    code = "wrong_audience"
+    status = 401
+
+
+class WrongIssuerError(ProtocolError):
+    code = "wrong_issuer"
+    status = 401
+
+
+class ExpiredError(ProtocolError):
+    code = "expired"
+    status = 401
+
+
+class NotYetValidError(ProtocolError):
+    code = "not_yet_valid"
+    status = 401
+
+
+class LifetimeTooLongError(ProtocolError):
+    code = "lifetime_too_long"
+
+
+class ReplayError(ProtocolError):
+    code = "replay"
+    status = 409
+
+
+class BindingMismatchError(ProtocolError):
+    """A response is not bound to the request it claims to answer."""
+
+    code = "binding_mismatch"
+
+
+# --- federation trust ------------------------------------------------------------------------
+
+
+class TrustError(DeltafedError):
+    """The trust registry or a key in it cannot be trusted."""
+
+    code = "trust_error"
+    status = 401
+
+
+class RegistryInvalidError(TrustError):
+    code = "registry_invalid"
+
+
+class ThresholdNotMetError(TrustError):
+    code = "threshold_not_met"
+
+
+class RollbackError(TrustError):
+    code = "rollback"
+
+
+class RegistryExpiredError(TrustError):
+    code = "registry_expired"
+    default_remediation = "Refresh the registry from the trust anchor's publication point."
+
+
+class KeyCompromisedError(TrustError):
+    code = "key_compromised"
+
+
+class KeyNotValidError(TrustError):
+    """The key exists but was not valid at the time of use."""
+
+    code = "key_not_valid"
+
+
+class UnknownMemberError(TrustError):
+    code = "unknown_member"
+    status = 403
+
+
+# --- policy ----------------------------------------------------------------------------------
+
+
+class PolicyError(DeltafedError):
+    """The request is well formed and authentic but not allowed (default deny)."""
+
+    code = "policy_error"
+    status = 403
+
+
+class ScenarioUnknownError(PolicyError):
+    code = "scenario_unknown"
+
+
+class NotAuthorizedError(PolicyError):
+    code = "not_authorized"
+
+
+class FieldNotAllowedError(PolicyError):
+    code = "field_not_allowed"
+
+
+class ConsentRequiredError(PolicyError):
+    code = "consent_required"
+
+
+class ConsentInvalidError(PolicyError):
+    code = "consent_invalid"
+
+
+class ConsentExpiredError(PolicyError):
+    code = "consent_expired"
+
+
+# --- data ------------------------------------------------------------------------------------
+
+
+class NotFoundError(DeltafedError):
+    """No certificate or record matches the request."""
+
+    code = "not_found"
+    status = 404
+
+
+class AdapterError(DeltafedError):
+    """The province's native platform failed to give a usable answer."""
+
+    code = "adapter_error"
+    status = 502
+
+
+class AdapterUnavailableError(AdapterError):
+    code = "adapter_unavailable"
+    status = 503
+
+
+class AdapterTimeoutError(AdapterError):
+    code = "adapter_timeout"
+    status = 504
+
+
+class AdapterAuthError(AdapterError):
+    code = "adapter_auth_failed"
+
+
+class AdapterQuotaError(AdapterError):
+    code = "adapter_quota_exceeded"
+    status = 503
+
+
+class AdapterDataError(AdapterError):
+    code = "adapter_bad_data"
+
+
+# --- communication ---------------------------------------------------------------------------
+
+
+class CommunicationError(DeltafedError):
+    """We could not exchange a message with a peer."""
+
+    code = "communication_error"
+    status = 502
+
+
+class TransportError(CommunicationError):
+    code = "transport_error"
+
+
+class PeerTimeoutError(CommunicationError):
+    code = "timeout"
+    status = 504
+
+
+class PeerProblemError(CommunicationError):
+    """The peer answered with a signed problem; ``problem_code`` is the code it sent."""
+
+    code = "peer_problem"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        problem_code: str,
+        field: str | None = None,
+        remediation: str | None = None,
+    ) -> None:
+        super().__init__(message, field=field, remediation=remediation)
+        self.problem_code = problem_code
+
+
+# --- audit, configuration --------------------------------------------------------------------
+
+
+class AuditError(DeltafedError):
+    code = "audit_error"
+
+
+class AuditIntegrityError(AuditError):
+    """The audit log was modified; ``position`` is the first entry that fails, if known."""
+
+    code = "audit_integrity"
+
+    def __init__(self, message: str, *, position: int | None = None) -> None:
+        super().__init__(message)
+        self.position = position
+
+
+class ConfigurationError(DeltafedError):
+    code = "configuration_error"
+
+
+class InternalError(DeltafedError):
+    """A bug or unexpected failure; what a peer sees of it is this code and nothing more."""
+
+    code = "internal_error"
+
+
+def all_error_classes() -> list[type[DeltafedError]]:
+    """Every error class in the tree, root first, in definition order."""
+    seen: list[type[DeltafedError]] = []
+    todo: list[type[DeltafedError]] = [DeltafedError]
+    while todo:
+        cls = todo.pop(0)
+        if cls not in seen:
+            seen.append(cls)
+            todo.extend(cls.__subclasses__())
+    return seen
+
+
+def error_for_code(code: str) -> type[DeltafedError]:
+    """The error class whose stable code is ``code``; :class:`DeltafedError` if unknown."""
+    for cls in all_error_classes():
+        if cls.code == code:
+            return cls
+    return DeltafedError

@@ -1,0 +1,417 @@
+"""Keys and the signer seam.
+
+A :class:`Signer` is anything that can sign bytes under a JOSE algorithm name and say its key
+id; :class:`PrivateKey` is the built-in one (Ed25519 as ``EdDSA``, the default, and ECDSA P-256
+as ``ES256``). Other algorithms - SM2 with SM3, a key held in an HSM - plug in by implementing
+:class:`Signer` and :class:`Verifier`; the protocol code only ever sees those two protocols.
+
+Key ids are RFC 7638 JWK thumbprints (SHA-256, base64url without padding). Signatures are in
+JWS form: 64 raw bytes for both algorithms (``r || s`` for ES256, not DER).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Final, Literal, Protocol, runtime_checkable
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature,
+    encode_dss_signature,
+)
+
+from deltafed._errors import (
+    AlgorithmNotAllowedError,
+    ConfigurationError,
+    InvalidInputError,
+    SignatureInvalidError,
+)
+
+__all__ = [
+    "SUPPORTED_ALGORITHMS",
+    "Algorithm",
+    "KeyResolver",
+    "PrivateKey",
+    "PublicKey",
+    "Signer",
+    "StaticKeyResolver",
+    "Verifier",
+    "b64url_decode",
+    "b64url_encode",
+    "jwk_thumbprint",
+]
+
+Algorithm = Literal["EdDSA", "ES256"]
+#: The algorithms deltafed signs and verifies with out of the box.
+SUPPORTED_ALGORITHMS: Final[tuple[str, ...]] = ("EdDSA", "ES256")
+
+_MAX_JWK_FIELD = 256
+
+
+def b64url_encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(text: str) -> bytes:
+    if not isinstance(text, str) or len(text) > 1_400_000:
+        raise InvalidInputError("base64url value is not a string or too long")
+    if "=" in text or any(c in text for c in "+/ \n\r\t"):
+        raise InvalidInputError("base64url value must be unpadded URL-safe base64")
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (ValueError, TypeError) as exc:
+        raise InvalidInputError(f"not valid base64url: {exc}") from exc
+
+
+def jwk_thumbprint(jwk: Mapping[str, Any]) -> str:
+    """RFC 7638 thumbprint of a public JWK (OKP or EC), base64url of its SHA-256."""
+    kty = jwk.get("kty")
+    members: tuple[str, ...]
+    if kty == "OKP":
+        members = ("crv", "kty", "x")
+    elif kty == "EC":
+        members = ("crv", "kty", "x", "y")
+    else:
+        raise InvalidInputError(f"unsupported JWK key type {kty!r}", field="kty")
+    try:
+        required = {m: str(jwk[m]) for m in members}
+    except KeyError as exc:
+        raise InvalidInputError(
+            f"JWK lacks member {exc.args[0]!r}", field=str(exc.args[0])
+        ) from exc
+    canonical = json.dumps(required, separators=(",", ":"), sort_keys=True).encode()
+    return b64url_encode(hashlib.sha256(canonical).digest())
+
+
+@runtime_checkable
+class Signer(Protocol):
+    """What the protocol needs to sign: an algorithm name, a key id, and a signing function."""
+
+    @property
+    def alg(self) -> str: ...
+
+    @property
+    def kid(self) -> str: ...
+
+    def sign(self, data: bytes) -> bytes: ...
+
+    def public_jwk(self) -> dict[str, str]: ...
+
+
+@runtime_checkable
+class Verifier(Protocol):
+    """What the protocol needs to verify: an algorithm name, a key id, and a check."""
+
+    @property
+    def alg(self) -> str: ...
+
+    @property
+    def kid(self) -> str: ...
+
+    def verify(self, signature: bytes, data: bytes) -> None:
+        """Return if ``signature`` is valid over ``data``; raise SignatureInvalidError if not."""
+        ...
+
+
+_PublicNative = ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey
+_PrivateNative = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey
+
+
+def _alg_of_public(key: object) -> Algorithm:
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return "EdDSA"
+    if isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1):
+        return "ES256"
+    raise AlgorithmNotAllowedError(f"unsupported key type {type(key).__name__}")
+
+
+class PublicKey:
+    """A public key that verifies JWS signatures; implements :class:`Verifier`."""
+
+    __slots__ = ("_alg", "_jwk", "_key", "_kid")
+
+    def __init__(self, key: _PublicNative) -> None:
+        self._alg: Algorithm = _alg_of_public(key)
+        self._key = key
+        self._jwk = _public_jwk(key)
+        self._kid = jwk_thumbprint(self._jwk)
+
+    @property
+    def alg(self) -> Algorithm:
+        return self._alg
+
+    @property
+    def kid(self) -> str:
+        return self._kid
+
+    def verify(self, signature: bytes, data: bytes) -> None:
+        try:
+            if isinstance(self._key, ed25519.Ed25519PublicKey):
+                self._key.verify(signature, data)
+            else:
+                if len(signature) != 64:
+                    raise SignatureInvalidError("ES256 signature must be 64 bytes")
+                r = int.from_bytes(signature[:32], "big")
+                s = int.from_bytes(signature[32:], "big")
+                self._key.verify(encode_dss_signature(r, s), data, ec.ECDSA(hashes.SHA256()))
+        except InvalidSignature as exc:
+            raise SignatureInvalidError("signature does not verify") from exc
+
+    def to_jwk(self) -> dict[str, str]:
+        """The public JWK, with ``kid``, ``alg`` and ``use``."""
+        return {**self._jwk, "kid": self._kid, "alg": self._alg, "use": "sig"}
+
+    def to_pem(self) -> bytes:
+        return self._key.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+
+    @classmethod
+    def from_jwk(cls, jwk: Mapping[str, Any]) -> PublicKey:
+        """Load a public JWK; a ``kid`` or ``alg`` in it must match the key."""
+        if not isinstance(jwk, Mapping):
+            raise InvalidInputError("JWK must be an object")
+        for name, value in jwk.items():
+            if not isinstance(value, str) or len(value) > _MAX_JWK_FIELD:
+                if name == "key_ops":
+                    continue
+                raise InvalidInputError(f"JWK member {name!r} must be a short string", field=name)
+        if "d" in jwk:
+            raise InvalidInputError("a public JWK must not carry the private part 'd'", field="d")
+        kty, crv = jwk.get("kty"), jwk.get("crv")
+        try:
+            native: _PublicNative
+            if kty == "OKP" and crv == "Ed25519":
+                native = ed25519.Ed25519PublicKey.from_public_bytes(b64url_decode(jwk["x"]))
+            elif kty == "EC" and crv == "P-256":
+                x = int.from_bytes(_exact(b64url_decode(jwk["x"]), 32, "x"), "big")
+                y = int.from_bytes(_exact(b64url_decode(jwk["y"]), 32, "y"), "big")
+                native = ec.EllipticCurvePublicNumbers(x, y, ec.SECP256R1()).public_key()
+            else:
+                raise AlgorithmNotAllowedError(f"unsupported JWK kty={kty!r} crv={crv!r}")
+        except KeyError as exc:
+            raise InvalidInputError(
+                f"JWK lacks member {exc.args[0]!r}", field=str(exc.args[0])
+            ) from exc
+        except ValueError as exc:
+            raise InvalidInputError(f"JWK is not a valid public key: {exc}") from exc
+        key = cls(native)
+        if "kid" in jwk and jwk["kid"] != key.kid:
+            raise InvalidInputError("JWK kid is not the key's RFC 7638 thumbprint", field="kid")
+        if "alg" in jwk and jwk["alg"] != key.alg:
+            raise InvalidInputError(f"JWK alg {jwk['alg']!r} does not fit the key", field="alg")
+        return key
+
+    @classmethod
+    def from_pem(cls, data: bytes) -> PublicKey:
+        try:
+            native = serialization.load_pem_public_key(data)
+        except (ValueError, TypeError) as exc:
+            raise InvalidInputError(f"not a PEM public key: {exc}") from exc
+        if not isinstance(native, ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey):
+            raise AlgorithmNotAllowedError(f"unsupported key type {type(native).__name__}")
+        return cls(native)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PublicKey) and other._kid == self._kid
+
+    def __hash__(self) -> int:
+        return hash(self._kid)
+
+    def __repr__(self) -> str:
+        return f"PublicKey(alg={self._alg!r}, kid={self._kid!r})"
+
+
+def _exact(data: bytes, size: int, name: str) -> bytes:
+    if len(data) != size:
+        raise InvalidInputError(f"JWK member {name!r} must be {size} bytes", field=name)
+    return data
+
+
+def _public_jwk(key: _PublicNative) -> dict[str, str]:
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        return {"kty": "OKP", "crv": "Ed25519", "x": b64url_encode(raw)}
+    numbers = key.public_numbers()
+    return {
+        "kty": "EC",
+        "crv": "P-256",
+        "x": b64url_encode(numbers.x.to_bytes(32, "big")),
+        "y": b64url_encode(numbers.y.to_bytes(32, "big")),
+    }
+
+
+class PrivateKey:
+    """A private signing key; implements :class:`Signer`. ``repr`` never shows the secret."""
+
+    __slots__ = ("_key", "_public")
+
+    def __init__(self, key: _PrivateNative) -> None:
+        self._key = key
+        self._public = PublicKey(key.public_key())
+
+    @classmethod
+    def generate(cls, alg: str = "EdDSA") -> PrivateKey:
+        if alg == "EdDSA":
+            return cls(ed25519.Ed25519PrivateKey.generate())
+        if alg == "ES256":
+            return cls(ec.generate_private_key(ec.SECP256R1()))
+        raise AlgorithmNotAllowedError(f"cannot generate keys for algorithm {alg!r}")
+
+    @classmethod
+    def from_seed(cls, seed: bytes) -> PrivateKey:
+        """A deterministic Ed25519 key from 32 bytes: for test keys and vectors only."""
+        return cls(ed25519.Ed25519PrivateKey.from_private_bytes(_exact(seed, 32, "seed")))
+
+    @property
+    def alg(self) -> Algorithm:
+        return self._public.alg
+
+    @property
+    def kid(self) -> str:
+        return self._public.kid
+
+    @property
+    def public_key(self) -> PublicKey:
+        return self._public
+
+    def public_jwk(self) -> dict[str, str]:
+        return self._public.to_jwk()
+
+    def sign(self, data: bytes) -> bytes:
+        if isinstance(self._key, ed25519.Ed25519PrivateKey):
+            return self._key.sign(data)
+        der = self._key.sign(data, ec.ECDSA(hashes.SHA256()))
+        r, s = decode_dss_signature(der)
+        return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+    def to_private_jwk(self) -> dict[str, str]:
+        """The private JWK (with ``d``). Handle with care."""
+        if isinstance(self._key, ed25519.Ed25519PrivateKey):
+            d = self._key.private_bytes(
+                serialization.Encoding.Raw,
+                serialization.PrivateFormat.Raw,
+                serialization.NoEncryption(),
+            )
+        else:
+            d = self._key.private_numbers().private_value.to_bytes(32, "big")
+        return {**self._public.to_jwk(), "d": b64url_encode(d)}
+
+    @classmethod
+    def from_private_jwk(cls, jwk: Mapping[str, Any]) -> PrivateKey:
+        if not isinstance(jwk, Mapping) or "d" not in jwk:
+            raise InvalidInputError("a private JWK must carry 'd'", field="d")
+        public = PublicKey.from_jwk({k: v for k, v in jwk.items() if k != "d"})
+        d = b64url_decode(str(jwk["d"]))
+        try:
+            key: _PrivateNative
+            if public.alg == "EdDSA":
+                key = ed25519.Ed25519PrivateKey.from_private_bytes(_exact(d, 32, "d"))
+            else:
+                value = int.from_bytes(_exact(d, 32, "d"), "big")
+                key = ec.derive_private_key(value, ec.SECP256R1())
+        except ValueError as exc:
+            raise InvalidInputError(f"JWK is not a valid private key: {exc}") from exc
+        result = cls(key)
+        if result.kid != public.kid:
+            raise InvalidInputError("private part 'd' does not belong to the public part")
+        return result
+
+    def to_pem(self, password: bytes | None = None) -> bytes:
+        encryption: serialization.KeySerializationEncryption = (
+            serialization.BestAvailableEncryption(password)
+            if password
+            else serialization.NoEncryption()
+        )
+        return self._key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
+        )
+
+    @classmethod
+    def from_pem(cls, data: bytes, password: bytes | None = None) -> PrivateKey:
+        try:
+            native = serialization.load_pem_private_key(data, password=password)
+        except (ValueError, TypeError) as exc:
+            raise InvalidInputError(f"not a usable PEM private key: {exc}") from exc
+        if isinstance(native, ed25519.Ed25519PrivateKey):
+            return cls(native)
+        if isinstance(native, ec.EllipticCurvePrivateKey) and isinstance(
+            native.curve, ec.SECP256R1
+        ):
+            return cls(native)
+        raise AlgorithmNotAllowedError(f"unsupported private key type {type(native).__name__}")
+
+    def save(self, path: str | os.PathLike[str], password: bytes | None = None) -> Path:
+        """Write the key as PEM, readable by its owner only (mode 0600), never overwriting."""
+        target = Path(path)
+        try:
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError as exc:
+            raise ConfigurationError(f"refusing to overwrite existing key file {target}") from exc
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(self.to_pem(password))
+        os.chmod(target, 0o600)
+        return target
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], password: bytes | None = None) -> PrivateKey:
+        target = Path(path)
+        try:
+            data = target.read_bytes()
+        except OSError as exc:
+            raise ConfigurationError(f"cannot read key file {target}: {exc}") from exc
+        if data.lstrip().startswith(b"{"):
+            try:
+                return cls.from_private_jwk(json.loads(data))
+            except ValueError as exc:
+                raise InvalidInputError(f"key file {target} is not valid JSON") from exc
+        return cls.from_pem(data, password)
+
+    def __repr__(self) -> str:
+        return f"PrivateKey(alg={self.alg!r}, kid={self.kid!r})"
+
+
+@runtime_checkable
+class KeyResolver(Protocol):
+    """Finds the key a member signed with, as trusted at a given time.
+
+    The protocol layer calls it for every signature it checks; the trust registry implements
+    it from verified state only. It must raise :class:`~deltafed.UnknownKeyError` for a key it
+    does not know, :class:`~deltafed.UnknownMemberError` for an unknown member,
+    :class:`~deltafed.KeyCompromisedError` for a key used at or after its compromise time, and
+    :class:`~deltafed.KeyNotValidError` for a key outside its validity window.
+    """
+
+    def resolve(self, member: str, kid: str, at: datetime) -> Verifier: ...
+
+
+class StaticKeyResolver:
+    """A fixed map of member -> public keys, valid at any time. For tests and tools."""
+
+    def __init__(self, keys: Mapping[str, list[PublicKey]] | None = None) -> None:
+        self._keys: dict[str, dict[str, PublicKey]] = {}
+        for member, items in (keys or {}).items():
+            for key in items:
+                self.add(member, key)
+
+    def add(self, member: str, key: PublicKey) -> None:
+        self._keys.setdefault(str(member), {})[key.kid] = key
+
+    def resolve(self, member: str, kid: str, at: datetime) -> Verifier:
+        from deltafed._errors import UnknownKeyError, UnknownMemberError
+
+        known = self._keys.get(str(member))
+        if known is None:
+            raise UnknownMemberError(f"unknown member {member}")
+        try:
+            return known[kid]
+        except KeyError:
+            raise UnknownKeyError(f"member {member} has no key {kid}") from None

@@ -34,17 +34,20 @@ __all__ = [
     "DELTA_PROVINCES",
     "DIVISIONS",
     "CertificateId",
+    "CertificateTypeCode",
     "CreditCode",
     "DivisionCode",
     "MemberId",
     "ProvinceCode",
     "ResidentId",
+    "certificate_type_of",
     "compute_certificate_check",
     "compute_credit_check",
     "compute_organisation_check",
     "compute_resident_check",
     "division_name",
     "parse_certificate_id",
+    "parse_certificate_type_code",
     "parse_credit_code",
     "parse_division_code",
     "parse_member_id",
@@ -285,6 +288,43 @@ def parse_certificate_id(value: str) -> str:
     return _call(_check_certificate, value, "certificate_id")
 
 
+def certificate_type_of(certificate_id: str) -> str:
+    """The 21-character certificate type code embedded in a valid certificate identifier."""
+    return parse_certificate_id(certificate_id)[len(_CERT_ROOT) + 1 :][:21]
+
+
+# --- GB/T 36903 certificate type code --------------------------------------------------------
+
+_TYPE_CODE_SHAPE = re.compile(r"^[0-9A-HJ-NP-RTUWXY]{2}[0-9]{6}[0-9A-HJ-NP-RTUWXY]{10}[0-9]{3}$")
+
+
+def _check_type_code(value: str) -> str:
+    if not isinstance(value, str):
+        raise _fail("type_code_type", "certificate type code must be a string")
+    value = value.upper()
+    if len(value) != 21:
+        raise _fail(
+            "type_code_length", f"certificate type code must be 21 characters, got {len(value)}"
+        )
+    if not _TYPE_CODE_SHAPE.match(value):
+        raise _fail(
+            "type_code_format",
+            "certificate type code must be an 18-character credit code + 3 digits",
+        )
+    try:
+        _check_credit(value[:18])
+    except PydanticCustomError as exc:
+        raise _fail(
+            "type_code_credit", f"certificate type code: defining agency's {exc.message()}"
+        ) from None
+    return value
+
+
+def parse_certificate_type_code(value: str) -> str:
+    """Validate and normalise (upper case) a 21-character certificate type code."""
+    return _call(_check_type_code, value, "type_code")
+
+
 def parse_division_code(value: str) -> str:
     """Validate an administrative division code against the known table."""
     return _call(_check_division, value, "division_code")
@@ -324,6 +364,14 @@ CertificateId = Annotated[
     _json_str(
         _CERT_SHAPE.pattern,
         "Electronic certificate identifier (GB/T 36904), check character ISO 7064 MOD 37,36.",
+    ),
+]
+CertificateTypeCode = Annotated[
+    str,
+    AfterValidator(_check_type_code),
+    _json_str(
+        _TYPE_CODE_SHAPE.pattern,
+        "Certificate type code (GB/T 36903): the defining agency's credit code + 3 digits.",
     ),
 ]
 DivisionCode = Annotated[

@@ -50,6 +50,7 @@ __all__ = [
     "parse_certificate_type_code",
     "parse_credit_code",
     "parse_division_code",
+    "parse_holder_code",
     "parse_member_id",
     "parse_resident_id",
     "province_of",
@@ -232,6 +233,27 @@ def _check_credit(value: str) -> str:
 def parse_credit_code(value: str) -> str:
     """Validate and normalise (upper case) a unified social credit code."""
     return _call(_check_credit, value, "credit_code")
+
+
+# --- holder codes ----------------------------------------------------------------------------
+
+#: Holder code types (GB/T 36903 CZZTDMLXDM): ``111`` resident identity number, ``001`` unified
+#: social credit code. The values equal :class:`deltafed.schemas.common.HolderType`.
+_HOLDER_CHECKS: Final = {"111": _check_resident, "001": _check_credit}
+
+
+def _check_holder_code(value: str, holder_type: str) -> str:
+    """Validate a holder code by its type, inside a model (raises a pydantic custom error)."""
+    check = _HOLDER_CHECKS.get(str(holder_type))
+    if check is None:
+        raise _fail("holder_type", f"unknown holder code type {holder_type!r}")
+    return check(value)
+
+
+def parse_holder_code(value: str, holder_type: str) -> str:
+    """Validate a holder code: a resident id for type ``111``, a credit code for ``001``."""
+    result: str = _call(lambda v: _check_holder_code(v, holder_type), value, "holder_code")
+    return result
 
 
 # --- GB/T 36904 electronic certificate identifier --------------------------------------------

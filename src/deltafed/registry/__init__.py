@@ -1,0 +1,58 @@
+"""The federation trust registry: who the members are, their keys, endpoints and scenarios.
+
+Layers, after python-tuf:
+
+* :class:`RegistryDocument` and friends - the document, validated, no I/O;
+* :func:`sign_registry` / :func:`verify_registry` - one signed file (General JSON JWS,
+  k-of-n anchor signatures), no I/O, no clock;
+* :class:`TrustedRegistry` - admits only verified data (threshold, anchor rotation, rollback,
+  expiry with a bounded grace period) and answers trust questions; it is the
+  :class:`~deltafed.keys.KeyResolver` of the protocol layer;
+* :class:`RegistryClient` - fetches the registry over HTTP into a :class:`TrustedRegistry`.
+
+See ``docs/trust.md`` for the model and the operator's steps.
+"""
+
+from deltafed.registry._builder import DEFAULT_VALIDITY, RegistryBuilder
+from deltafed.registry._files import load_anchor_file, load_registry_file
+from deltafed.registry._models import (
+    AnchorKeys,
+    KeyState,
+    Member,
+    MemberKey,
+    PublicJwk,
+    RegistryDocument,
+)
+from deltafed.registry._signing import (
+    MAX_REGISTRY_BYTES,
+    REGISTRY_TYP,
+    SignedRegistry,
+    add_signatures,
+    parse_signed_registry,
+    sign_registry,
+    verify_registry,
+)
+from deltafed.registry._trusted import DEFAULT_GRACE, RegistryState, TrustedRegistry
+
+__all__ = [
+    "DEFAULT_GRACE",
+    "DEFAULT_VALIDITY",
+    "MAX_REGISTRY_BYTES",
+    "REGISTRY_TYP",
+    "AnchorKeys",
+    "KeyState",
+    "Member",
+    "MemberKey",
+    "PublicJwk",
+    "RegistryBuilder",
+    "RegistryDocument",
+    "RegistryState",
+    "SignedRegistry",
+    "TrustedRegistry",
+    "add_signatures",
+    "load_anchor_file",
+    "load_registry_file",
+    "parse_signed_registry",
+    "sign_registry",
+    "verify_registry",
+]

@@ -1,0 +1,221 @@
+"""The claims of request and response messages, and what verification hands back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any, Final, Literal, Self
+
+from pydantic import AfterValidator, StringConstraints, model_validator
+
+from deltafed._errors import all_error_classes
+from deltafed.schemas._base import Code, NonNegInt, WireModel
+from deltafed.schemas.common import Operation
+from deltafed.schemas.identifiers import MemberId
+
+__all__ = [
+    "DOCUMENT_TYPES",
+    "PROBLEM_CODES",
+    "REQUEST_TYP",
+    "RESPONSE_TYP",
+    "CompactJws",
+    "Digest",
+    "JsonObject",
+    "MessageId",
+    "RequestClaims",
+    "ResponseClaims",
+    "Target",
+    "VerifiedDocument",
+    "VerifiedRequest",
+    "VerifiedResponse",
+]
+
+#: ``typ`` of a request message.
+REQUEST_TYP: Final = "deltafed-request+jws"
+#: ``typ`` of a response message.
+RESPONSE_TYP: Final = "deltafed-response+jws"
+#: ``typ`` values of the generic signed documents defined so far.
+DOCUMENT_TYPES: Final = frozenset({"deltafed-consent+jws", "deltafed-metadata+jws"})
+
+#: Codes a node may put in a problem; the rest describe local failures only.
+_LOCAL_ONLY_CODES: Final = frozenset(
+    {
+        "communication_error",
+        "transport_error",
+        "timeout",
+        "peer_problem",
+        "audit_error",
+        "audit_integrity",
+        "configuration_error",
+    }
+)
+#: The closed list of problem codes of the protocol (see ``docs/protocol.md``).
+PROBLEM_CODES: Final = frozenset(
+    cls.code for cls in all_error_classes() if cls.code not in _LOCAL_ONLY_CODES
+)
+
+_MAX_SAFE_INT = 2**53 - 1
+_MAX_DEPTH = 32
+
+#: A message id: 16 to 64 characters of the base64url alphabet.
+MessageId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{16,64}$")]
+#: What a request is about: a certificate type code, a record type code or a certificate id.
+Target = Annotated[
+    str, StringConstraints(min_length=1, max_length=256, pattern=r"^[A-Za-z0-9_.:/\-]+$")
+]
+#: A compact JWS carried inside another message (a consent).
+CompactJws = Annotated[
+    str,
+    StringConstraints(
+        max_length=16_384, pattern=r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$"
+    ),
+]
+#: ``sha-256:`` and the lower-case hex digest.
+Digest = Annotated[str, StringConstraints(pattern=r"^sha-256:[0-9a-f]{64}$")]
+
+
+def _check_json(value: Any, depth: int) -> None:
+    if depth > _MAX_DEPTH:
+        raise ValueError(f"nested deeper than {_MAX_DEPTH} levels")
+    if value is None or isinstance(value, bool | str):
+        return
+    if isinstance(value, int):
+        if not -_MAX_SAFE_INT <= value <= _MAX_SAFE_INT:
+            raise ValueError("integer outside the I-JSON range")
+        return
+    if isinstance(value, float):
+        raise ValueError("floats are not allowed on the wire")
+    if isinstance(value, list):
+        for item in value:
+            _check_json(item, depth + 1)
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ValueError("object member names must be strings")
+            _check_json(item, depth + 1)
+        return
+    raise ValueError(f"{type(value).__name__} is not a JSON value")
+
+
+def _json_object(value: dict[str, Any]) -> dict[str, Any]:
+    _check_json(value, 1)
+    return value
+
+
+#: A JSON object without floats, integers within the I-JSON range, at most 32 levels deep.
+JsonObject = Annotated[dict[str, Any], AfterValidator(_json_object)]
+
+
+class RequestClaims(WireModel):
+    """What a requesting member signs. Field names are the wire names."""
+
+    iss: MemberId
+    aud: MemberId
+    iat: NonNegInt
+    exp: NonNegInt
+    jti: MessageId
+    op: Operation
+    tgt: Target
+    scn: Code
+    body: JsonObject
+    cns: CompactJws | None = None
+
+    @model_validator(mode="after")
+    def _window(self) -> Self:
+        if self.exp <= self.iat:
+            raise ValueError("exp must be after iat")
+        return self
+
+
+def _problem_body(body: dict[str, Any]) -> None:
+    code, title, status = body.get("code"), body.get("title"), body.get("status")
+    if not isinstance(code, str) or code not in PROBLEM_CODES:
+        raise ValueError("a problem body needs a 'code' from the closed list of problem codes")
+    if not isinstance(title, str) or not 0 < len(title) <= 200:
+        raise ValueError("a problem body needs a 'title' of 1 to 200 characters")
+    if isinstance(status, bool) or not isinstance(status, int) or not 400 <= status <= 599:
+        raise ValueError("a problem body needs an HTTP error 'status' (400-599)")
+
+
+class ResponseClaims(WireModel):
+    """What an answering member signs.
+
+    ``req`` is the digest of the exact request bytes answered and ``rid`` the request's
+    ``jti``; ``rid`` is absent only in a problem answering bytes that could not be read as a
+    request (see :func:`~deltafed.protocol.new_problem_response`).
+    """
+
+    iss: MemberId
+    aud: MemberId
+    iat: NonNegInt
+    exp: NonNegInt
+    jti: MessageId
+    req: Digest
+    rid: MessageId | None = None
+    sts: Literal["ok", "problem"]
+    body: JsonObject
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.exp <= self.iat:
+            raise ValueError("exp must be after iat")
+        if self.sts == "problem":
+            _problem_body(self.body)
+        elif self.rid is None:
+            raise ValueError("an 'ok' response must name the request it answers in 'rid'")
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedRequest:
+    """A request whose every check passed. ``raw`` is the exact bytes received.
+
+    ``duplicate_of`` holds the signed response already sent for these same bytes when the
+    request is an identical retransmission: send it again instead of acting twice.
+    """
+
+    claims: RequestClaims
+    raw: bytes
+    digest: str
+    kid: str
+    alg: str
+    duplicate_of: bytes | None = None
+
+    @property
+    def issuer(self) -> MemberId:
+        return self.claims.iss
+
+    @property
+    def jti(self) -> str:
+        return self.claims.jti
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedResponse:
+    """A response whose every check passed, bound to the request it answers."""
+
+    claims: ResponseClaims
+    raw: bytes
+    digest: str
+    kid: str
+    alg: str
+
+    @property
+    def ok(self) -> bool:
+        return self.claims.sts == "ok"
+
+    @property
+    def body(self) -> dict[str, Any]:
+        return self.claims.body
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedDocument:
+    """A generic signed document (consent, node metadata) whose signature and typ passed."""
+
+    payload: dict[str, Any]
+    issuer: MemberId
+    kid: str
+    alg: str
+    typ: str
+    raw: bytes

@@ -1,0 +1,159 @@
+"""Compact JWS (RFC 7515, section 7.1) with deltafed's header profile.
+
+The protected header holds exactly ``alg``, ``kid`` and ``typ``; the payload is the RFC 8785
+canonical JSON of the claims. Signing goes through the :class:`~deltafed.keys.Signer` seam and
+verification through :class:`~deltafed.keys.Verifier`, so an SM2 or HSM signer needs no change
+here. ADR 0002 records why this is written over ``cryptography`` rather than through a JOSE
+library.
+
+:func:`parse_compact` does the structural part of verification only (sizes, base64url,
+JSON, header allow-list, canonical payload); nothing it returns is trusted until the caller
+has checked the signature.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any
+
+from deltafed._errors import (
+    AlgorithmNotAllowedError,
+    InternalError,
+    InvalidInputError,
+    MalformedMessageError,
+    SizeLimitError,
+)
+from deltafed.keys import Signer
+from deltafed.protocol._json import canonical_bytes, loads_strict
+
+__all__ = [
+    "FORBIDDEN_ALGORITHMS",
+    "HEADER_MEMBERS",
+    "ParsedJws",
+    "encode_compact",
+    "parse_compact",
+    "peek_payload",
+]
+
+#: The protected header members deltafed writes and accepts: no more, no fewer.
+HEADER_MEMBERS = frozenset({"alg", "kid", "typ"})
+
+#: Algorithm names that are never accepted, whatever a configuration says.
+FORBIDDEN_ALGORITHMS = frozenset({"none", "HS256", "HS384", "HS512"})
+
+_MAX_HEADER_SEGMENT = 1024
+_MAX_SIGNATURE_BYTES = 512
+_KID = re.compile(r"^[A-Za-z0-9_\-.:]{1,128}$")
+_TYP = re.compile(r"^[a-z0-9.\-]{1,48}\+jws$")
+_COMPACT = re.compile(rb"^([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]*)$")
+
+
+def _b64encode(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
+def _b64decode(segment: bytes, what: str) -> bytes:
+    # The alphabet was checked by _COMPACT. A segment whose length is 1 mod 4 cannot be
+    # base64url, and one with non-zero padding bits has a twin encoding of the same bytes,
+    # so the re-encoding must give the segment back: one message, one byte string.
+    if len(segment) % 4 == 1:
+        raise MalformedMessageError(f"{what} is not valid base64url", field=what)
+    try:
+        decoded = base64.urlsafe_b64decode(segment + b"=" * (-len(segment) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise MalformedMessageError(f"{what} is not valid base64url", field=what) from exc
+    if _b64encode(decoded) != segment:
+        raise MalformedMessageError(f"{what} is not in canonical base64url", field=what)
+    return decoded
+
+
+def encode_compact(header_typ: str, payload: bytes, signer: Signer) -> bytes:
+    """Sign ``payload`` (already canonical JSON) as a compact JWS with the given ``typ``."""
+    header = canonical_bytes({"alg": signer.alg, "kid": signer.kid, "typ": header_typ})
+    signing_input = _b64encode(header) + b"." + _b64encode(payload)
+    signature = signer.sign(signing_input)
+    if not isinstance(signature, bytes) or not signature:
+        raise InternalError(f"signer {signer.kid!r} returned no signature")
+    return signing_input + b"." + _b64encode(signature)
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedJws:
+    """A structurally valid compact JWS whose signature is not yet checked."""
+
+    alg: str
+    kid: str
+    typ: str
+    payload: dict[str, Any]
+    payload_bytes: bytes
+    signing_input: bytes
+    signature: bytes
+
+
+def parse_compact(data: bytes, *, max_bytes: int, algorithms: Collection[str]) -> ParsedJws:
+    """Check size, structure and header of a compact JWS; the signature is not checked here."""
+    if len(data) > max_bytes:
+        raise SizeLimitError(f"message of {len(data)} bytes exceeds the limit of {max_bytes}")
+    match = _COMPACT.match(data)
+    if match is None:
+        raise MalformedMessageError("not a compact JWS (three base64url segments)")
+    header_seg, payload_seg, signature_seg = match.groups()
+    if len(header_seg) > _MAX_HEADER_SEGMENT:
+        raise MalformedMessageError("protected header is too long", field="header")
+    header = loads_strict(_b64decode(header_seg, "header"), what="header")
+    if not isinstance(header, dict):
+        raise MalformedMessageError("protected header is not a JSON object", field="header")
+    alg = header.get("alg")
+    if not isinstance(alg, str):
+        raise MalformedMessageError("protected header lacks 'alg'", field="header.alg")
+    if alg in FORBIDDEN_ALGORITHMS or alg not in algorithms:
+        raise AlgorithmNotAllowedError(f"algorithm {alg[:32]!r} is not allowed", field="alg")
+    extra = sorted(set(header) - HEADER_MEMBERS)
+    if extra:
+        raise MalformedMessageError(
+            f"protected header member {extra[0][:32]!r} is not allowed",
+            field=f"header.{extra[0][:32]}",
+        )
+    kid, typ = header.get("kid"), header.get("typ")
+    if not isinstance(kid, str) or not _KID.match(kid):
+        raise MalformedMessageError("protected header 'kid' is missing or ill-formed", field="kid")
+    if not isinstance(typ, str) or not _TYP.match(typ):
+        raise MalformedMessageError("protected header 'typ' is missing or ill-formed", field="typ")
+    payload_bytes = _b64decode(payload_seg, "payload")
+    payload = loads_strict(payload_bytes, what="payload")
+    if not isinstance(payload, dict):
+        raise MalformedMessageError("payload is not a JSON object", field="payload")
+    try:
+        canonical = canonical_bytes(payload)
+    except InvalidInputError as exc:
+        raise MalformedMessageError(f"payload cannot be canonicalised: {exc.message}") from exc
+    if canonical != payload_bytes:
+        raise MalformedMessageError("payload is not in RFC 8785 canonical form", field="payload")
+    signature = _b64decode(signature_seg, "signature") if signature_seg else b""
+    if len(signature) > _MAX_SIGNATURE_BYTES:
+        raise MalformedMessageError("signature is too long", field="signature")
+    return ParsedJws(
+        alg=alg,
+        kid=kid,
+        typ=typ,
+        payload=payload,
+        payload_bytes=payload_bytes,
+        signing_input=header_seg + b"." + payload_seg,
+        signature=signature,
+    )
+
+
+def peek_payload(data: bytes) -> dict[str, Any] | None:
+    """The payload of a compact JWS without any check: for addressing a problem only."""
+    match = _COMPACT.match(data)
+    if match is None:
+        return None
+    try:
+        payload = loads_strict(_b64decode(match.group(2), "payload"), what="payload")
+    except MalformedMessageError:
+        return None
+    return payload if isinstance(payload, dict) else None

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
-__all__ = ["CertificateStatus", "HolderType", "Operation"]
+from pydantic import StringConstraints
+
+__all__ = ["CertificateStatus", "Digest", "HolderType", "Operation", "RequestId", "SubjectRef"]
 
 #: What a request asks a node to do.
 Operation = Literal["certificate.verify", "certificate.release", "record.request"]
@@ -27,3 +29,13 @@ class CertificateStatus(StrEnum):
     CANCELLED = "04"
     EXPIRED = "05"
     OTHER = "99"
+
+
+#: The id of one request, chosen by the requester (a UUID, a JWT ``jti``...).
+RequestId = Annotated[
+    str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")
+]
+#: A SHA-256 digest written ``sha-256:<64 lower-case hex digits>``.
+Digest = Annotated[str, StringConstraints(max_length=72, pattern=r"^sha-256:[0-9a-f]{64}$")]
+#: A keyed hash standing for a person or organisation: ``hmac-sha256:<64 hex digits>``.
+SubjectRef = Annotated[str, StringConstraints(max_length=76, pattern=r"^hmac-sha256:[0-9a-f]{64}$")]

@@ -1,0 +1,453 @@
+"""The adapter contract: how a node reaches its province's own data platform.
+
+:class:`ProvinceAdapter` follows python-tuf's ``FetcherInterface``: each public method enforces
+the invariants and delegates to exactly one hook that an adapter implements::
+
+    public method           hook                    returns
+    find_certificate        _find_certificate       CertificateMetadata
+    certificate_data        _certificate_data       dict[str, str]
+    certificate_status      _certificate_status     CertificateStatus
+    fetch_record            _fetch_record           RecordData
+    catalogue               _catalogue              Catalogue
+
+Around every hook call the base
+
+1. validates the input (identifiers with their check characters, a known type, fields that
+   exist in the catalogue, size limits) and raises :class:`~deltafed.InvalidInputError`
+   subclasses or :class:`~deltafed.NotFoundError` before the platform is asked anything;
+2. bounds the call by ``timeout`` seconds (:class:`~deltafed.AdapterTimeoutError`);
+3. translates any foreign exception into an :class:`~deltafed.AdapterError` subclass, chained
+   ``from`` the original; a hook's own ``InvalidInputError`` means the native data was bad and
+   becomes :class:`~deltafed.AdapterDataError`;
+4. validates the hook's output against the request: the certificate asked for, exactly the
+   fields asked for, values of the allowed types and sizes. Anything else is
+   :class:`~deltafed.AdapterDataError`: a node never passes on native data it did not check.
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import MappingProxyType, TracebackType
+from typing import Any, ClassVar, Final, Self, TypeVar
+
+import anyio
+import httpx
+from pydantic import ValidationError as _PydanticValidationError
+
+from deltafed._errors import (
+    AdapterDataError,
+    AdapterError,
+    AdapterTimeoutError,
+    AdapterUnavailableError,
+    ConfigurationError,
+    DeltafedError,
+    InvalidInputError,
+    NotFoundError,
+    SizeLimitError,
+)
+from deltafed.schemas.catalogue import Catalogue, CertificateType, RecordType
+from deltafed.schemas.certificates import CertificateMetadata
+from deltafed.schemas.common import CertificateStatus, HolderType
+from deltafed.schemas.identifiers import (
+    certificate_type_of,
+    parse_certificate_id,
+    parse_certificate_type_code,
+    parse_credit_code,
+    parse_resident_id,
+)
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "MAX_FIELDS_PER_CALL",
+    "MAX_VALUE_LENGTH",
+    "ProvinceAdapter",
+    "RecordData",
+    "RecordValue",
+    "parse_holder_code",
+]
+
+#: Seconds a public adapter call may take, hook and retries included.
+DEFAULT_TIMEOUT: Final = 15.0
+#: Most fields one call may ask for.
+MAX_FIELDS_PER_CALL: Final = 64
+#: Longest value of a released field or record field, in characters.
+MAX_VALUE_LENGTH: Final = 2000
+
+RecordValue = str | int | bool | None
+_T = TypeVar("_T")
+
+#: Errors a hook may raise as they are; everything else is translated.
+_PASS_THROUGH: Final = (NotFoundError, AdapterError, ConfigurationError)
+
+
+@dataclass(frozen=True)
+class RecordData:
+    """A record as a province's platform states it, at ``as_of``."""
+
+    record_type: str
+    as_of: datetime
+    fields: Mapping[str, RecordValue] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fields", MappingProxyType(dict(self.fields)))
+
+
+def parse_holder_code(holder_code: str, holder_type: HolderType | str) -> str:
+    """Validate a holder code as the identifier its holder type says it is."""
+    try:
+        kind = HolderType(holder_type)
+    except ValueError as exc:
+        raise InvalidInputError(
+            f"unknown holder type {holder_type!r}", field="holder_type"
+        ) from exc
+    if kind is HolderType.RESIDENT:
+        return parse_resident_id(holder_code)
+    return parse_credit_code(holder_code)
+
+
+class ProvinceAdapter(abc.ABC):
+    """A province platform seen through the shared schemas.
+
+    Subclasses set :attr:`name`, call ``super().__init__(region=...)`` and implement the
+    hooks. They construct from configuration with :meth:`from_config`.
+    """
+
+    #: The name the adapter is registered under (``shanghai``, ``memory``...).
+    name: ClassVar[str]
+
+    def __init__(
+        self,
+        *,
+        region: str,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_fields: int = MAX_FIELDS_PER_CALL,
+    ) -> None:
+        from deltafed.schemas.identifiers import PROVINCES
+
+        if region not in PROVINCES:
+            raise ConfigurationError(f"{region!r} is not a province-level division code")
+        if not (isinstance(timeout, int | float) and math.isfinite(timeout) and timeout > 0):
+            raise ConfigurationError("adapter timeout must be a positive number of seconds")
+        if not 1 <= max_fields <= 256:
+            raise ConfigurationError("max_fields must be between 1 and 256")
+        self.region: str = region
+        self.timeout: float = float(timeout)
+        self.max_fields: int = max_fields
+        self._catalogue_cache: Catalogue | None = None
+        self._closed = False
+
+    # --- construction -----------------------------------------------------------------------
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Self:
+        """Build the adapter from a configuration mapping (see each adapter's docs)."""
+        raise ConfigurationError(f"adapter {cls.__name__} cannot be built from configuration")
+
+    # --- public API -------------------------------------------------------------------------
+
+    def catalogue(self) -> Catalogue:
+        """What this adapter serves: its certificate types, record types and their fields."""
+        if self._catalogue_cache is None:
+            try:
+                result = self._catalogue()
+            except DeltafedError:
+                raise
+            except Exception as exc:
+                raise AdapterDataError(f"{self._label}: catalogue failed: {exc}") from exc
+            if not isinstance(result, Catalogue):
+                raise AdapterDataError(f"{self._label}: catalogue is not a Catalogue")
+            if result.region != self.region:
+                raise ConfigurationError(
+                    f"{self._label}: catalogue is for region {result.region}, "
+                    f"adapter serves {self.region}"
+                )
+            self._catalogue_cache = result
+        return self._catalogue_cache
+
+    async def find_certificate(
+        self,
+        *,
+        certificate_id: str | None = None,
+        holder_code: str | None = None,
+        holder_type: HolderType | None = None,
+        type_code: str | None = None,
+    ) -> CertificateMetadata:
+        """Look a certificate up by identifier, or by holder and type (exactly one way).
+
+        Raises :class:`~deltafed.NotFoundError` when none matches.
+        """
+        by_holder = (holder_code, holder_type, type_code)
+        if certificate_id is not None:
+            if any(v is not None for v in by_holder):
+                raise InvalidInputError(
+                    "ask by certificate_id or by holder_code + holder_type + type_code, not both",
+                    field="certificate_id",
+                )
+            cid = parse_certificate_id(certificate_id)
+            self._certificate_type(certificate_type_of(cid))
+            result = await self._guarded(
+                "find_certificate",
+                lambda: self._find_certificate(
+                    certificate_id=cid, holder_code=None, holder_type=None, type_code=None
+                ),
+            )
+            meta = self._check_metadata(result)
+            if meta.identifier != cid:
+                raise AdapterDataError(
+                    f"{self._label}: asked for {cid}, platform answered {meta.identifier}"
+                )
+            return meta
+        if holder_code is None or holder_type is None or type_code is None:
+            raise InvalidInputError(
+                "ask by certificate_id, or by all of holder_code, holder_type and type_code",
+                field="certificate_id",
+            )
+        kind = _holder_type(holder_type)
+        code = parse_holder_code(holder_code, kind)
+        tcode = parse_certificate_type_code(type_code)
+        ctype = self._certificate_type(tcode)
+        if kind not in ctype.holder_types:
+            raise InvalidInputError(
+                f"a {ctype.name} cannot be held by holder type {kind.value}", field="holder_type"
+            )
+        result = await self._guarded(
+            "find_certificate",
+            lambda: self._find_certificate(
+                certificate_id=None, holder_code=code, holder_type=kind, type_code=tcode
+            ),
+        )
+        meta = self._check_metadata(result)
+        if (meta.holder_code, meta.holder_type, meta.type_code) != (code, kind, tcode):
+            raise AdapterDataError(
+                f"{self._label}: the certificate answered does not match the holder and type asked"
+            )
+        return meta
+
+    async def certificate_data(self, certificate_id: str, fields: Sequence[str]) -> dict[str, str]:
+        """The values of ``fields`` of a certificate, exactly those and nothing else."""
+        cid = parse_certificate_id(certificate_id)
+        ctype = self._certificate_type(certificate_type_of(cid))
+        wanted = self._check_fields(fields, {f.name for f in ctype.fields}, ctype.name)
+        result = await self._guarded(
+            "certificate_data", lambda: self._certificate_data(cid, wanted)
+        )
+        if not isinstance(result, Mapping):
+            raise AdapterDataError(f"{self._label}: certificate data is not a mapping")
+        if set(result) != set(wanted):
+            raise AdapterDataError(
+                f"{self._label}: platform released fields {sorted(map(str, result))}, "
+                f"asked for {sorted(wanted)}"
+            )
+        out: dict[str, str] = {}
+        for name in wanted:
+            value = result[name]
+            if not isinstance(value, str):
+                raise AdapterDataError(f"{self._label}: field {name} is not a string")
+            _check_length(value, name, self._label)
+            out[name] = value
+        return out
+
+    async def certificate_status(self, certificate_id: str) -> CertificateStatus:
+        """The current status of a certificate."""
+        cid = parse_certificate_id(certificate_id)
+        self._certificate_type(certificate_type_of(cid))
+        result = await self._guarded("certificate_status", lambda: self._certificate_status(cid))
+        try:
+            return CertificateStatus(result)
+        except ValueError as exc:
+            raise AdapterDataError(f"{self._label}: unknown status {result!r}") from exc
+
+    async def fetch_record(
+        self,
+        record_type: str,
+        subject_code: str,
+        subject_type: HolderType,
+        fields: Sequence[str],
+    ) -> RecordData:
+        """The ``fields`` of a record about a resident or organisation."""
+        rtype = self._record_type(record_type)
+        kind = _holder_type(subject_type, field_name="subject_type")
+        if kind not in rtype.subject_types:
+            raise InvalidInputError(
+                f"record type {rtype.code} has no subjects of type {kind.value}",
+                field="subject_type",
+            )
+        code = parse_holder_code(subject_code, kind)
+        wanted = self._check_fields(fields, {f.name for f in rtype.fields}, rtype.code)
+        result = await self._guarded(
+            "fetch_record", lambda: self._fetch_record(rtype.code, code, kind, wanted)
+        )
+        if not isinstance(result, RecordData):
+            raise AdapterDataError(f"{self._label}: record is not RecordData")
+        if result.record_type != rtype.code:
+            raise AdapterDataError(
+                f"{self._label}: asked for {rtype.code}, got {result.record_type}"
+            )
+        if not isinstance(result.as_of, datetime) or result.as_of.utcoffset() is None:
+            raise AdapterDataError(f"{self._label}: record time must be timezone-aware")
+        if set(result.fields) != set(wanted):
+            raise AdapterDataError(
+                f"{self._label}: platform released record fields {sorted(result.fields)}, "
+                f"asked for {sorted(wanted)}"
+            )
+        for name, value in result.fields.items():
+            if value is not None and not isinstance(value, str | int | bool):
+                raise AdapterDataError(f"{self._label}: record field {name} has a bad type")
+            if isinstance(value, str):
+                _check_length(value, name, self._label)
+            elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**53:
+                raise AdapterDataError(f"{self._label}: record field {name} is out of range")
+        ordered = {name: result.fields[name] for name in wanted}
+        return RecordData(record_type=rtype.code, as_of=result.as_of, fields=ordered)
+
+    async def aclose(self) -> None:
+        """Release connections; idempotent."""
+        if not self._closed:
+            self._closed = True
+            await self._aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # --- hooks ------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def _catalogue(self) -> Catalogue:
+        """The catalogue of this adapter (called once, then cached)."""
+
+    @abc.abstractmethod
+    async def _find_certificate(
+        self,
+        *,
+        certificate_id: str | None,
+        holder_code: str | None,
+        holder_type: HolderType | None,
+        type_code: str | None,
+    ) -> CertificateMetadata:
+        """Find one certificate; inputs are validated; raise NotFoundError if none."""
+
+    @abc.abstractmethod
+    async def _certificate_data(
+        self, certificate_id: str, fields: tuple[str, ...]
+    ) -> Mapping[str, str]:
+        """Exactly the requested fields of a certificate, as strings."""
+
+    @abc.abstractmethod
+    async def _certificate_status(self, certificate_id: str) -> CertificateStatus | str:
+        """The current status of a certificate."""
+
+    @abc.abstractmethod
+    async def _fetch_record(
+        self, record_type: str, subject_code: str, subject_type: HolderType, fields: tuple[str, ...]
+    ) -> RecordData:
+        """Exactly the requested fields of a record."""
+
+    async def _aclose(self) -> None:
+        """Release resources; called once by :meth:`aclose`."""
+        return None
+
+    # --- invariants -------------------------------------------------------------------------
+
+    @property
+    def _label(self) -> str:
+        return f"adapter {getattr(self, 'name', type(self).__name__)} ({self.region})"
+
+    def _certificate_type(self, type_code: str) -> CertificateType:
+        ctype = self.catalogue().certificate_type(type_code)
+        if ctype is None:
+            raise NotFoundError(
+                f"{self._label} serves no certificate type {type_code}", field="type_code"
+            )
+        return ctype
+
+    def _record_type(self, code: str) -> RecordType:
+        if not isinstance(code, str):
+            raise InvalidInputError("record type must be a string", field="record_type")
+        rtype = self.catalogue().record_type(code)
+        if rtype is None:
+            raise NotFoundError(f"{self._label} serves no record type {code}", field="record_type")
+        return rtype
+
+    def _check_fields(self, fields: Sequence[str], known: set[str], what: str) -> tuple[str, ...]:
+        if isinstance(fields, str | bytes) or not isinstance(fields, Sequence):
+            raise InvalidInputError("fields must be a sequence of field names", field="fields")
+        if not fields:
+            raise InvalidInputError("ask for at least one field", field="fields")
+        if len(fields) > self.max_fields:
+            raise SizeLimitError(
+                f"{len(fields)} fields asked, at most {self.max_fields} per call", field="fields"
+            )
+        wanted = tuple(fields)
+        if len(set(wanted)) != len(wanted):
+            raise InvalidInputError("a field is asked for twice", field="fields")
+        unknown = [f for f in wanted if not isinstance(f, str) or f not in known]
+        if unknown:
+            raise InvalidInputError(
+                f"{what} has no field(s) {', '.join(map(str, unknown))}", field="fields"
+            )
+        return wanted
+
+    def _check_metadata(self, result: object) -> CertificateMetadata:
+        if not isinstance(result, CertificateMetadata):
+            raise AdapterDataError(f"{self._label}: answer is not CertificateMetadata")
+        try:
+            # Re-validate: a hook may have built the model without validation.
+            meta = CertificateMetadata.model_validate(result.model_dump())
+        except _PydanticValidationError as exc:
+            raise AdapterDataError(f"{self._label}: certificate metadata invalid: {exc}") from exc
+        if self.catalogue().certificate_type(meta.type_code) is None:
+            raise AdapterDataError(
+                f"{self._label}: platform answered a certificate of unlisted type {meta.type_code}"
+            )
+        return meta
+
+    async def _guarded(self, what: str, call: Callable[[], Awaitable[_T]]) -> _T:
+        if self._closed:
+            raise AdapterUnavailableError(f"{self._label} is closed")
+        try:
+            with anyio.fail_after(self.timeout):
+                return await call()
+        except TimeoutError as exc:
+            raise AdapterTimeoutError(
+                f"{self._label}: {what} took longer than {self.timeout:g} s"
+            ) from exc
+        except _PASS_THROUGH:
+            raise
+        except InvalidInputError as exc:
+            raise AdapterDataError(f"{self._label}: {what}: bad native data: {exc}") from exc
+        except DeltafedError:
+            raise
+        except httpx.TimeoutException as exc:
+            raise AdapterTimeoutError(f"{self._label}: {what}: {exc}") from exc
+        except (httpx.TransportError, OSError) as exc:
+            raise AdapterUnavailableError(f"{self._label}: {what}: {exc}") from exc
+        except (_PydanticValidationError, ValueError, KeyError, TypeError) as exc:
+            raise AdapterDataError(f"{self._label}: {what}: bad native data: {exc}") from exc
+        except Exception as exc:
+            raise AdapterError(f"{self._label}: {what} failed: {type(exc).__name__}") from exc
+
+
+def _holder_type(value: object, *, field_name: str = "holder_type") -> HolderType:
+    if not isinstance(value, str):
+        raise InvalidInputError(f"unknown holder type {value!r}", field=field_name)
+    try:
+        return HolderType(value)
+    except ValueError as exc:
+        raise InvalidInputError(f"unknown holder type {value!r}", field=field_name) from exc
+
+
+def _check_length(value: str, name: str, label: str) -> None:
+    if len(value) > MAX_VALUE_LENGTH:
+        raise AdapterDataError(f"{label}: field {name} is longer than {MAX_VALUE_LENGTH}")

@@ -1,0 +1,224 @@
+"""A dict-backed adapter: for node tests, demos and as the simplest example of the contract.
+
+It speaks no native protocol; everything it holds is given to the constructor (or drawn from
+the synthetic population with :meth:`InMemoryAdapter.synthetic`). Status can be changed at
+runtime with :meth:`InMemoryAdapter.revoke` / :meth:`InMemoryAdapter.set_status`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any, ClassVar, Self
+
+from deltafed._errors import ConfigurationError, NotFoundError
+from deltafed.adapters._base import DEFAULT_TIMEOUT, ProvinceAdapter, RecordData, RecordValue
+from deltafed.adapters._synthetic import (
+    DEFAULT_SEED,
+    synthetic_catalogue,
+    synthetic_metadata,
+    synthetic_population,
+)
+from deltafed.schemas.catalogue import Catalogue
+from deltafed.schemas.certificates import CertificateMetadata
+from deltafed.schemas.common import CertificateStatus, HolderType
+
+__all__ = ["InMemoryAdapter", "MemoryCertificate", "MemoryRecord"]
+
+
+@dataclass(frozen=True)
+class MemoryCertificate:
+    """A certificate held in memory: its metadata and its field values."""
+
+    metadata: CertificateMetadata
+    data: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "data", MappingProxyType(dict(self.data)))
+
+
+@dataclass(frozen=True)
+class MemoryRecord:
+    """A record held in memory, about one subject."""
+
+    record_type: str
+    subject_code: str
+    subject_type: HolderType
+    as_of: datetime
+    fields: Mapping[str, RecordValue] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fields", MappingProxyType(dict(self.fields)))
+
+
+class InMemoryAdapter(ProvinceAdapter):
+    """An adapter over plain Python data.
+
+    ``certificates`` and ``records`` are checked against ``catalogue`` when they are added,
+    so a test cannot seed data the catalogue does not describe.
+    """
+
+    name: ClassVar[str] = "memory"
+
+    def __init__(
+        self,
+        region: str,
+        catalogue: Catalogue,
+        certificates: Iterable[MemoryCertificate] = (),
+        records: Iterable[MemoryRecord] = (),
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        super().__init__(region=region, timeout=timeout)
+        if not isinstance(catalogue, Catalogue):
+            raise ConfigurationError("catalogue must be a deltafed.schemas.Catalogue")
+        self._the_catalogue = catalogue
+        self._certificates: dict[str, MemoryCertificate] = {}
+        self._status: dict[str, CertificateStatus] = {}
+        self._records: dict[tuple[str, str], MemoryRecord] = {}
+        for cert in certificates:
+            self.add_certificate(cert)
+        for rec in records:
+            self.add_record(rec)
+        self.calls: list[str] = []
+
+    # --- construction -----------------------------------------------------------------------
+
+    @classmethod
+    def synthetic(
+        cls, region: str, *, seed: int = DEFAULT_SEED, timeout: float = DEFAULT_TIMEOUT
+    ) -> Self:
+        """An adapter holding the synthetic population of ``region`` for ``seed``."""
+        if region not in synthetic_population(seed).regions:
+            raise ConfigurationError(f"no synthetic data for region {region!r}")
+        data = synthetic_population(seed).region(region)
+        return cls(
+            region,
+            synthetic_catalogue(region),
+            (MemoryCertificate(synthetic_metadata(c), c.data) for c in data.certificates),
+            (
+                MemoryRecord(r.record_type, r.subject_code, r.subject_type, r.as_of, r.fields)
+                for r in data.records
+            ),
+            timeout=timeout,
+        )
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Self:
+        """``{"region": "320000", "seed": 2019, "timeout": 5}``: the synthetic population."""
+        unknown = set(config) - {"region", "seed", "timeout", "sandbox", "faults"}
+        if unknown:
+            raise ConfigurationError(f"memory adapter: unknown settings {sorted(unknown)}")
+        if config.get("faults"):
+            raise ConfigurationError("memory adapter: faults need a province sandbox")
+        region = config.get("region")
+        seed = config.get("seed", DEFAULT_SEED)
+        timeout = config.get("timeout", DEFAULT_TIMEOUT)
+        if not isinstance(region, str):
+            raise ConfigurationError("memory adapter: 'region' is required")
+        if not isinstance(seed, int) or isinstance(seed, bool):
+            raise ConfigurationError("memory adapter: 'seed' must be an integer")
+        if not isinstance(timeout, int | float) or isinstance(timeout, bool):
+            raise ConfigurationError("memory adapter: 'timeout' must be a number")
+        return cls.synthetic(region, seed=seed, timeout=float(timeout))
+
+    # --- data management --------------------------------------------------------------------
+
+    def add_certificate(self, cert: MemoryCertificate) -> None:
+        meta = cert.metadata
+        ctype = self._the_catalogue.certificate_type(meta.type_code)
+        if ctype is None:
+            raise ConfigurationError(f"certificate type {meta.type_code} is not in the catalogue")
+        extra = set(cert.data) - {f.name for f in ctype.fields}
+        if extra:
+            raise ConfigurationError(f"fields {sorted(extra)} are not in the catalogue")
+        self._certificates[meta.identifier] = cert
+        self._status.pop(meta.identifier, None)
+
+    def add_record(self, rec: MemoryRecord) -> None:
+        rtype = self._the_catalogue.record_type(rec.record_type)
+        if rtype is None:
+            raise ConfigurationError(f"record type {rec.record_type} is not in the catalogue")
+        extra = set(rec.fields) - {f.name for f in rtype.fields}
+        if extra:
+            raise ConfigurationError(f"record fields {sorted(extra)} are not in the catalogue")
+        self._records[(rec.record_type, rec.subject_code)] = rec
+
+    def revoke(self, certificate_id: str) -> None:
+        """Revoke a certificate from now on."""
+        self.set_status(certificate_id, CertificateStatus.REVOKED)
+
+    def set_status(self, certificate_id: str, status: CertificateStatus) -> None:
+        if certificate_id not in self._certificates:
+            raise NotFoundError(f"no certificate {certificate_id} in memory")
+        self._status[certificate_id] = CertificateStatus(status)
+
+    def _get(self, certificate_id: str) -> MemoryCertificate:
+        cert = self._certificates.get(certificate_id)
+        if cert is None:
+            raise NotFoundError(f"no certificate {certificate_id}", field="certificate_id")
+        return cert
+
+    def _current(self, cert: MemoryCertificate) -> CertificateMetadata:
+        status = self._status.get(cert.metadata.identifier)
+        if status is None or status is cert.metadata.status:
+            return cert.metadata
+        return cert.metadata.model_copy(update={"status": status})
+
+    # --- hooks ------------------------------------------------------------------------------
+
+    def _catalogue(self) -> Catalogue:
+        return self._the_catalogue
+
+    async def _find_certificate(
+        self,
+        *,
+        certificate_id: str | None,
+        holder_code: str | None,
+        holder_type: HolderType | None,
+        type_code: str | None,
+    ) -> CertificateMetadata:
+        self.calls.append("find_certificate")
+        if certificate_id is not None:
+            return self._current(self._get(certificate_id))
+        matches = [
+            self._current(c)
+            for c in self._certificates.values()
+            if c.metadata.holder_code == holder_code
+            and c.metadata.holder_type == holder_type
+            and c.metadata.type_code == type_code
+        ]
+        if not matches:
+            raise NotFoundError("no certificate of that type for that holder")
+        # Prefer a valid certificate, then the most recently issued.
+        matches.sort(key=lambda m: (m.status is CertificateStatus.VALID, m.issued_on))
+        return matches[-1]
+
+    async def _certificate_data(
+        self, certificate_id: str, fields: tuple[str, ...]
+    ) -> Mapping[str, str]:
+        self.calls.append("certificate_data")
+        cert = self._get(certificate_id)
+        missing = [f for f in fields if f not in cert.data]
+        if missing:
+            raise NotFoundError(f"the certificate holds no value for {', '.join(missing)}")
+        return {f: cert.data[f] for f in fields}
+
+    async def _certificate_status(self, certificate_id: str) -> CertificateStatus:
+        self.calls.append("certificate_status")
+        return self._current(self._get(certificate_id)).status
+
+    async def _fetch_record(
+        self, record_type: str, subject_code: str, subject_type: HolderType, fields: tuple[str, ...]
+    ) -> RecordData:
+        self.calls.append("fetch_record")
+        rec = self._records.get((record_type, subject_code))
+        if rec is None or rec.subject_type != subject_type:
+            raise NotFoundError(f"no {record_type} record for that subject")
+        return RecordData(
+            record_type=record_type,
+            as_of=rec.as_of,
+            fields={f: rec.fields.get(f) for f in fields},
+        )

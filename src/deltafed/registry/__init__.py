@@ -14,6 +14,7 @@ See ``docs/trust.md`` for the model and the operator's steps.
 """
 
 from deltafed.registry._builder import DEFAULT_VALIDITY, RegistryBuilder
+from deltafed.registry._client import RegistryClient
 from deltafed.registry._files import load_anchor_file, load_registry_file
 from deltafed.registry._models import (
     AnchorKeys,
@@ -45,6 +46,7 @@ __all__ = [
     "MemberKey",
     "PublicJwk",
     "RegistryBuilder",
+    "RegistryClient",
     "RegistryDocument",
     "RegistryState",
     "SignedRegistry",

@@ -1,0 +1,156 @@
+"""Fetching the registry over HTTP into a :class:`TrustedRegistry`.
+
+The client is the only part of the registry package that does I/O. It never trusts what it
+downloads: the bytes go to :meth:`TrustedRegistry.update`, which verifies them or keeps the
+previous state. Transient failures (connection errors, timeouts, 5xx, 429) are retried with
+tenacity; other answers fail at once.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Final
+
+import httpx
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+from tenacity.wait import wait_base
+
+from deltafed._errors import (
+    CommunicationError,
+    PeerTimeoutError,
+    SizeLimitError,
+    TransportError,
+)
+from deltafed.registry._signing import MAX_REGISTRY_BYTES
+from deltafed.registry._trusted import TrustedRegistry
+
+__all__ = ["RegistryClient"]
+
+_USER_AGENT: Final = "deltafed-registry-client"
+_TRANSIENT_STATUS: Final = frozenset({429, 500, 502, 503, 504})
+
+
+class _TransientError(Exception):
+    """Carries a retryable :class:`CommunicationError` through tenacity."""
+
+    def __init__(self, error: CommunicationError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class RegistryClient:
+    """Refreshes a :class:`TrustedRegistry` from the anchor's publication URL.
+
+    ``http`` is an :class:`httpx.Client` to use (the caller keeps ownership); without one the
+    client makes its own, without redirects. ``retries`` is how many times a transient failure
+    is retried; ``wait`` a tenacity wait strategy (``wait_none()`` in tests: no sleeping).
+    """
+
+    def __init__(
+        self,
+        trusted: TrustedRegistry,
+        url: str,
+        *,
+        http: httpx.Client | None = None,
+        retries: int = 3,
+        wait: wait_base | None = None,
+        timeout: float = 10.0,
+        max_bytes: int = MAX_REGISTRY_BYTES,
+    ) -> None:
+        if not url.startswith(("https://", "http://")):
+            raise ValueError("registry URL must be http(s)")
+        if retries < 0:
+            raise ValueError("retries must not be negative")
+        self._trusted = trusted
+        self._url = url
+        self._owns_http = http is None
+        self._http = http or httpx.Client(timeout=timeout, follow_redirects=False)
+        self._retries = retries
+        self._wait = wait if wait is not None else wait_exponential(multiplier=0.5, max=8)
+        self._max_bytes = max_bytes
+        self._etag: str | None = None
+
+    @property
+    def trusted(self) -> TrustedRegistry:
+        return self._trusted
+
+    def refresh(self) -> bool:
+        """Fetch and verify the registry; return whether the trusted version changed.
+
+        Raises a :class:`~deltafed.CommunicationError` if the registry could not be fetched
+        and a :class:`~deltafed.TrustError` if what was fetched is not trustworthy; in both
+        cases the trusted state is unchanged.
+        """
+        retrying = Retrying(
+            stop=stop_after_attempt(self._retries + 1),
+            wait=self._wait,
+            retry=retry_if_exception_type(_TransientError),
+            reraise=True,
+        )
+        try:
+            fetched = retrying(self._fetch)
+        except _TransientError as exc:
+            raise exc.error from exc.error.__cause__
+        if fetched is None:
+            return False
+        body, etag = fetched
+        before = self._trusted.version
+        self._trusted.update(body)
+        self._etag = etag
+        return self._trusted.version != before
+
+    def _fetch(self) -> tuple[bytes, str | None] | None:
+        headers = {"Accept": "application/json", "User-Agent": _USER_AGENT}
+        if self._etag is not None and self._trusted.version is not None:
+            headers["If-None-Match"] = self._etag
+        try:
+            with self._http.stream("GET", self._url, headers=headers) as response:
+                status = response.status_code
+                if status == 304:
+                    if self._trusted.version is None:
+                        raise TransportError("registry server answered 304 to a first fetch")
+                    return None
+                if status in _TRANSIENT_STATUS:
+                    raise _TransientError(TransportError(f"registry server answered {status}"))
+                if status != 200:
+                    raise TransportError(f"registry server answered {status} for {self._url}")
+                body = self._read(response)
+                return body, response.headers.get("ETag")
+        except httpx.TimeoutException as exc:
+            timeout = PeerTimeoutError(f"registry fetch timed out: {exc}")
+            timeout.__cause__ = exc
+            raise _TransientError(timeout) from exc
+        except httpx.TransportError as exc:
+            error = TransportError(f"registry fetch failed: {exc}")
+            error.__cause__ = exc
+            raise _TransientError(error) from exc
+        except httpx.HTTPError as exc:
+            raise TransportError(f"registry fetch failed: {exc}") from exc
+
+    def _read(self, response: httpx.Response) -> bytes:
+        declared = response.headers.get("Content-Length")
+        if declared is not None and declared.isdigit() and int(declared) > self._max_bytes:
+            raise SizeLimitError(f"registry of {declared} bytes exceeds {self._max_bytes}")
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > self._max_bytes:
+                raise SizeLimitError(f"registry exceeds {self._max_bytes} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def close(self) -> None:
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> RegistryClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

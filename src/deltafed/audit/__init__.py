@@ -1,0 +1,64 @@
+"""The tamper-evident audit log: evidence of every exchange, and what residents see of it.
+
+* :class:`AuditLog` - ``record`` an exchange durably before its answer is released; signed
+  ``checkpoint`` tree heads; ``prove`` inclusion; the ``subject_view`` of a resident; ``export``.
+* :func:`verify_log` - recompute and check a whole log and its checkpoints.
+* :class:`AuditStore` - the storage interface; :class:`SqliteAuditStore` (the default) and
+  :class:`MemoryAuditStore`.
+
+See ``docs/audit.md``.
+"""
+
+from deltafed.audit._checkpoint import (
+    CHECKPOINT_TYPE,
+    Checkpoint,
+    parse_checkpoint,
+    sign_checkpoint,
+)
+from deltafed.audit._log import (
+    MAX_EVIDENCE_BYTES,
+    AccessRecord,
+    AuditLog,
+    InclusionProof,
+    subject_ref,
+    verify_export,
+    verify_inclusion_proof,
+)
+from deltafed.audit._store import (
+    AppendRecord,
+    AuditStore,
+    MemoryAuditStore,
+    SqliteAuditStore,
+    StoredRecord,
+)
+from deltafed.audit._verify import (
+    GENESIS_HASH,
+    Problem,
+    ProblemKind,
+    VerificationReport,
+    verify_log,
+)
+
+__all__ = [
+    "CHECKPOINT_TYPE",
+    "GENESIS_HASH",
+    "MAX_EVIDENCE_BYTES",
+    "AccessRecord",
+    "AppendRecord",
+    "AuditLog",
+    "AuditStore",
+    "Checkpoint",
+    "InclusionProof",
+    "MemoryAuditStore",
+    "Problem",
+    "ProblemKind",
+    "SqliteAuditStore",
+    "StoredRecord",
+    "VerificationReport",
+    "parse_checkpoint",
+    "sign_checkpoint",
+    "subject_ref",
+    "verify_export",
+    "verify_inclusion_proof",
+    "verify_log",
+]

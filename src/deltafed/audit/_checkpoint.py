@@ -1,0 +1,166 @@
+"""Signed tree heads ("checkpoints") of the audit log, as compact JWS.
+
+A checkpoint says: *the log of node N had S entries whose Merkle root was R at time T*. It is a
+compact JWS (RFC 7515) with protected header ``{"alg", "kid", "typ":
+"deltafed-checkpoint+jws"}`` and payload ``{"log", "size", "root", "issued_at"}``, both
+RFC 8785 canonical JSON, signed by the node's signing key. Anyone holding it can later check that
+the log still contains exactly those first S entries, and verify inclusion proofs against it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from deltafed._canonical import canonicalize
+from deltafed._errors import (
+    AlgorithmNotAllowedError,
+    InvalidInputError,
+    MalformedMessageError,
+    WrongIssuerError,
+    WrongTypeError,
+)
+from deltafed.keys import SUPPORTED_ALGORITHMS, KeyResolver, Signer, b64url_decode, b64url_encode
+
+__all__ = ["CHECKPOINT_TYPE", "Checkpoint", "parse_checkpoint", "sign_checkpoint"]
+
+CHECKPOINT_TYPE = "deltafed-checkpoint+jws"
+_MAX_JWS = 4096
+_ROOT = re.compile(r"^sha-256:[0-9a-f]{64}$")
+_HEADER_KEYS = {"alg", "kid", "typ"}
+_PAYLOAD_KEYS = {"log", "size", "root", "issued_at"}
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """A parsed (not necessarily verified) signed tree head, with its verbatim JWS."""
+
+    log: str
+    size: int
+    root: bytes
+    issued_at: datetime
+    kid: str
+    alg: str
+    jws: str
+    signing_input: bytes
+    signature: bytes
+
+    def verify(self, resolver: KeyResolver) -> None:
+        """Check the signature with the key ``resolver`` trusts for the log at issue time.
+
+        Raises a :class:`~deltafed.ProtocolError` or :class:`~deltafed.TrustError` subclass.
+        Using the time of issue is what keeps old checkpoints verifiable after a key rotation,
+        as long as the registry keeps the retired key with its validity window.
+        """
+        verifier = resolver.resolve(self.log, self.kid, self.issued_at)
+        if verifier.alg != self.alg:
+            raise AlgorithmNotAllowedError(
+                f"checkpoint says alg {self.alg}, key {self.kid} is {verifier.alg}"
+            )
+        verifier.verify(self.signature, self.signing_input)
+
+    def root_text(self) -> str:
+        return "sha-256:" + self.root.hex()
+
+
+def _utc_text(when: datetime) -> str:
+    if when.tzinfo is None:
+        raise InvalidInputError("checkpoint time must be timezone-aware")
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def sign_checkpoint(
+    signer: Signer, *, log: str, size: int, root: bytes, issued_at: datetime
+) -> str:
+    """Sign a tree head; return the compact JWS text."""
+    if signer.alg not in SUPPORTED_ALGORITHMS:
+        raise AlgorithmNotAllowedError(f"cannot sign checkpoints with {signer.alg}")
+    header = {"alg": signer.alg, "kid": signer.kid, "typ": CHECKPOINT_TYPE}
+    payload = {
+        "log": str(log),
+        "size": size,
+        "root": "sha-256:" + root.hex(),
+        "issued_at": _utc_text(issued_at),
+    }
+    signing_input = (
+        b64url_encode(canonicalize(header)) + "." + b64url_encode(canonicalize(payload))
+    ).encode("ascii")
+    return signing_input.decode("ascii") + "." + b64url_encode(signer.sign(signing_input))
+
+
+def _json_object(part: str, what: str) -> dict[str, Any]:
+    try:
+        value = json.loads(b64url_decode(part), parse_float=_no_float, parse_constant=_no_float)
+    except (ValueError, InvalidInputError) as exc:
+        raise MalformedMessageError(f"checkpoint {what} is not base64url JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise MalformedMessageError(f"checkpoint {what} is not a JSON object")
+    return value
+
+
+def _no_float(token: str) -> Any:
+    raise ValueError(f"no floats allowed ({token})")
+
+
+def parse_checkpoint(jws: str | bytes, *, log: str | None = None) -> Checkpoint:
+    """Parse a checkpoint's structure (not its signature); refuse anything unexpected.
+
+    ``log``, if given, is the node whose log it must be (else :class:`WrongIssuerError`).
+    """
+    text = jws.decode("ascii", "replace") if isinstance(jws, bytes) else jws
+    text = text.strip()
+    if len(text) > _MAX_JWS:
+        raise MalformedMessageError(f"checkpoint longer than {_MAX_JWS} characters")
+    parts = text.split(".")
+    if len(parts) != 3:
+        raise MalformedMessageError("checkpoint is not a compact JWS (three parts)")
+    header = _json_object(parts[0], "header")
+    payload = _json_object(parts[1], "payload")
+    if set(header) != _HEADER_KEYS:
+        raise MalformedMessageError(f"checkpoint header must have exactly {sorted(_HEADER_KEYS)}")
+    if header["typ"] != CHECKPOINT_TYPE:
+        raise WrongTypeError(f"checkpoint typ is {header['typ']!r}, not {CHECKPOINT_TYPE!r}")
+    if header["alg"] not in SUPPORTED_ALGORITHMS:
+        raise AlgorithmNotAllowedError(f"checkpoint alg {header['alg']!r} is not allowed")
+    if not isinstance(header["kid"], str) or not 0 < len(header["kid"]) <= 256:
+        raise MalformedMessageError("checkpoint kid must be a short string")
+    if set(payload) != _PAYLOAD_KEYS:
+        raise MalformedMessageError(f"checkpoint payload must have exactly {sorted(_PAYLOAD_KEYS)}")
+    size, root, issued, who = (
+        payload["size"],
+        payload["root"],
+        payload["issued_at"],
+        payload["log"],
+    )
+    if type(size) is not int or not 0 <= size < 2**53:
+        raise MalformedMessageError("checkpoint size must be a non-negative integer")
+    if not isinstance(root, str) or not _ROOT.match(root):
+        raise MalformedMessageError("checkpoint root must be sha-256:<64 hex>")
+    if not isinstance(who, str) or not 0 < len(who) <= 128:
+        raise MalformedMessageError("checkpoint log must be a member id")
+    if log is not None and who != str(log):
+        raise WrongIssuerError(f"checkpoint is for the log of {who}, not {log}")
+    try:
+        issued_at = datetime.fromisoformat(issued) if isinstance(issued, str) else None
+    except ValueError:
+        issued_at = None
+    if issued_at is None or issued_at.tzinfo is None:
+        raise MalformedMessageError("checkpoint issued_at must be a UTC timestamp")
+    try:
+        signature = b64url_decode(parts[2])
+    except InvalidInputError as exc:
+        raise MalformedMessageError("checkpoint signature is not base64url") from exc
+    return Checkpoint(
+        log=who,
+        size=size,
+        root=bytes.fromhex(root.removeprefix("sha-256:")),
+        issued_at=issued_at,
+        kid=header["kid"],
+        alg=header["alg"],
+        jws=text,
+        signing_input=f"{parts[0]}.{parts[1]}".encode("ascii"),
+        signature=signature,
+    )

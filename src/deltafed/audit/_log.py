@@ -1,0 +1,508 @@
+"""The audit log a node writes before it releases any answer, and reads for residents.
+
+:class:`AuditLog` turns one exchange into an :class:`~deltafed.schemas.audit.AuditEntry`,
+chains it to the previous entry, extends the Merkle tree, and has the store write the entry,
+the verbatim request and response and the index rows in one durable transaction. Identity
+numbers and credit codes never reach the store: the index holds ``hmac-sha256:`` references
+keyed with a secret that stays with the node.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import IO, Any
+
+from deltafed._canonical import canonicalize
+from deltafed._clock import Clock, system_clock
+from deltafed._errors import (
+    AuditError,
+    AuditIntegrityError,
+    ConfigurationError,
+    IdentifierError,
+    InvalidInputError,
+    NotFoundError,
+    SizeLimitError,
+)
+from deltafed.audit._checkpoint import Checkpoint, parse_checkpoint, sign_checkpoint
+from deltafed.audit._merkle import (
+    Frontier,
+    inclusion_path,
+    leaf_hash,
+    root_from_getter,
+    verify_inclusion,
+)
+from deltafed.audit._store import AppendRecord, AuditStore, StoredRecord
+from deltafed.audit._verify import GENESIS_HASH, VerificationReport, at_key, verify_log
+from deltafed.keys import KeyResolver, Signer, b64url_decode, b64url_encode
+from deltafed.schemas.audit import AuditEntry
+from deltafed.schemas.identifiers import MemberId, parse_credit_code, parse_resident_id
+
+__all__ = [
+    "MAX_EVIDENCE_BYTES",
+    "AccessRecord",
+    "AuditLog",
+    "InclusionProof",
+    "subject_ref",
+    "verify_export",
+    "verify_inclusion_proof",
+]
+
+#: Largest request or response the log accepts as evidence.
+MAX_EVIDENCE_BYTES = 8 * 1024 * 1024
+_MIN_SUBJECT_KEY = 16
+_APPEND_ATTEMPTS = 5
+
+
+def _normalise_subject(subject: str) -> str:
+    try:
+        return parse_resident_id(subject)
+    except IdentifierError:
+        pass
+    try:
+        return parse_credit_code(subject)
+    except IdentifierError:
+        raise IdentifierError(
+            "an audit subject must be a resident identity number or a unified social credit code",
+            field="subjects",
+        ) from None
+
+
+def subject_ref(subject_key: bytes, subject: str) -> str:
+    """The keyed reference the log indexes ``subject`` (identity number or credit code) by."""
+    normal = _normalise_subject(subject)
+    mac = hmac.new(subject_key, b"deltafed-audit-subject-v1\x00" + normal.encode(), "sha256")
+    return "hmac-sha256:" + mac.hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class InclusionProof:
+    """Proof that one entry is leaf ``seq`` of the tree a signed checkpoint commits to.
+
+    Checking it needs nothing else from the log: :func:`verify_inclusion_proof`.
+    """
+
+    seq: int
+    tree_size: int
+    path: tuple[bytes, ...]
+    entry: bytes
+    checkpoint: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "tree_size": self.tree_size,
+            "path": [p.hex() for p in self.path],
+            "entry": b64url_encode(self.entry),
+            "checkpoint": self.checkpoint,
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> InclusionProof:
+        try:
+            path = tuple(bytes.fromhex(p) for p in data["path"])
+            seq, size = data["seq"], data["tree_size"]
+            if type(seq) is not int or type(size) is not int or len(path) > 64:
+                raise TypeError("bad proof numbers")
+            return cls(
+                seq=seq,
+                tree_size=size,
+                path=path,
+                entry=b64url_decode(data["entry"]),
+                checkpoint=str(data["checkpoint"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidInputError(f"not an inclusion proof: {exc}") from exc
+
+
+def verify_inclusion_proof(
+    proof: InclusionProof, *, log: str, resolver: KeyResolver | None
+) -> Checkpoint:
+    """Check ``proof`` against its signed checkpoint; return the checkpoint.
+
+    The checkpoint signature is checked through ``resolver`` (pass ``None`` only when the
+    checkpoint was obtained from a trusted channel). Raises
+    :class:`~deltafed.AuditIntegrityError` (with the position) when the path does not lead to
+    the signed root.
+    """
+    cp = parse_checkpoint(proof.checkpoint, log=log)
+    if resolver is not None:
+        cp.verify(resolver)
+    if cp.size != proof.tree_size:
+        raise AuditIntegrityError(
+            f"proof is for a tree of {proof.tree_size}, the checkpoint for {cp.size}",
+            position=proof.seq,
+        )
+    try:
+        claimed = json.loads(proof.entry).get("seq")
+    except (ValueError, AttributeError):
+        claimed = None
+    if claimed != proof.seq:
+        raise AuditIntegrityError("entry does not carry the proven seq", position=proof.seq)
+    if not verify_inclusion(leaf_hash(proof.entry), proof.seq, cp.size, proof.path, cp.root):
+        raise AuditIntegrityError(
+            f"entry {proof.seq} is not in the tree signed at {cp.issued_at.isoformat()}",
+            position=proof.seq,
+        )
+    return cp
+
+
+@dataclass(frozen=True, slots=True)
+class AccessRecord:
+    """One use of a subject's data, as the resident (or company) sees it."""
+
+    seq: int
+    at: datetime
+    requester: MemberId
+    responder: MemberId
+    operation: str
+    scenario: str
+    fields: tuple[str, ...]
+    outcome: str
+    request_id: str
+    #: Which side wrote this entry: ``"requester"`` or ``"responder"``.
+    recorded_by: str
+
+    @classmethod
+    def of(cls, entry: AuditEntry) -> AccessRecord:
+        requester = entry.node if entry.role == "requester" else entry.counterpart
+        responder = entry.counterpart if entry.role == "requester" else entry.node
+        return cls(
+            seq=entry.seq,
+            at=entry.at,
+            requester=requester,
+            responder=responder,
+            operation=entry.operation,
+            scenario=entry.scenario,
+            fields=tuple(entry.fields),
+            outcome=entry.outcome,
+            request_id=entry.request_id,
+            recorded_by=entry.role,
+        )
+
+
+class AuditLog:
+    """The tamper-evident log of one node.
+
+    ``record`` returns only once the entry is durable in ``store``: a node releases a response
+    after ``record`` returned, never before, so there is no answer without its evidence.
+    ``subject_key`` (at least 16 random bytes, kept secret, stable over the life of the log)
+    keys the subject index. ``checkpoint_every`` signs a tree head every N entries.
+    Thread-safe; several processes may share one SQLite store.
+    """
+
+    def __init__(
+        self,
+        store: AuditStore,
+        *,
+        node: MemberId | str,
+        signer: Signer,
+        subject_key: bytes,
+        clock: Clock = system_clock,
+        checkpoint_every: int | None = None,
+    ) -> None:
+        if not isinstance(subject_key, bytes) or len(subject_key) < _MIN_SUBJECT_KEY:
+            raise ConfigurationError(f"subject_key must be at least {_MIN_SUBJECT_KEY} bytes")
+        if checkpoint_every is not None and checkpoint_every < 1:
+            raise ConfigurationError("checkpoint_every must be a positive number of entries")
+        self.store = store
+        self.node = MemberId.parse(node) if isinstance(node, str) else node
+        self._signer = signer
+        self._subject_key = subject_key
+        self._clock = clock
+        self._every = checkpoint_every
+        self._lock = threading.RLock()
+        self._frontier: Frontier | None = None
+        self._prev = GENESIS_HASH
+
+    # --- writing ---------------------------------------------------------------------------
+
+    def _get_node(self, level: int, index: int) -> bytes:
+        value = self.store.node(level, index)
+        if value is None:
+            raise AuditIntegrityError(
+                f"Merkle subtree ({level}, {index}) is missing from the store",
+                position=index << level,
+            )
+        return value
+
+    def _load_tail(self) -> Frontier:
+        size = self.store.size()
+        frontier = Frontier.load(size, self._get_node)
+        self._prev = GENESIS_HASH if size == 0 else "sha-256:" + self._get_node(0, size - 1).hex()
+        self._frontier = frontier
+        return frontier
+
+    def subject_ref(self, subject: str) -> str:
+        return subject_ref(self._subject_key, subject)
+
+    def record(
+        self,
+        *,
+        role: str,
+        counterpart: MemberId | str,
+        operation: str,
+        scenario: str,
+        subjects: Sequence[str],
+        fields: Sequence[str],
+        outcome: str,
+        request_id: str,
+        request: bytes,
+        response: bytes,
+    ) -> AuditEntry:
+        """Append one exchange durably; return its entry. Raise, and release nothing, if not."""
+        for name, blob in (("request", request), ("response", response)):
+            if not isinstance(blob, bytes):
+                raise InvalidInputError(f"{name} must be the verbatim bytes", field=name)
+            if len(blob) > MAX_EVIDENCE_BYTES:
+                raise SizeLimitError(
+                    f"{name} of {len(blob)} bytes exceeds {MAX_EVIDENCE_BYTES}", field=name
+                )
+        if isinstance(subjects, str):
+            raise InvalidInputError("subjects must be a sequence of identifiers", field="subjects")
+        refs = tuple(sorted({self.subject_ref(s) for s in subjects}))
+        request_digest = "sha-256:" + hashlib.sha256(request).hexdigest()
+        response_digest = "sha-256:" + hashlib.sha256(response).hexdigest()
+        with self._lock:
+            for _ in range(_APPEND_ATTEMPTS):
+                frontier = self._frontier or self._load_tail()
+                at = self._clock()
+                entry = AuditEntry.parse(
+                    {
+                        "seq": frontier.size,
+                        "at": at,
+                        "role": role,
+                        "node": self.node,
+                        "counterpart": counterpart,
+                        "operation": operation,
+                        "scenario": scenario,
+                        "subject_refs": refs,
+                        "fields": tuple(fields),
+                        "outcome": outcome,
+                        "request_id": request_id,
+                        "request_digest": request_digest,
+                        "response_digest": response_digest,
+                        "prev_hash": self._prev,
+                    }
+                )
+                entry_bytes = canonicalize(entry.to_wire())
+                leaf = leaf_hash(entry_bytes)
+                grown = frontier.copy()
+                nodes = tuple(grown.append(leaf))
+                try:
+                    done = self.store.append(
+                        AppendRecord(
+                            seq=entry.seq,
+                            entry=entry_bytes,
+                            request=request,
+                            response=response,
+                            at=at_key(entry.at),
+                            counterpart=str(entry.counterpart),
+                            scenario=entry.scenario,
+                            subject_refs=refs,
+                            nodes=nodes,
+                        )
+                    )
+                except BaseException:
+                    # The commit may or may not have happened: trust only the store from here.
+                    self._frontier = None
+                    raise
+                if done:
+                    self._frontier = grown
+                    self._prev = "sha-256:" + leaf.hex()
+                    if self._every is not None and grown.size % self._every == 0:
+                        self.checkpoint()
+                    return entry
+                # Another writer took this position: reload the tail and chain onto it.
+                self._frontier = None
+        raise AuditError(f"could not append to the audit log in {_APPEND_ATTEMPTS} attempts")
+
+    # --- tree heads and proofs -------------------------------------------------------------
+
+    @property
+    def size(self) -> int:
+        with self._lock:
+            return self._load_tail().size
+
+    def root(self, size: int | None = None) -> bytes:
+        """The Merkle root of the first ``size`` entries (default: all)."""
+        with self._lock:
+            n = self._load_tail().size if size is None else size
+            return root_from_getter(self._get_node, n)
+
+    def checkpoint(self) -> bytes:
+        """Sign and store the current tree head; return the compact JWS (ASCII bytes)."""
+        with self._lock:
+            frontier = self._load_tail()
+            jws = sign_checkpoint(
+                self._signer,
+                log=self.node,
+                size=frontier.size,
+                root=frontier.root(),
+                issued_at=self._clock(),
+            )
+            self.store.add_checkpoint(frontier.size, jws)
+        return jws.encode("ascii")
+
+    def latest_checkpoint(self) -> bytes | None:
+        stored = self.store.checkpoints()
+        return stored[-1].encode("ascii") if stored else None
+
+    def prove(self, seq: int, *, checkpoint: bytes | str | None = None) -> InclusionProof:
+        """Inclusion proof of entry ``seq`` against ``checkpoint``.
+
+        Without one, the latest stored checkpoint that covers ``seq`` is used, or a new one
+        is signed.
+        """
+        with self._lock:
+            if checkpoint is None:
+                cps = [parse_checkpoint(c, log=self.node) for c in self.store.checkpoints()]
+                covering = [c for c in cps if c.size > seq]
+                cp = covering[-1] if covering else parse_checkpoint(self.checkpoint())
+            else:
+                cp = parse_checkpoint(checkpoint, log=self.node)
+            if not 0 <= seq < cp.size:
+                raise NotFoundError(f"entry {seq} is not covered by a tree of {cp.size}")
+            record = self._record(seq)
+            path = inclusion_path(self._get_node, seq, cp.size)
+        return InclusionProof(
+            seq=seq, tree_size=cp.size, path=tuple(path), entry=record.entry, checkpoint=cp.jws
+        )
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def _record(self, seq: int) -> StoredRecord:
+        for record in self.store.read(seq, seq + 1):
+            return record
+        raise NotFoundError(f"no audit entry {seq}")
+
+    def entry(self, seq: int) -> AuditEntry:
+        return AuditEntry.parse_json(self._record(seq).entry)
+
+    def _entries(self, seqs: Iterable[int]) -> list[AuditEntry]:
+        return [self.entry(s) for s in seqs]
+
+    def subject_view(self, subject: str) -> list[AccessRecord]:
+        """Who used this subject's data, when, for which scenario and fields, with what result."""
+        ref = self.subject_ref(subject)
+        return [AccessRecord.of(e) for e in self._entries(self.store.seqs_by_subject(ref))]
+
+    def by_counterpart(self, counterpart: MemberId | str) -> list[AuditEntry]:
+        return self._entries(self.store.seqs_by_counterpart(str(counterpart)))
+
+    def by_scenario(self, scenario: str) -> list[AuditEntry]:
+        return self._entries(self.store.seqs_by_scenario(scenario))
+
+    def between(self, start: datetime, end: datetime) -> list[AuditEntry]:
+        """Entries with ``start <= at < end``."""
+        if start.tzinfo is None or end.tzinfo is None:
+            raise InvalidInputError("between() needs timezone-aware datetimes")
+        return self._entries(self.store.seqs_between(at_key(start), at_key(end)))
+
+    # --- export and verification -----------------------------------------------------------
+
+    def export(
+        self,
+        out: IO[str],
+        *,
+        seqs: Iterable[int] | None = None,
+        subject: str | None = None,
+        include_evidence: bool = True,
+    ) -> int:
+        """Write JSON lines for an inspector: the checkpoint, then each entry with its proof.
+
+        The selection is ``seqs``, or the entries of ``subject``, or the whole log. A fresh
+        checkpoint is signed so that every exported entry is covered. Returns the number of
+        entries written; :func:`verify_export` checks such a file.
+        """
+        with self._lock:
+            jws = self.checkpoint().decode("ascii")
+            cp = parse_checkpoint(jws)
+            if subject is not None:
+                chosen: Iterable[int] = self.store.seqs_by_subject(self.subject_ref(subject))
+            elif seqs is not None:
+                chosen = sorted(set(seqs))
+            else:
+                chosen = range(cp.size)
+            out.write(json.dumps({"type": "checkpoint", "jws": jws}) + "\n")
+            count = 0
+            for seq in chosen:
+                record = self._record(seq)
+                line: dict[str, Any] = {
+                    "type": "entry",
+                    "seq": seq,
+                    "tree_size": cp.size,
+                    "entry": b64url_encode(record.entry),
+                    "path": [p.hex() for p in inclusion_path(self._get_node, seq, cp.size)],
+                }
+                if include_evidence:
+                    line["request"] = b64url_encode(record.request)
+                    line["response"] = b64url_encode(record.response)
+                out.write(json.dumps(line, sort_keys=True) + "\n")
+                count += 1
+        return count
+
+    def verify(
+        self,
+        *,
+        resolver: KeyResolver | None = None,
+        checkpoints: Sequence[str | bytes] = (),
+        require_anchored: bool = False,
+    ) -> VerificationReport:
+        """:func:`~deltafed.audit.verify_log` over this log's store."""
+        return verify_log(
+            self.store,
+            node=self.node,
+            resolver=resolver,
+            checkpoints=checkpoints,
+            require_anchored=require_anchored,
+        )
+
+
+def verify_export(
+    lines: Iterable[str], *, log: str, resolver: KeyResolver | None
+) -> list[AuditEntry]:
+    """Check an :meth:`AuditLog.export` file: checkpoint, every proof, every evidence digest.
+
+    Returns the verified entries; raises on the first failure.
+    """
+    cp_jws: str | None = None
+    verified: list[AuditEntry] = []
+    for number, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            kind = item["type"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InvalidInputError(f"export line {number + 1} is not valid: {exc}") from exc
+        if kind == "checkpoint":
+            cp_jws = str(item["jws"])
+            cp = parse_checkpoint(cp_jws, log=log)
+            if resolver is not None:
+                cp.verify(resolver)
+            continue
+        if kind != "entry" or cp_jws is None:
+            raise InvalidInputError(f"export line {number + 1}: entry before any checkpoint")
+        proof = InclusionProof.from_json({**item, "checkpoint": cp_jws})
+        verify_inclusion_proof(proof, log=log, resolver=None)
+        entry = AuditEntry.parse_json(proof.entry)
+        for name, digest in (
+            ("request", entry.request_digest),
+            ("response", entry.response_digest),
+        ):
+            if name in item:
+                blob = b64url_decode(item[name])
+                if "sha-256:" + hashlib.sha256(blob).hexdigest() != digest:
+                    raise AuditIntegrityError(
+                        f"exported {name} does not match entry {entry.seq}", position=entry.seq
+                    )
+        verified.append(entry)
+    if cp_jws is None:
+        raise InvalidInputError("export holds no checkpoint")
+    return verified

@@ -1,0 +1,155 @@
+"""RFC 9162 Merkle tree hashing over audit entries, without I/O.
+
+The tree is the one of Certificate Transparency (RFC 6962, RFC 9162 section 2.1): a leaf hash is
+``SHA-256(0x00 || leaf)``, an interior node ``SHA-256(0x01 || left || right)``, and a tree whose
+size is not a power of two splits at the largest power of two below its size. Only the *perfect*
+subtrees (size a power of two, aligned on that size) are ever stored: ``(level, index)`` names
+the subtree over leaves ``[index << level, (index + 1) << level)``. Every hash the audit paths and
+roots need can be built from them in ``O(log n)`` look-ups.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+
+__all__ = [
+    "EMPTY_ROOT",
+    "Frontier",
+    "NodeGetter",
+    "inclusion_path",
+    "leaf_hash",
+    "node_hash",
+    "root_from_getter",
+    "verify_inclusion",
+]
+
+#: Root of the empty tree: the hash of the empty string (RFC 9162, 2.1.1).
+EMPTY_ROOT = hashlib.sha256(b"").digest()
+
+#: Looks up the stored hash of the perfect subtree ``(level, index)``.
+NodeGetter = Callable[[int, int], bytes]
+
+
+def leaf_hash(leaf: bytes) -> bytes:
+    return hashlib.sha256(b"\x00" + leaf).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def _split(n: int) -> int:
+    """The largest power of two strictly below ``n`` (``n >= 2``)."""
+    return 1 << ((n - 1).bit_length() - 1)
+
+
+def _subtree(get: NodeGetter, start: int, n: int) -> bytes:
+    """Hash of leaves ``[start, start + n)``; ``start`` is aligned as the recursion keeps it."""
+    if n & (n - 1) == 0:
+        level = n.bit_length() - 1
+        return get(level, start >> level)
+    k = _split(n)
+    return node_hash(_subtree(get, start, k), _subtree(get, start + k, n - k))
+
+
+def root_from_getter(get: NodeGetter, size: int) -> bytes:
+    """The root of the first ``size`` leaves."""
+    if size == 0:
+        return EMPTY_ROOT
+    return _subtree(get, 0, size)
+
+
+def inclusion_path(get: NodeGetter, index: int, size: int) -> list[bytes]:
+    """The RFC 9162 audit path of leaf ``index`` in the tree of ``size`` leaves, leaf first."""
+    if not 0 <= index < size:
+        raise ValueError(f"leaf {index} is not in a tree of {size}")
+    path: list[bytes] = []
+    start, n, m = 0, size, index
+    while n > 1:
+        k = _split(n)
+        if m < k:
+            path.append(_subtree(get, start + k, n - k))
+            n = k
+        else:
+            path.append(_subtree(get, start, k))
+            start, m, n = start + k, m - k, n - k
+    path.reverse()
+    return path
+
+
+def verify_inclusion(
+    leaf: bytes, index: int, size: int, path: Sequence[bytes], root: bytes
+) -> bool:
+    """RFC 9162 section 2.1.3.2: does ``path`` prove leaf hash ``leaf`` at ``index``?"""
+    if not 0 <= index < size:
+        return False
+    fn, sn, r = index, size - 1, leaf
+    for p in path:
+        if len(p) != 32 or sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            r = node_hash(p, r)
+            if not fn & 1:
+                while not fn & 1 and fn != 0:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            r = node_hash(r, p)
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and r == root
+
+
+class Frontier:
+    """The right edge of a growing tree: the perfect subtrees that make up its current size.
+
+    Appending a leaf returns the perfect subtrees it completes (the leaf itself first), which is
+    what a store keeps; :meth:`root` folds the edge into the tree head.
+    """
+
+    __slots__ = ("_stack", "size")
+
+    def __init__(self, size: int = 0, stack: Sequence[tuple[int, bytes]] = ()) -> None:
+        self.size = size
+        self._stack: list[tuple[int, bytes]] = list(stack)
+
+    @staticmethod
+    def edge(size: int) -> list[tuple[int, int]]:
+        """The ``(level, index)`` of the perfect subtrees a tree of ``size`` is made of."""
+        out: list[tuple[int, int]] = []
+        start = 0
+        for level in range(size.bit_length() - 1, -1, -1):
+            if size >> level & 1:
+                out.append((level, start >> level))
+                start += 1 << level
+        return out
+
+    @classmethod
+    def load(cls, size: int, get: NodeGetter) -> Frontier:
+        return cls(size, [(level, get(level, idx)) for level, idx in cls.edge(size)])
+
+    def copy(self) -> Frontier:
+        return Frontier(self.size, self._stack)
+
+    def append(self, leaf: bytes) -> list[tuple[int, int, bytes]]:
+        """Add a leaf hash; return the ``(level, index, hash)`` of every subtree completed."""
+        idx, level, cur = self.size, 0, leaf
+        made = [(0, idx, cur)]
+        while self._stack and self._stack[-1][0] == level:
+            _, left = self._stack.pop()
+            cur = node_hash(left, cur)
+            level += 1
+            idx >>= 1
+            made.append((level, idx, cur))
+        self._stack.append((level, cur))
+        self.size += 1
+        return made
+
+    def root(self) -> bytes:
+        if not self._stack:
+            return EMPTY_ROOT
+        acc = self._stack[-1][1]
+        for _, h in reversed(self._stack[:-1]):
+            acc = node_hash(h, acc)
+        return acc

@@ -217,6 +217,7 @@ def verify_log(
         entry_model = AuditEntry
 
     frontier = Frontier()
+    shadow = Frontier()
     cursors = _NodeCursors(store)
     prev = GENESIS_HASH
     expected = 0
@@ -262,13 +263,17 @@ def verify_log(
                     flag("modified", "entry bytes are not RFC 8785 canonical")
             except DeltafedError as exc:
                 flag("modified", f"entry does not match the AuditEntry schema: {exc}")
-        # A byte flipped in one entry should be reported there, not again at the next entry:
-        # the chain continues from the hash the entry had when it was written, if known.
-        prev = "sha-256:" + (r.leaf if r.leaf is not None and r.leaf != leaf else leaf).hex()
+        # A byte flipped in one entry should be reported there, not again at the next entry
+        # or in every subtree above it: the chain and the stored-subtree check continue from
+        # the leaf hash the entry had when it was written, if it is known. The roots compared
+        # with checkpoints come from the bytes alone.
+        written = r.leaf if r.leaf is not None else leaf
+        prev = "sha-256:" + written.hex()
         expected = r.seq + 1
-        for level, idx, value in frontier.append(leaf):
+        frontier.append(leaf)
+        for level, idx, value in shadow.append(written):
             if level == 0:
-                stored = cursors.next(0)
+                cursors.next(0)
                 continue  # compared above through r.leaf
             stored = cursors.next(level)
             if stored is None or stored != (idx, value):

@@ -1,0 +1,137 @@
+"""The machinery every province sandbox shares: switchable faults and an httpx transport.
+
+A sandbox is an :class:`httpx.AsyncBaseTransport`: an adapter's httpx client sends to it in
+process, with no socket. Each province subclass implements :meth:`SandboxTransport.handle`
+in its native protocol; this base applies the protocol-independent faults around it:
+
+* ``timeout`` - the transport raises :class:`httpx.ReadTimeout` (nothing sleeps);
+* ``server_error`` - an HTTP 500 with an HTML body;
+* ``malformed_body`` - HTTP 200 whose body is not JSON;
+* ``truncated_body`` - the real answer cut in half.
+
+The protocol faults ``expired_token``, ``bad_signature`` and ``quota_exceeded`` are answered
+by the province handler with its native codes. Every fault is a counter: ``n > 0`` affects
+the next ``n`` calls it applies to; a negative value affects every call until reset.
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+import httpx
+
+from deltafed._clock import Clock, system_clock
+from deltafed._errors import ConfigurationError, NotFoundError
+from deltafed.adapters._synthetic import RegionData, SyntheticCertificate
+from deltafed.schemas.common import CertificateStatus
+
+__all__ = ["FAULT_NAMES", "Faults", "NativeReply", "SandboxTransport"]
+
+
+@dataclass
+class Faults:
+    """Switchable faults of a sandbox; see the module docstring for their meaning."""
+
+    expired_token: int = 0
+    bad_signature: int = 0
+    quota_exceeded: int = 0
+    server_error: int = 0
+    timeout: int = 0
+    malformed_body: int = 0
+    truncated_body: int = 0
+
+    def take(self, name: str) -> bool:
+        """Whether fault ``name`` strikes this call; consumes one count if so."""
+        count: int = getattr(self, name)
+        if count == 0:
+            return False
+        if count > 0:
+            setattr(self, name, count - 1)
+        return True
+
+    def reset(self) -> None:
+        for f in fields(self):
+            setattr(self, f.name, 0)
+
+    def set(self, **counts: int | bool) -> None:
+        """Set several faults at once; ``True`` means one call, ``False`` none."""
+        for name, value in counts.items():
+            if name not in FAULT_NAMES:
+                raise ConfigurationError(f"unknown sandbox fault {name!r}")
+            setattr(self, name, int(value))
+
+
+FAULT_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Faults))
+
+
+@dataclass(frozen=True)
+class NativeReply:
+    """What a province handler answers: an HTTP status and a JSON body."""
+
+    status: int
+    body: Mapping[str, Any]
+    headers: Mapping[str, str] | None = None
+
+
+class SandboxTransport(httpx.AsyncBaseTransport, abc.ABC):
+    """A province platform in process, seeded with one region's synthetic data."""
+
+    def __init__(
+        self,
+        data: RegionData,
+        *,
+        clock: Clock = system_clock,
+        faults: Faults | None = None,
+    ) -> None:
+        self.data = data
+        self.region = data.region
+        self.clock = clock
+        self.faults = faults if faults is not None else Faults()
+        #: Every request received, in order (tests count calls with it).
+        self.requests: list[httpx.Request] = []
+        self._status: dict[str, CertificateStatus] = {}
+
+    # --- state a test or demo changes at runtime -----------------------------------------
+
+    def revoke(self, certificate_id: str) -> None:
+        """Revoke a certificate from now on (the "revoked mid-session" fault)."""
+        self.set_status(certificate_id, CertificateStatus.REVOKED)
+
+    def set_status(self, certificate_id: str, status: CertificateStatus) -> None:
+        if self.data.certificate(certificate_id) is None:
+            raise NotFoundError(f"the sandbox holds no certificate {certificate_id}")
+        self._status[certificate_id] = CertificateStatus(status)
+
+    def status_of(self, cert: SyntheticCertificate) -> CertificateStatus:
+        return self._status.get(cert.certificate_id, cert.status)
+
+    # --- transport --------------------------------------------------------------------------
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        body = await request.aread()
+        if self.faults.take("timeout"):
+            raise httpx.ReadTimeout("sandbox: simulated read timeout", request=request)
+        if self.faults.take("server_error"):
+            return httpx.Response(
+                500,
+                content=b"<html><body>500 Internal Server Error (sandbox)</body></html>",
+                headers={"content-type": "text/html"},
+                request=request,
+            )
+        reply = self.handle(request, body)
+        content = json.dumps(reply.body, ensure_ascii=False).encode("utf-8")
+        if self.faults.take("malformed_body"):
+            content = b"<html><body>upstream returned garbage (sandbox)</body></html>"
+        elif self.faults.take("truncated_body"):
+            content = content[: len(content) // 2]
+        headers = {"content-type": "application/json; charset=utf-8", **(reply.headers or {})}
+        return httpx.Response(reply.status, content=content, headers=headers, request=request)
+
+    @abc.abstractmethod
+    def handle(self, request: httpx.Request, body: bytes) -> NativeReply:
+        """Answer one request in the province's native protocol."""

@@ -28,6 +28,7 @@ __all__ = [
 
 #: Every model whose schema is published, as ``"module:ClassName"``. Add one line per model.
 EXPORTED_MODELS: tuple[str, ...] = (
+    "deltafed.registry:RegistryDocument",
     "deltafed.schemas.audit:AuditEntry",
     "deltafed.schemas.catalogue:Catalogue",
     "deltafed.schemas.catalogue:CertificateType",

@@ -23,6 +23,7 @@ from deltafed.audit._log import (
     subject_ref,
     verify_export,
     verify_inclusion_proof,
+    write_export,
 )
 from deltafed.audit._store import (
     AppendRecord,
@@ -61,4 +62,5 @@ __all__ = [
     "verify_export",
     "verify_inclusion_proof",
     "verify_log",
+    "write_export",
 ]

@@ -51,6 +51,7 @@ __all__ = [
     "subject_ref",
     "verify_export",
     "verify_inclusion_proof",
+    "write_export",
 ]
 
 #: Largest request or response the log accepts as evidence.
@@ -422,30 +423,13 @@ class AuditLog:
         """
         with self._lock:
             jws = self.checkpoint().decode("ascii")
-            cp = parse_checkpoint(jws)
             if subject is not None:
-                chosen: Iterable[int] = self.store.seqs_by_subject(self.subject_ref(subject))
-            elif seqs is not None:
-                chosen = sorted(set(seqs))
+                chosen: Iterable[int] | None = self.store.seqs_by_subject(self.subject_ref(subject))
             else:
-                chosen = range(cp.size)
-            out.write(json.dumps({"type": "checkpoint", "jws": jws}) + "\n")
-            count = 0
-            for seq in chosen:
-                record = self._record(seq)
-                line: dict[str, Any] = {
-                    "type": "entry",
-                    "seq": seq,
-                    "tree_size": cp.size,
-                    "entry": b64url_encode(record.entry),
-                    "path": [p.hex() for p in inclusion_path(self._get_node, seq, cp.size)],
-                }
-                if include_evidence:
-                    line["request"] = b64url_encode(record.request)
-                    line["response"] = b64url_encode(record.response)
-                out.write(json.dumps(line, sort_keys=True) + "\n")
-                count += 1
-        return count
+                chosen = seqs
+            return write_export(
+                self.store, out, checkpoint=jws, seqs=chosen, include_evidence=include_evidence
+            )
 
     def verify(
         self,
@@ -462,6 +446,53 @@ class AuditLog:
             checkpoints=checkpoints,
             require_anchored=require_anchored,
         )
+
+
+def write_export(
+    store: AuditStore,
+    out: IO[str],
+    *,
+    checkpoint: str | bytes,
+    seqs: Iterable[int] | None = None,
+    include_evidence: bool = True,
+) -> int:
+    """Write an export against an existing signed ``checkpoint`` (see :meth:`AuditLog.export`).
+
+    Only entries the checkpoint covers can be proven; asking for a later one raises
+    :class:`~deltafed.NotFoundError`.
+    """
+    cp = parse_checkpoint(checkpoint)
+
+    def get(level: int, index: int) -> bytes:
+        value = store.node(level, index)
+        if value is None:
+            raise AuditIntegrityError(
+                f"Merkle subtree ({level}, {index}) is missing", position=index << level
+            )
+        return value
+
+    chosen = range(cp.size) if seqs is None else sorted(set(seqs))
+    out.write(json.dumps({"type": "checkpoint", "jws": cp.jws}) + "\n")
+    count = 0
+    for seq in chosen:
+        if not 0 <= seq < cp.size:
+            raise NotFoundError(f"entry {seq} is not covered by the checkpoint of size {cp.size}")
+        record = next(iter(store.read(seq, seq + 1)), None)
+        if record is None:
+            raise AuditIntegrityError(f"entry {seq} is missing from the store", position=seq)
+        line: dict[str, Any] = {
+            "type": "entry",
+            "seq": seq,
+            "tree_size": cp.size,
+            "entry": b64url_encode(record.entry),
+            "path": [p.hex() for p in inclusion_path(get, seq, cp.size)],
+        }
+        if include_evidence:
+            line["request"] = b64url_encode(record.request)
+            line["response"] = b64url_encode(record.response)
+        out.write(json.dumps(line, sort_keys=True) + "\n")
+        count += 1
+    return count
 
 
 def verify_export(

@@ -18,7 +18,11 @@ from deltafed._errors import DeltafedError
 __all__ = ["build_parser", "main"]
 
 #: Subcommand modules, in the order their commands are listed in ``--help``.
-_COMMAND_MODULES: tuple[str, ...] = ()
+_COMMAND_MODULES: tuple[str, ...] = (
+    "deltafed.cli._registry",
+    "deltafed.cli._schemas",
+    "deltafed.cli._audit",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

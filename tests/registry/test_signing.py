@@ -21,6 +21,7 @@ from deltafed.registry import (
     REGISTRY_TYP,
     AnchorKeys,
     RegistryDocument,
+    TrustedRegistry,
     add_signatures,
     parse_signed_registry,
     sign_registry,
@@ -293,11 +294,19 @@ TAMPER_CASES: list[tuple[str, Callable[[Any, bytes], bytes], type[DeltafedError]
 def test_tampered_file_gets_typed_error(
     world: Any, damage: Callable[[Any, bytes], bytes], expected: type[DeltafedError]
 ) -> None:
-    data = world.signed(world.doc())
+    trusted = TrustedRegistry(world.anchor(), clock=world.clock)
+    trusted.update(world.signed(world.doc(1)))
+    before = trusted.current
+    data = world.signed(world.doc(2))
     bad = damage(world, data)
     assert bad != data
     with pytest.raises(expected):
         verify_registry(bad, world.anchor())
+    # The same damage through the client state: typed error, previous state in force.
+    with pytest.raises(expected):
+        trusted.update(bad)
+    assert trusted.version == 1
+    assert trusted.current is before
 
 
 def test_truncated_at_every_offset_gets_typed_error(world: Any) -> None:

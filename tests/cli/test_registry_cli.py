@@ -228,3 +228,13 @@ def test_tampered_registry_fails_verify(files: Files, capsys: pytest.CaptureFixt
     status, _, err = run(capsys, "verify", reg, "--anchor", files.path("anchor.json"))
     assert status == 2
     assert "threshold_not_met" in err
+
+
+def test_registry_group_is_registered(capsys: pytest.CaptureFixture[str]) -> None:
+    assert "deltafed.cli._registry" in cli._COMMAND_MODULES
+    with pytest.raises(SystemExit) as info:
+        main(["registry", "--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    for action in ("init", "add-member", "add-key", "retire-key", "sign", "verify", "show"):
+        assert action in out

@@ -134,8 +134,17 @@ class WireModel(BaseModel):
             )
         try:
             decoded = json.loads(raw, parse_float=_refuse_float, parse_constant=_refuse_float)
+        except _FloatRefusedError as exc:
+            raise SchemaValidationError(
+                f"{cls.__name__}: {exc}",
+                field=_float_path(raw),
+                reason=str(exc),
+                error_type="float_not_allowed",
+            ) from exc
         except (ValueError, RecursionError) as exc:
-            raise SchemaValidationError(f"{cls.__name__}: not valid JSON: {exc}") from exc
+            raise SchemaValidationError(
+                f"{cls.__name__}: not valid JSON: {exc}", field="$", error_type="json_invalid"
+            ) from exc
         return cls.parse(decoded)
 
     def to_wire(self) -> dict[str, Any]:
@@ -143,5 +152,32 @@ class WireModel(BaseModel):
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
+class _FloatRefusedError(ValueError):
+    pass
+
+
 def _refuse_float(token: str) -> Any:
-    raise ValueError(f"floats are not allowed on the wire (got {token})")
+    raise _FloatRefusedError(f"floats are not allowed on the wire (got {token[:32]})")
+
+
+_FLOAT_MARK = object()
+
+
+def _float_path(raw: bytes) -> str:
+    """The path of the first float (in document order) of a JSON document; ``$`` if unknown."""
+    try:
+        decoded = json.loads(
+            raw, parse_float=lambda _: _FLOAT_MARK, parse_constant=lambda _: _FLOAT_MARK
+        )
+    except (ValueError, RecursionError):
+        return "$"
+    todo: list[tuple[tuple[int | str, ...], Any]] = [((), decoded)]
+    while todo:
+        loc, node = todo.pop(0)
+        if node is _FLOAT_MARK:
+            return _loc_to_field(loc)
+        if isinstance(node, dict):
+            todo[0:0] = [((*loc, str(k)), v) for k, v in node.items()]
+        elif isinstance(node, list):
+            todo[0:0] = [((*loc, i), v) for i, v in enumerate(node)]
+    return "$"

@@ -16,10 +16,10 @@ from typing import Annotated, Final, Self
 
 from pydantic import (
     Field,
-    StrictBool,
-    StrictInt,
+    PlainValidator,
     StringConstraints,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -56,13 +56,40 @@ MAX_SUMMARY_ENTRIES: Final = 8
 HolderCode = Annotated[str, StringConstraints(min_length=1, max_length=18)]
 #: One released certificate field value.
 FieldValue = Annotated[str, StringConstraints(max_length=2000)]
+_MAX_SAFE_INT: Final = 2**53 - 1
+_MAX_VALUE_CHARS: Final = 2000
+
+
+def _record_value(value: object) -> object:
+    # One validator instead of a union, so that an error names the field and nothing else.
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        if abs(value) > _MAX_SAFE_INT:
+            raise fail("integer_range", f"integers on the wire are within +-{_MAX_SAFE_INT}")
+        return value
+    if isinstance(value, str):
+        if len(value) > _MAX_VALUE_CHARS:
+            raise fail("string_too_long", f"at most {_MAX_VALUE_CHARS} characters")
+        return value
+    raise fail("record_value", "a record value is a string, an integer, a boolean or null")
+
+
 #: One record field value: text, integer, boolean or null (never a float).
-RecordValue = (
-    Annotated[StrictBool, Field()]
-    | Annotated[StrictInt, Field(ge=-(2**53) + 1, le=2**53 - 1)]
-    | FieldValue
-    | None
-)
+RecordValue = Annotated[
+    str | int | bool | None,
+    PlainValidator(_record_value),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "maxLength": _MAX_VALUE_CHARS},
+                {"type": "integer", "minimum": -_MAX_SAFE_INT, "maximum": _MAX_SAFE_INT},
+                {"type": "boolean"},
+                {"type": "null"},
+            ]
+        }
+    ),
+]
 _RequestedFields = Annotated[tuple[Code, ...], Field(min_length=1, max_length=MAX_FIELDS)]
 _SummaryValue = Annotated[str, StringConstraints(max_length=200)]
 

@@ -90,3 +90,8 @@ class World:
 @pytest.fixture
 def world() -> World:
     return World()
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"

@@ -16,7 +16,7 @@ from deltafed import (
     ThresholdNotMetError,
     TransportError,
 )
-from deltafed.registry import RegistryClient, TrustedRegistry
+from deltafed.registry import AsyncRegistryClient, RegistryClient, TrustedRegistry
 
 URL = "https://anchor.example.test/registry.jws"
 
@@ -133,3 +133,45 @@ def test_owns_its_http_client(world: Any, httpx_mock: HTTPXMock) -> None:
         assert client.refresh() is True
     with pytest.raises(ValueError, match="http"):
         RegistryClient(trusted, "file:///etc/passwd")
+
+
+# --- the async twin ------------------------------------------------------------------------
+
+
+def _async_client(world: Any, http: httpx.AsyncClient) -> AsyncRegistryClient:
+    trusted = TrustedRegistry(world.anchor(), clock=world.clock)
+    return AsyncRegistryClient(trusted, URL, http=http, retries=2, wait=wait_none())
+
+
+@pytest.mark.anyio
+async def test_async_refresh_retries_and_caches(world: Any, httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_exception(httpx.ConnectError("refused"), url=URL)
+    httpx_mock.add_response(url=URL, status_code=502)
+    httpx_mock.add_response(url=URL, content=world.signed(world.doc(1)), headers={"ETag": '"a"'})
+    httpx_mock.add_response(url=URL, status_code=304, match_headers={"If-None-Match": '"a"'})
+    async with httpx.AsyncClient() as http:
+        client = _async_client(world, http)
+        assert await client.refresh() is True
+        assert client.trusted.version == 1
+        assert await client.refresh() is False
+    assert len(httpx_mock.get_requests()) == 4
+
+
+@pytest.mark.anyio
+async def test_async_failures(world: Any, httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_exception(httpx.ReadTimeout("slow"), url=URL, is_reusable=True)
+    async with httpx.AsyncClient() as http:
+        client = _async_client(world, http)
+        with pytest.raises(PeerTimeoutError):
+            await client.refresh()
+    assert len(httpx_mock.get_requests()) == 3
+    httpx_mock.reset()
+    httpx_mock.add_response(url=URL, content=world.signed(world.doc(1), (3,)))
+    httpx_mock.add_response(url=URL, status_code=404)
+    async with httpx.AsyncClient() as http:
+        client = _async_client(world, http)
+        with pytest.raises(ThresholdNotMetError):
+            await client.refresh()
+        with pytest.raises(TransportError):
+            await client.refresh()
+        assert client.trusted.version is None

@@ -20,7 +20,7 @@ EXPECTED_API = {
     "SignedRegistry", "add_signatures", "parse_signed_registry", "sign_registry",
     "verify_registry",
     # trusted state, files, network
-    "RegistryClient", "RegistryState", "TrustedRegistry", "load_anchor_file",
+    "AsyncRegistryClient", "RegistryClient", "RegistryState", "TrustedRegistry", "load_anchor_file",
     "load_registry_file",
 }  # fmt: skip
 

@@ -14,7 +14,7 @@ See ``docs/trust.md`` for the model and the operator's steps.
 """
 
 from deltafed.registry._builder import DEFAULT_VALIDITY, RegistryBuilder
-from deltafed.registry._client import RegistryClient
+from deltafed.registry._client import AsyncRegistryClient, RegistryClient
 from deltafed.registry._files import load_anchor_file, load_registry_file
 from deltafed.registry._models import (
     AnchorKeys,
@@ -41,6 +41,7 @@ __all__ = [
     "MAX_REGISTRY_BYTES",
     "REGISTRY_TYP",
     "AnchorKeys",
+    "AsyncRegistryClient",
     "KeyState",
     "Member",
     "MemberKey",

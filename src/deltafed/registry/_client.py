@@ -12,7 +12,13 @@ from types import TracebackType
 from typing import Final
 
 import httpx
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+from tenacity import (
+    AsyncRetrying,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+)
 from tenacity.wait import wait_base
 
 from deltafed._errors import (
@@ -24,7 +30,7 @@ from deltafed._errors import (
 from deltafed.registry._signing import MAX_REGISTRY_BYTES
 from deltafed.registry._trusted import TrustedRegistry
 
-__all__ = ["RegistryClient"]
+__all__ = ["AsyncRegistryClient", "RegistryClient"]
 
 _USER_AGENT: Final = "deltafed-registry-client"
 _TRANSIENT_STATUS: Final = frozenset({429, 500, 502, 503, 504})
@@ -100,45 +106,22 @@ class RegistryClient:
         return self._trusted.version != before
 
     def _fetch(self) -> tuple[bytes, str | None] | None:
-        headers = {"Accept": "application/json", "User-Agent": _USER_AGENT}
-        if self._etag is not None and self._trusted.version is not None:
-            headers["If-None-Match"] = self._etag
+        headers = _headers(self._etag if self._trusted.version is not None else None)
         try:
             with self._http.stream("GET", self._url, headers=headers) as response:
-                status = response.status_code
-                if status == 304:
-                    if self._trusted.version is None:
-                        raise TransportError("registry server answered 304 to a first fetch")
+                if _check_status(response.status_code, self._trusted, self._url):
                     return None
-                if status in _TRANSIENT_STATUS:
-                    raise _TransientError(TransportError(f"registry server answered {status}"))
-                if status != 200:
-                    raise TransportError(f"registry server answered {status} for {self._url}")
-                body = self._read(response)
-                return body, response.headers.get("ETag")
-        except httpx.TimeoutException as exc:
-            timeout = PeerTimeoutError(f"registry fetch timed out: {exc}")
-            timeout.__cause__ = exc
-            raise _TransientError(timeout) from exc
-        except httpx.TransportError as exc:
-            error = TransportError(f"registry fetch failed: {exc}")
-            error.__cause__ = exc
-            raise _TransientError(error) from exc
+                _check_declared_size(response, self._max_bytes)
+                chunks: list[bytes] = []
+                size = 0
+                for chunk in response.iter_bytes():
+                    size += len(chunk)
+                    if size > self._max_bytes:
+                        raise SizeLimitError(f"registry exceeds {self._max_bytes} bytes")
+                    chunks.append(chunk)
+                return b"".join(chunks), response.headers.get("ETag")
         except httpx.HTTPError as exc:
-            raise TransportError(f"registry fetch failed: {exc}") from exc
-
-    def _read(self, response: httpx.Response) -> bytes:
-        declared = response.headers.get("Content-Length")
-        if declared is not None and declared.isdigit() and int(declared) > self._max_bytes:
-            raise SizeLimitError(f"registry of {declared} bytes exceeds {self._max_bytes}")
-        chunks: list[bytes] = []
-        size = 0
-        for chunk in response.iter_bytes():
-            size += len(chunk)
-            if size > self._max_bytes:
-                raise SizeLimitError(f"registry exceeds {self._max_bytes} bytes")
-            chunks.append(chunk)
-        return b"".join(chunks)
+            raise _translate(exc) from exc
 
     def close(self) -> None:
         if self._owns_http:
@@ -154,3 +137,130 @@ class RegistryClient:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+class AsyncRegistryClient:
+    """The asynchronous twin of :class:`RegistryClient` (same rules, an ``httpx.AsyncClient``).
+
+    Verification itself is synchronous and CPU-bound but small; it runs in the event loop.
+    """
+
+    def __init__(
+        self,
+        trusted: TrustedRegistry,
+        url: str,
+        *,
+        http: httpx.AsyncClient | None = None,
+        retries: int = 3,
+        wait: wait_base | None = None,
+        timeout: float = 10.0,
+        max_bytes: int = MAX_REGISTRY_BYTES,
+    ) -> None:
+        if not url.startswith(("https://", "http://")):
+            raise ValueError("registry URL must be http(s)")
+        if retries < 0:
+            raise ValueError("retries must not be negative")
+        self._trusted = trusted
+        self._url = url
+        self._owns_http = http is None
+        self._http = http or httpx.AsyncClient(timeout=timeout, follow_redirects=False)
+        self._retries = retries
+        self._wait = wait if wait is not None else wait_exponential(multiplier=0.5, max=8)
+        self._max_bytes = max_bytes
+        self._etag: str | None = None
+
+    @property
+    def trusted(self) -> TrustedRegistry:
+        return self._trusted
+
+    async def refresh(self) -> bool:
+        """See :meth:`RegistryClient.refresh`."""
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self._retries + 1),
+            wait=self._wait,
+            retry=retry_if_exception_type(_TransientError),
+            reraise=True,
+        )
+        try:
+            fetched: tuple[bytes, str | None] | None = await retrying(self._fetch)
+        except _TransientError as exc:
+            raise exc.error from exc.error.__cause__
+        if fetched is None:
+            return False
+        body, etag = fetched
+        before = self._trusted.version
+        self._trusted.update(body)
+        self._etag = etag
+        return self._trusted.version != before
+
+    async def _fetch(self) -> tuple[bytes, str | None] | None:
+        headers = _headers(self._etag if self._trusted.version is not None else None)
+        try:
+            async with self._http.stream("GET", self._url, headers=headers) as response:
+                if _check_status(response.status_code, self._trusted, self._url):
+                    return None
+                _check_declared_size(response, self._max_bytes)
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in response.aiter_bytes():
+                    size += len(chunk)
+                    if size > self._max_bytes:
+                        raise SizeLimitError(f"registry exceeds {self._max_bytes} bytes")
+                    chunks.append(chunk)
+                return b"".join(chunks), response.headers.get("ETag")
+        except httpx.HTTPError as exc:
+            raise _translate(exc) from exc
+
+    async def aclose(self) -> None:
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncRegistryClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+def _headers(etag: str | None) -> dict[str, str]:
+    headers = {"Accept": "application/json", "User-Agent": _USER_AGENT}
+    if etag is not None:
+        headers["If-None-Match"] = etag
+    return headers
+
+
+def _check_status(status: int, trusted: TrustedRegistry, url: str) -> bool:
+    """True for 304 (unchanged); raise for anything but 200."""
+    if status == 304:
+        if trusted.version is None:
+            raise TransportError("registry server answered 304 to a first fetch")
+        return True
+    if status in _TRANSIENT_STATUS:
+        raise _TransientError(TransportError(f"registry server answered {status}"))
+    if status != 200:
+        raise TransportError(f"registry server answered {status} for {url}")
+    return False
+
+
+def _check_declared_size(response: httpx.Response, max_bytes: int) -> None:
+    declared = response.headers.get("Content-Length")
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        raise SizeLimitError(f"registry of {declared} bytes exceeds {max_bytes}")
+
+
+def _translate(exc: httpx.HTTPError) -> Exception:
+    """A transient httpx failure wrapped for retrying, or a final TransportError."""
+    error: CommunicationError
+    if isinstance(exc, httpx.TimeoutException):
+        error = PeerTimeoutError(f"registry fetch timed out: {exc}")
+    elif isinstance(exc, httpx.TransportError):
+        error = TransportError(f"registry fetch failed: {exc}")
+    else:
+        return TransportError(f"registry fetch failed: {exc}")
+    error.__cause__ = exc
+    return _TransientError(error)

@@ -115,8 +115,6 @@ class SignedRegistry:
             raise RegistryInvalidError("registry payload is not in RFC 8785 canonical form")
         try:
             return RegistryDocument.parse(decoded)
-        except RegistryInvalidError:
-            raise
         except InvalidInputError as exc:
             raise RegistryInvalidError(
                 f"registry payload does not match the schema: {exc.message}", field=exc.field

@@ -224,3 +224,12 @@ def test_checkpoint_of_a_foreign_key(filled, sql, resolver) -> None:  # type: ig
     sql.execute("INSERT INTO checkpoints (size, jws) VALUES (?, ?)", (filled.size, forged))
     report = verify(filled, resolver)
     assert [p.kind for p in report.problems] == ["bad_checkpoint"]
+
+
+def test_subject_view_refuses_an_index_pointing_at_a_deleted_entry(  # type: ignore[no-untyped-def]
+    filled, sql, rid
+) -> None:
+    sql.execute("DELETE FROM entries WHERE seq = 8")
+    with pytest.raises(AuditIntegrityError) as err:
+        filled.subject_view(rid(3))
+    assert err.value.position == 8

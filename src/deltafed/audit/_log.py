@@ -386,7 +386,15 @@ class AuditLog:
         return AuditEntry.parse_json(self._record(seq).entry)
 
     def _entries(self, seqs: Iterable[int]) -> list[AuditEntry]:
-        return [self.entry(s) for s in seqs]
+        found: list[AuditEntry] = []
+        for seq in seqs:
+            record = next(iter(self.store.read(seq, seq + 1)), None)
+            if record is None:
+                raise AuditIntegrityError(
+                    f"the index lists entry {seq}, which is missing from the log", position=seq
+                )
+            found.append(AuditEntry.parse_json(record.entry))
+        return found
 
     def subject_view(self, subject: str) -> list[AccessRecord]:
         """Who used this subject's data, when, for which scenario and fields, with what result."""

@@ -18,7 +18,7 @@ from deltafed.protocol._claims import (
     ResponseClaims,
     VerifiedRequest,
 )
-from deltafed.protocol._json import canonical_bytes
+from deltafed.protocol._json import canonical_bytes, canonical_json_value
 from deltafed.protocol._jws import encode_compact, peek_payload
 from deltafed.schemas.identifiers import MemberId, parse_member_id
 
@@ -181,14 +181,14 @@ def sign_request(claims: RequestClaims, signer: Signer) -> bytes:
     """The compact JWS of a request: ASCII bytes, ready to POST."""
     if not isinstance(claims, RequestClaims):
         raise InvalidInputError("sign_request takes RequestClaims (see new_request)")
-    return encode_compact(REQUEST_TYP, canonical_bytes(claims.to_wire()), signer)
+    return encode_compact(REQUEST_TYP, canonical_json_value(claims.to_wire()), signer)
 
 
 def sign_response(claims: ResponseClaims, signer: Signer) -> bytes:
     """The compact JWS of a response."""
     if not isinstance(claims, ResponseClaims):
         raise InvalidInputError("sign_response takes ResponseClaims (see new_response)")
-    return encode_compact(RESPONSE_TYP, canonical_bytes(claims.to_wire()), signer)
+    return encode_compact(RESPONSE_TYP, canonical_json_value(claims.to_wire()), signer)
 
 
 def sign_document(payload: Mapping[str, Any], *, typ: str, signer: Signer) -> bytes:

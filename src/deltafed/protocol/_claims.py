@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Annotated, Any, Final, Literal, Self
 
-from pydantic import AfterValidator, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    PlainSerializer,
+    PlainValidator,
+    StringConstraints,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
-from deltafed._errors import all_error_classes
+from deltafed._errors import IdentifierError, all_error_classes
 from deltafed.schemas._base import Code, NonNegInt, WireModel
 from deltafed.schemas.common import Operation
 from deltafed.schemas.identifiers import MemberId
@@ -27,6 +35,7 @@ __all__ = [
     "VerifiedDocument",
     "VerifiedRequest",
     "VerifiedResponse",
+    "member_id",
 ]
 
 #: ``typ`` of a request message.
@@ -74,27 +83,30 @@ Digest = Annotated[str, StringConstraints(pattern=r"^sha-256:[0-9a-f]{64}$")]
 
 
 def _check_json(value: Any, depth: int) -> None:
-    if depth > _MAX_DEPTH:
-        raise ValueError(f"nested deeper than {_MAX_DEPTH} levels")
-    if value is None or isinstance(value, bool | str):
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
         return
-    if isinstance(value, int):
+    if kind is int:
         if not -_MAX_SAFE_INT <= value <= _MAX_SAFE_INT:
             raise ValueError("integer outside the I-JSON range")
         return
+    if kind is dict or kind is list:
+        if depth >= _MAX_DEPTH:
+            raise ValueError(f"nested deeper than {_MAX_DEPTH} levels")
+        if kind is dict:
+            for key, item in value.items():
+                if type(key) is not str:
+                    raise ValueError("object member names must be strings")
+                if type(item) is not str:
+                    _check_json(item, depth + 1)
+        else:
+            for item in value:
+                if type(item) is not str:
+                    _check_json(item, depth + 1)
+        return
     if isinstance(value, float):
         raise ValueError("floats are not allowed on the wire")
-    if isinstance(value, list):
-        for item in value:
-            _check_json(item, depth + 1)
-        return
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise ValueError("object member names must be strings")
-            _check_json(item, depth + 1)
-        return
-    raise ValueError(f"{type(value).__name__} is not a JSON value")
+    raise ValueError(f"{kind.__name__} is not a JSON value")
 
 
 def _json_object(value: dict[str, Any]) -> dict[str, Any]:
@@ -106,11 +118,40 @@ def _json_object(value: dict[str, Any]) -> dict[str, Any]:
 JsonObject = Annotated[dict[str, Any], AfterValidator(_json_object)]
 
 
+@functools.lru_cache(maxsize=1024)
+def _member(value: str) -> MemberId:
+    return MemberId.parse(value)
+
+
+def _cached_member(value: object) -> MemberId:
+    # A federation has few members: cache their (immutable) parsed ids. Failures raise and
+    # are not cached.
+    if type(value) is not str:
+        return MemberId.parse(value)
+    return _member(value)
+
+
+def member_id(value: str) -> MemberId:
+    """Parse a member id (cached); :class:`~deltafed.IdentifierError` if it is not one."""
+    try:
+        return _cached_member(value)
+    except PydanticCustomError as exc:
+        raise IdentifierError(exc.message(), field="member_id") from exc
+
+
+#: A :class:`MemberId` field whose parsing is cached.
+Member = Annotated[
+    MemberId,
+    PlainValidator(_cached_member, json_schema_input_type=str),
+    PlainSerializer(str, return_type=str),
+]
+
+
 class RequestClaims(WireModel):
     """What a requesting member signs. Field names are the wire names."""
 
-    iss: MemberId
-    aud: MemberId
+    iss: Member
+    aud: Member
     iat: NonNegInt
     exp: NonNegInt
     jti: MessageId
@@ -145,8 +186,8 @@ class ResponseClaims(WireModel):
     request (see :func:`~deltafed.protocol.new_problem_response`).
     """
 
-    iss: MemberId
-    aud: MemberId
+    iss: Member
+    aud: Member
     iat: NonNegInt
     exp: NonNegInt
     jti: MessageId

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 from collections.abc import Collection
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from deltafed._errors import (
     AlgorithmNotAllowedError,
@@ -28,7 +28,7 @@ from deltafed._errors import (
     SizeLimitError,
 )
 from deltafed.keys import Signer
-from deltafed.protocol._json import canonical_bytes, loads_strict
+from deltafed.protocol._json import canonical_bytes, canonical_json_value, loads_strict
 
 __all__ = [
     "FORBIDDEN_ALGORITHMS",
@@ -56,33 +56,52 @@ def _b64encode(data: bytes) -> bytes:
     return base64.urlsafe_b64encode(data).rstrip(b"=")
 
 
+_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_SIXTET = {char: value for value, char in enumerate(_ALPHABET)}
+#: Bits of the last character that must be zero, by segment length mod 4.
+_PADDING_BITS = {0: 0, 2: 0b1111, 3: 0b11}
+
+
 def _b64decode(segment: bytes, what: str) -> bytes:
     # The alphabet was checked by _COMPACT. A segment whose length is 1 mod 4 cannot be
-    # base64url, and one with non-zero padding bits has a twin encoding of the same bytes,
-    # so the re-encoding must give the segment back: one message, one byte string.
-    if len(segment) % 4 == 1:
-        raise MalformedMessageError(f"{what} is not valid base64url", field=what)
-    try:
-        decoded = base64.urlsafe_b64decode(segment + b"=" * (-len(segment) % 4))
-    except (binascii.Error, ValueError) as exc:
-        raise MalformedMessageError(f"{what} is not valid base64url", field=what) from exc
-    if _b64encode(decoded) != segment:
+    # base64url, and one whose last character has padding bits set is a twin spelling of the
+    # same bytes: refused, so that one message has exactly one byte string.
+    rest = len(segment) % 4
+    if rest == 1 or (rest and _SIXTET[segment[-1]] & _PADDING_BITS[rest]):
         raise MalformedMessageError(f"{what} is not in canonical base64url", field=what)
-    return decoded
+    try:
+        return base64.urlsafe_b64decode(segment + b"=" * (-rest % 4))
+    except (binascii.Error, ValueError) as exc:  # pragma: no cover - alphabet checked above
+        raise MalformedMessageError(f"{what} is not valid base64url", field=what) from exc
+
+
+@functools.lru_cache(maxsize=1024)
+def _header_items(segment: bytes) -> tuple[tuple[str, Any], ...]:
+    # Peers use few distinct headers: decoding each once saves a JSON parse per message.
+    # Failures raise and are not cached.
+    if len(segment) > _MAX_HEADER_SEGMENT:
+        raise MalformedMessageError("protected header is too long", field="header")
+    header = loads_strict(_b64decode(segment, "header"), what="header")
+    if not isinstance(header, dict):
+        raise MalformedMessageError("protected header is not a JSON object", field="header")
+    return tuple(header.items())
+
+
+@functools.lru_cache(maxsize=256)
+def _header_segment(alg: str, kid: str, typ: str) -> bytes:
+    return _b64encode(canonical_bytes({"alg": alg, "kid": kid, "typ": typ}))
 
 
 def encode_compact(header_typ: str, payload: bytes, signer: Signer) -> bytes:
     """Sign ``payload`` (already canonical JSON) as a compact JWS with the given ``typ``."""
-    header = canonical_bytes({"alg": signer.alg, "kid": signer.kid, "typ": header_typ})
-    signing_input = _b64encode(header) + b"." + _b64encode(payload)
+    signing_input = _header_segment(signer.alg, signer.kid, header_typ) + b"." + _b64encode(payload)
     signature = signer.sign(signing_input)
     if not isinstance(signature, bytes) or not signature:
         raise InternalError(f"signer {signer.kid!r} returned no signature")
     return signing_input + b"." + _b64encode(signature)
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedJws:
+class ParsedJws(NamedTuple):
     """A structurally valid compact JWS whose signature is not yet checked."""
 
     alg: str
@@ -102,11 +121,7 @@ def parse_compact(data: bytes, *, max_bytes: int, algorithms: Collection[str]) -
     if match is None:
         raise MalformedMessageError("not a compact JWS (three base64url segments)")
     header_seg, payload_seg, signature_seg = match.groups()
-    if len(header_seg) > _MAX_HEADER_SEGMENT:
-        raise MalformedMessageError("protected header is too long", field="header")
-    header = loads_strict(_b64decode(header_seg, "header"), what="header")
-    if not isinstance(header, dict):
-        raise MalformedMessageError("protected header is not a JSON object", field="header")
+    header = dict(_header_items(header_seg))
     alg = header.get("alg")
     if not isinstance(alg, str):
         raise MalformedMessageError("protected header lacks 'alg'", field="header.alg")
@@ -124,11 +139,11 @@ def parse_compact(data: bytes, *, max_bytes: int, algorithms: Collection[str]) -
     if not isinstance(typ, str) or not _TYP.match(typ):
         raise MalformedMessageError("protected header 'typ' is missing or ill-formed", field="typ")
     payload_bytes = _b64decode(payload_seg, "payload")
-    payload = loads_strict(payload_bytes, what="payload")
+    payload = loads_strict(payload_bytes, what="payload", canonical_follows=True)
     if not isinstance(payload, dict):
         raise MalformedMessageError("payload is not a JSON object", field="payload")
     try:
-        canonical = canonical_bytes(payload)
+        canonical = canonical_json_value(payload)
     except InvalidInputError as exc:
         raise MalformedMessageError(f"payload cannot be canonicalised: {exc.message}") from exc
     if canonical != payload_bytes:
@@ -148,12 +163,16 @@ def parse_compact(data: bytes, *, max_bytes: int, algorithms: Collection[str]) -
 
 
 def peek_payload(data: bytes) -> dict[str, Any] | None:
-    """The payload of a compact JWS without any check: for addressing a problem only."""
+    """The payload of a compact JWS without any check (not even for duplicate members).
+
+    For addressing a problem, and for reading back a request this node signed itself."""
     match = _COMPACT.match(data)
     if match is None:
         return None
     try:
-        payload = loads_strict(_b64decode(match.group(2), "payload"), what="payload")
+        payload = loads_strict(
+            _b64decode(match.group(2), "payload"), what="payload", canonical_follows=True
+        )
     except MalformedMessageError:
         return None
     return payload if isinstance(payload, dict) else None

@@ -71,7 +71,9 @@ class MemoryReplayStore:
         if max_entries < 1:
             raise ConfigurationError("max_entries must be at least 1")
         self.max_entries = max_entries
-        self._entries: dict[str, ReplayRecord] = {}
+        # Plain tuples of atoms, which the garbage collector stops tracking: a store of a
+        # million entries must not slow every collection down.
+        self._entries: dict[str, tuple[str, int, bytes | None]] = {}
         self._expiry: list[tuple[int, str]] = []
         self._lock = threading.Lock()
 
@@ -80,7 +82,7 @@ class MemoryReplayStore:
         while self._expiry and self._expiry[0][0] <= now:
             expires_at, key = heapq.heappop(self._expiry)
             record = self._entries.get(key)
-            if record is not None and record.expires_at == expires_at:
+            if record is not None and record[1] == expires_at:
                 del self._entries[key]
                 removed += 1
         return removed
@@ -90,18 +92,18 @@ class MemoryReplayStore:
             self._purge(now)
             known = self._entries.get(key)
             if known is not None:
-                return known
+                return ReplayRecord(*known)
             if len(self._entries) >= self.max_entries:
                 raise _full(self.max_entries)
-            self._entries[key] = ReplayRecord(digest, expires_at)
+            self._entries[key] = (digest, expires_at, None)
             heapq.heappush(self._expiry, (expires_at, key))
             return None
 
     def set_response(self, key: str, digest: str, response: bytes) -> None:
         with self._lock:
             known = self._entries.get(key)
-            if known is not None and known.digest == digest:
-                self._entries[key] = ReplayRecord(digest, known.expires_at, bytes(response))
+            if known is not None and known[0] == digest:
+                self._entries[key] = (digest, known[1], bytes(response))
 
     def purge(self, now: int) -> int:
         with self._lock:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 
 from deltafed._canonical import sha256_digest
@@ -34,6 +34,7 @@ from deltafed.protocol._claims import (
     VerifiedDocument,
     VerifiedRequest,
     VerifiedResponse,
+    member_id,
 )
 from deltafed.protocol._jws import FORBIDDEN_ALGORITHMS, ParsedJws, parse_compact, peek_payload
 from deltafed.protocol._replay import ReplayStore
@@ -114,13 +115,13 @@ class ProtocolVerifier:
 
     # --- the shared steps, in the order of the specification --------------------------------
 
-    def _now(self) -> int:
+    def _now(self) -> tuple[datetime, int]:
         now = self.clock()
         if now.tzinfo is None:
             raise ConfigurationError("the clock must return timezone-aware datetimes")
-        return int(now.timestamp())
+        return now, int(now.timestamp())
 
-    def _authenticate(self, raw: bytes, now: int) -> tuple[ParsedJws, MemberId]:
+    def _authenticate(self, raw: bytes, at: datetime) -> tuple[ParsedJws, MemberId]:
         parsed = parse_compact(
             raw, max_bytes=self.limits.max_bytes, algorithms=self.limits.algorithms
         )
@@ -128,10 +129,9 @@ class ProtocolVerifier:
         if not isinstance(claimed, str):
             raise MalformedMessageError("payload does not name its issuer", field="iss")
         try:
-            issuer = parse_member_id(claimed)
+            issuer = member_id(claimed)
         except InvalidInputError as exc:
             raise MalformedMessageError(f"iss: {exc.message}", field="iss") from exc
-        at = datetime.fromtimestamp(now, UTC)
         try:
             verifier = self.resolver.resolve(issuer, parsed.kid, at)
         except DeltafedError:
@@ -185,8 +185,8 @@ class ProtocolVerifier:
         """Verify a request received as bytes; raise a :class:`ProtocolError` subclass (or the
         resolver's trust error) for the first check that fails."""
         raw = _as_bytes(data)
-        now = self._now()
-        parsed, _ = self._authenticate(raw, now)
+        at, now = self._now()
+        parsed, _ = self._authenticate(raw, at)
         claims = self._claims(parsed, RequestClaims, REQUEST_TYP)
         self._audience(claims.aud)
         self._window(claims.iat, claims.exp, now)
@@ -240,8 +240,8 @@ class ProtocolVerifier:
         request = peek_payload(request_raw)
         if request is None:
             raise InvalidInputError("request_raw is not a compact JWS", field="request_raw")
-        now = self._now()
-        parsed, _ = self._authenticate(raw, now)
+        at, now = self._now()
+        parsed, _ = self._authenticate(raw, at)
         claims = self._claims(parsed, ResponseClaims, RESPONSE_TYP)
         self._audience(claims.aud)
         if claims.aud != request.get("iss"):
@@ -270,8 +270,8 @@ class ProtocolVerifier:
         if typ in (REQUEST_TYP, RESPONSE_TYP):
             raise InvalidInputError("use verify_request or verify_response", field="typ")
         raw = _as_bytes(data)
-        now = self._now()
-        parsed, issuer = self._authenticate(raw, now)
+        at, now = self._now()
+        parsed, issuer = self._authenticate(raw, at)
         if parsed.typ != typ:
             raise WrongTypeError(f"typ is {parsed.typ!r}, expected {typ!r}", field="typ")
         _document_window(parsed.payload, now, self.limits.clock_skew)

@@ -143,6 +143,17 @@ def test_cli_export_and_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert "Problem.schema.json" not in out
 
 
+def test_cli_is_registered_in_deltafed_main(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from deltafed.cli import main
+
+    assert main(["schemas", "export", str(tmp_path), "--check"]) == 1
+    assert "Problem.schema.json: missing" in capsys.readouterr().out
+    assert main(["schemas", "export", str(tmp_path)]) == 0
+    assert main(["schemas", "export", str(tmp_path), "--check"]) == 0
+
+
 def test_cli_default_directory() -> None:
     parser = argparse.ArgumentParser()
     cli_schemas.register(parser.add_subparsers())

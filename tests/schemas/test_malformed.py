@@ -206,6 +206,9 @@ ROWS: list[Row] = [
     put("float", "parse", "RecordResponse", "fields", {"members": 3.5}, "fields.members"),
     put("float", "json", "UseScenario", "max_consent_days", 1e1),
     raw("float", "Problem", '{"code": "not_found", "title": "t", "status": NaN}', "status"),
+    put("float", "parse", "Consent", "issued_at", 1767225600.5),
+    put("float", "json", "AuditEntry", "at", 1767225600.5),
+    put("float", "json", "AuditEntry", "at", 1767225600),  # epoch numbers are not timestamps
     # overlong string
     put("overlong", "json", "VerificationRequest", "use_cause", "因" * 201),
     put("overlong", "json", "FieldSpec", "title", "t" * 129),

@@ -25,6 +25,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -32,6 +33,7 @@ from pydantic import (
     StringConstraints,
 )
 from pydantic import ValidationError as _PydanticValidationError
+from pydantic_core import PydanticCustomError
 
 from deltafed._errors import IdentifierError, SchemaValidationError, SizeLimitError
 
@@ -75,8 +77,18 @@ def _utc(value: datetime) -> datetime:
     return value
 
 
-#: A timezone-aware instant; naive datetimes are refused.
-Timestamp = Annotated[AwareDatetime, AfterValidator(_utc)]
+def _not_a_number(value: Any) -> Any:
+    # Pydantic would read a number as epoch seconds; on the wire a timestamp is an RFC 3339
+    # string (as its JSON Schema says), and a float must never get in.
+    if isinstance(value, int | float):
+        raise PydanticCustomError(
+            "datetime_type", "a timestamp is an RFC 3339 string, not a number"
+        )
+    return value
+
+
+#: A timezone-aware instant; naive datetimes and numbers are refused.
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_not_a_number), AfterValidator(_utc)]
 
 
 def _loc_to_field(loc: tuple[int | str, ...]) -> str:

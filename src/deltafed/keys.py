@@ -208,6 +208,8 @@ class PublicKey:
             raise InvalidInputError("JWK kid is not the key's RFC 7638 thumbprint", field="kid")
         if "alg" in jwk and jwk["alg"] != key.alg:
             raise InvalidInputError(f"JWK alg {jwk['alg']!r} does not fit the key", field="alg")
+        if "use" in jwk and jwk["use"] != "sig":
+            raise InvalidInputError("JWK 'use' must be 'sig' for a signing key", field="use")
         return key
 
     @classmethod

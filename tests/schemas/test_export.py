@@ -86,6 +86,18 @@ def test_every_string_is_bounded() -> None:
     assert offenders == []
 
 
+def test_every_collection_of_ours_is_bounded() -> None:
+    offenders = [
+        f"{m.__name__}{path}"
+        for m in _export.exported_models()
+        if m.__module__.startswith("deltafed.schemas")
+        for path, node in _walk(m.model_json_schema(), "")
+        if ("array" in _types(node) and "maxItems" not in node)
+        or ("patternProperties" in node and "maxProperties" not in node)
+    ]
+    assert offenders == []
+
+
 def test_the_walk_would_catch_offenders() -> None:
     # The two checks above must be able to fail: feed them a schema that breaks both rules.
     bad = {"properties": {"x": {"type": "number"}, "y": {"type": "string"}}}

@@ -289,3 +289,29 @@ def test_export_round_trip(log: AuditLog, append, resolver, rid) -> None:  # typ
     with pytest.raises(AuditIntegrityError) as err:
         verify_export([lines[0], json.dumps(item)], log=NODE, resolver=resolver)
     assert err.value.position == 2
+
+
+def test_consistency_between_checkpoints(log: AuditLog, append, resolver, sql) -> None:  # type: ignore[no-untyped-def]
+    from deltafed.audit import ConsistencyProof, verify_consistency_proof
+
+    append(log, 5)
+    first = log.checkpoint()
+    append(log, 8)
+    proof = log.prove_consistency(first)
+    old, new = verify_consistency_proof(
+        ConsistencyProof.from_json(proof.to_json()), log=NODE, resolver=resolver
+    )
+    assert (old.size, new.size) == (5, 13)
+    # The node itself (it holds the key) rewrites its history from entry 2 on and signs a new
+    # head of the same size: a peer that kept the old head sees it does not extend it.
+    sql.execute("DELETE FROM entries WHERE seq >= 2")
+    sql.execute("DELETE FROM subjects WHERE seq >= 2")
+    sql.execute("DELETE FROM nodes WHERE ((idx + 1) << level) > 2")
+    forger = AuditLog(log.store, node=NODE, signer=log._signer, subject_key=b"k" * 32)
+    append(forger, 11)
+    rewritten = forger.prove_consistency(first)
+    assert parse_checkpoint(rewritten.new).size == 13
+    assert len(rewritten.path) == len(proof.path)
+    with pytest.raises(AuditIntegrityError) as err:
+        verify_consistency_proof(rewritten, log=NODE, resolver=resolver)
+    assert err.value.position == 5

@@ -90,3 +90,27 @@ def test_out_of_range() -> None:
     with pytest.raises(ValueError, match="not in a tree"):
         inclusion_path(lambda lv, ix: nodes[(lv, ix)], 4, 4)
     assert not verify_inclusion(leaf_hash(b"x"), 4, 4, [], EMPTY_ROOT)
+
+
+def test_consistency_proofs_between_every_pair_of_sizes() -> None:
+    from deltafed.audit._merkle import consistency_path, verify_consistency
+
+    leaves, nodes, _ = build(21)
+    get = lambda lv, ix: nodes[(lv, ix)]  # noqa: E731
+    roots = [naive_root(leaves[:n]) for n in range(22)]
+    for new in range(22):
+        for old in range(new + 1):
+            path = consistency_path(get, old, new)
+            assert verify_consistency(old, new, path, roots[old], roots[new]), (old, new)
+            if 0 < old < new:
+                # another old root, another new root, or a changed path all fail
+                assert not verify_consistency(old, new, path, roots[old - 1], roots[new])
+                assert not verify_consistency(old, new, path, roots[old], leaf_hash(b"x"))
+                if path:
+                    bad = [bytes([path[-1][0] ^ 1]) + path[-1][1:]]
+                    assert not verify_consistency(
+                        old, new, [*path[:-1], *bad], roots[old], roots[new]
+                    )
+    assert not verify_consistency(5, 4, [], roots[5], roots[4])
+    with pytest.raises(ValueError, match="prefix"):
+        consistency_path(get, 5, 4)

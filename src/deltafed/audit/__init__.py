@@ -1,7 +1,8 @@
 """The tamper-evident audit log: evidence of every exchange, and what residents see of it.
 
 * :class:`AuditLog` - ``record`` an exchange durably before its answer is released; signed
-  ``checkpoint`` tree heads; ``prove`` inclusion; the ``subject_view`` of a resident; ``export``.
+  ``checkpoint`` tree heads; ``prove`` inclusion and ``prove_consistency`` between tree heads;
+  the ``subject_view`` of a resident; ``export``.
 * :func:`verify_log` - recompute and check a whole log and its checkpoints.
 * :class:`AuditStore` - the storage interface; :class:`SqliteAuditStore` (the default) and
   :class:`MemoryAuditStore`.
@@ -19,8 +20,10 @@ from deltafed.audit._log import (
     MAX_EVIDENCE_BYTES,
     AccessRecord,
     AuditLog,
+    ConsistencyProof,
     InclusionProof,
     subject_ref,
+    verify_consistency_proof,
     verify_export,
     verify_inclusion_proof,
     write_export,
@@ -49,6 +52,7 @@ __all__ = [
     "AuditLog",
     "AuditStore",
     "Checkpoint",
+    "ConsistencyProof",
     "InclusionProof",
     "MemoryAuditStore",
     "Problem",
@@ -59,6 +63,7 @@ __all__ = [
     "parse_checkpoint",
     "sign_checkpoint",
     "subject_ref",
+    "verify_consistency_proof",
     "verify_export",
     "verify_inclusion_proof",
     "verify_log",

@@ -32,9 +32,11 @@ from deltafed._errors import (
 from deltafed.audit._checkpoint import Checkpoint, parse_checkpoint, sign_checkpoint
 from deltafed.audit._merkle import (
     Frontier,
+    consistency_path,
     inclusion_path,
     leaf_hash,
     root_from_getter,
+    verify_consistency,
     verify_inclusion,
 )
 from deltafed.audit._store import AppendRecord, AuditStore, StoredRecord
@@ -47,8 +49,10 @@ __all__ = [
     "MAX_EVIDENCE_BYTES",
     "AccessRecord",
     "AuditLog",
+    "ConsistencyProof",
     "InclusionProof",
     "subject_ref",
+    "verify_consistency_proof",
     "verify_export",
     "verify_inclusion_proof",
     "write_export",
@@ -151,6 +155,53 @@ def verify_inclusion_proof(
             position=proof.seq,
         )
     return cp
+
+
+@dataclass(frozen=True, slots=True)
+class ConsistencyProof:
+    """Proof that the log signed in ``old`` is a prefix of the log signed in ``new``.
+
+    A peer that kept an older checkpoint checks a newer one with it, without the log:
+    entries were only appended in between, none changed or removed.
+    """
+
+    old: str
+    new: str
+    path: tuple[bytes, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"old": self.old, "new": self.new, "path": [p.hex() for p in self.path]}
+
+    @classmethod
+    def from_json(cls, data: Any) -> ConsistencyProof:
+        try:
+            path = tuple(bytes.fromhex(p) for p in data["path"])
+            if len(path) > 128:
+                raise ValueError("path too long")
+            return cls(old=str(data["old"]), new=str(data["new"]), path=path)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidInputError(f"not a consistency proof: {exc}") from exc
+
+
+def verify_consistency_proof(
+    proof: ConsistencyProof, *, log: str, resolver: KeyResolver | None
+) -> tuple[Checkpoint, Checkpoint]:
+    """Check both signed tree heads and that the older is a prefix of the newer.
+
+    Raises :class:`~deltafed.AuditIntegrityError` (position: the old size) when it is not.
+    """
+    old = parse_checkpoint(proof.old, log=log)
+    new = parse_checkpoint(proof.new, log=log)
+    if resolver is not None:
+        old.verify(resolver)
+        new.verify(resolver)
+    if not verify_consistency(old.size, new.size, proof.path, old.root, new.root):
+        raise AuditIntegrityError(
+            f"the log signed at {new.issued_at.isoformat()} (size {new.size}) does not extend "
+            f"the one signed at {old.issued_at.isoformat()} (size {old.size})",
+            position=min(old.size, new.size),
+        )
+    return old, new
 
 
 @dataclass(frozen=True, slots=True)
@@ -374,6 +425,18 @@ class AuditLog:
         return InclusionProof(
             seq=seq, tree_size=cp.size, path=tuple(path), entry=record.entry, checkpoint=cp.jws
         )
+
+    def prove_consistency(
+        self, old: bytes | str, new: bytes | str | None = None
+    ) -> ConsistencyProof:
+        """Consistency proof from checkpoint ``old`` to ``new`` (default: a fresh one)."""
+        with self._lock:
+            old_cp = parse_checkpoint(old, log=self.node)
+            new_cp = parse_checkpoint(new if new is not None else self.checkpoint(), log=self.node)
+            if old_cp.size > new_cp.size:
+                raise InvalidInputError("the old checkpoint is larger than the new one")
+            path = consistency_path(self._get_node, old_cp.size, new_cp.size)
+        return ConsistencyProof(old=old_cp.jws, new=new_cp.jws, path=tuple(path))
 
     # --- reading ---------------------------------------------------------------------------
 

@@ -17,10 +17,12 @@ __all__ = [
     "EMPTY_ROOT",
     "Frontier",
     "NodeGetter",
+    "consistency_path",
     "inclusion_path",
     "leaf_hash",
     "node_hash",
     "root_from_getter",
+    "verify_consistency",
     "verify_inclusion",
 ]
 
@@ -99,6 +101,65 @@ def verify_inclusion(
         fn >>= 1
         sn >>= 1
     return sn == 0 and r == root
+
+
+def consistency_path(get: NodeGetter, old_size: int, new_size: int) -> list[bytes]:
+    """RFC 9162 section 2.1.4.1: proof that the first ``old_size`` leaves are a prefix."""
+    if not 0 <= old_size <= new_size:
+        raise ValueError(f"cannot prove {old_size} is a prefix of {new_size}")
+    if old_size in (0, new_size):
+        return []
+    out: list[bytes] = []
+    start, m, n, whole = 0, old_size, new_size, True
+    while m != n:
+        k = _split(n)
+        if m <= k:
+            out.append(_subtree(get, start + k, n - k))
+            n = k
+        else:
+            out.append(_subtree(get, start, k))
+            start, m, n, whole = start + k, m - k, n - k, False
+    if not whole:
+        out.append(_subtree(get, start, m))
+    out.reverse()
+    return out
+
+
+def verify_consistency(
+    old_size: int, new_size: int, path: Sequence[bytes], old_root: bytes, new_root: bytes
+) -> bool:
+    """RFC 9162 section 2.1.4.2: does ``path`` prove the old tree is a prefix of the new?"""
+    if any(len(p) != 32 for p in path) or not 0 <= old_size <= new_size:
+        return False
+    if old_size == new_size:
+        return not path and old_root == new_root
+    if old_size == 0:
+        return not path
+    if not path:
+        return False
+    proof = list(path)
+    if old_size & (old_size - 1) == 0:
+        proof.insert(0, old_root)
+    fn, sn = old_size - 1, new_size - 1
+    while fn & 1:
+        fn >>= 1
+        sn >>= 1
+    fr = sr = proof[0]
+    for c in proof[1:]:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            fr = node_hash(c, fr)
+            sr = node_hash(c, sr)
+            if not fn & 1:
+                while not fn & 1 and fn != 0:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            sr = node_hash(sr, c)
+        fn >>= 1
+        sn >>= 1
+    return fr == old_root and sr == new_root and sn == 0
 
 
 class Frontier:

@@ -44,7 +44,7 @@ TRANSIENT_ERRORS: tuple[type[Exception], ...] = (AdapterUnavailableError, Adapte
 
 
 def _default_wait() -> tenacity.wait.wait_base:
-    return tenacity.wait_exponential_jitter(initial=0.1, max=2.0)
+    return tenacity.wait_exponential_jitter(multiplier=0.2, max=2.0, jitter=0.2)
 
 
 @dataclass(frozen=True)

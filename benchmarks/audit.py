@@ -1,0 +1,232 @@
+"""Audit log benchmark: durable appends per second, and the time to verify a large log.
+
+Run: ``.venv/bin/python benchmarks/audit.py [--appends N] [--verify-size N] [--dir DIR]``
+
+1. *Appends*: ``AuditLog.record`` into a SQLite file (WAL, ``synchronous=FULL``, one
+   transaction per entry) against a baseline in the same run - the same rows inserted into the
+   same schema, one durable transaction each, with no hashing, canonical JSON, HMAC or
+   validation. Both pay the fsync; the ratio is what the evidence costs on top.
+2. *Verification*: a log of ``--verify-size`` entries (default one million) is built through
+   the bulk path (entries written exactly as ``record`` writes them, many per transaction,
+   ``synchronous=OFF`` - for setup only), one checkpoint is signed, then ``verify_log`` is
+   timed against a baseline that only reads the same rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import json
+import os
+import platform
+import sqlite3
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from deltafed import FixedClock, PrivateKey
+from deltafed._canonical import canonicalize
+from deltafed.audit import AppendRecord, AuditLog, SqliteAuditStore, sign_checkpoint, verify_log
+from deltafed.audit._merkle import Frontier, leaf_hash
+from deltafed.audit._verify import GENESIS_HASH, at_key
+from deltafed.keys import StaticKeyResolver
+from deltafed.schemas.audit import AuditEntry
+from deltafed.schemas.identifiers import compute_resident_check
+
+NODE = "310000/gongan/hukou"
+PEER = "320000/renshe/shebao"
+SUBJECT_KEY = b"benchmark-subject-key-0123456789"
+REQUEST = b"eyJhbGciOiJFZERTQSIsInR5cCI6ImRlbHRhZmVkLXJlcXVlc3Qrandz"  # + padding below
+REQUEST = REQUEST + b"." + b"A" * 600 + b"." + b"S" * 86
+RESPONSE = b"eyJhbGciOiJFZERTQSJ9." + b"B" * 1200 + b"." + b"S" * 86
+
+
+def resident(n: int) -> str:
+    body = f"31010419900101{n % 1000:03d}"
+    return body + compute_resident_check(body)
+
+
+def bench_appends(directory: Path, n: int) -> tuple[float, float]:
+    key = PrivateKey.from_seed(b"\x07" * 32)
+    clock = FixedClock(datetime(2026, 5, 1, tzinfo=UTC))
+    store = SqliteAuditStore(directory / "appends.db")
+    if store.pragma("synchronous") != 2:
+        raise SystemExit("the audit store is not synchronous=FULL")
+    log = AuditLog(store, node=NODE, signer=key, subject_key=SUBJECT_KEY, clock=clock)
+    started = time.perf_counter()
+    for i in range(n):
+        log.record(
+            role="responder",
+            counterpart=PEER,
+            operation="record.request",
+            scenario="social-insurance-transfer",
+            subjects=[resident(i)],
+            fields=["name", "insured_months"],
+            outcome="ok",
+            request_id=f"req-{i:08d}",
+            request=REQUEST,
+            response=RESPONSE,
+        )
+        clock.advance(0.01)
+    audited = n / (time.perf_counter() - started)
+    store.close()
+
+    # Baseline: the same schema and the same bytes, one durable transaction per row, no crypto.
+    base = SqliteAuditStore(directory / "baseline.db")
+    base.close()
+    db = sqlite3.connect(directory / "baseline.db", isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    entry = b"x" * 700
+    fake_hash = b"\x00" * 32
+    started = time.perf_counter()
+    for i in range(n):
+        db.execute("BEGIN IMMEDIATE")
+        db.execute(
+            "INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (i, f"2026-05-01T00:00:{i:09d}Z", PEER, "s", entry, REQUEST, RESPONSE),
+        )
+        db.execute("INSERT INTO subjects VALUES (?, ?)", (f"ref-{i % 1000}", i))
+        db.execute("INSERT INTO nodes VALUES (0, ?, ?)", (i, fake_hash))
+        db.execute("COMMIT")
+    baseline = n / (time.perf_counter() - started)
+    db.close()
+    return audited, baseline
+
+
+def build_log(path: Path, n: int, key: PrivateKey) -> None:
+    """Write ``n`` entries exactly as ``AuditLog.record`` would, many per transaction."""
+    store = SqliteAuditStore(path, durable=False)
+    refs = [
+        "hmac-sha256:"
+        + hmac.new(
+            SUBJECT_KEY, b"deltafed-audit-subject-v1\x00" + resident(i).encode(), "sha256"
+        ).hexdigest()
+        for i in range(1000)
+    ]
+    request_digest = "sha-256:" + hashlib.sha256(REQUEST).hexdigest()
+    response_digest = "sha-256:" + hashlib.sha256(RESPONSE).hexdigest()
+    start = datetime(2026, 5, 1, tzinfo=UTC)
+    frontier = Frontier()
+    prev = GENESIS_HASH
+    batch: list[AppendRecord] = []
+    for i in range(n):
+        at = start + timedelta(milliseconds=10 * i)
+        # pydantic's JSON form of an aware UTC datetime, as record() stores it
+        at_text = at.strftime("%Y-%m-%dT%H:%M:%S.%fZ" if at.microsecond else "%Y-%m-%dT%H:%M:%SZ")
+        d = {
+            "at": at_text,
+            "counterpart": PEER,
+            "fields": ["name", "insured_months"],
+            "node": NODE,
+            "operation": "record.request",
+            "outcome": "ok",
+            "prev_hash": prev,
+            "request_digest": request_digest,
+            "request_id": f"req-{i:08d}",
+            "response_digest": response_digest,
+            "role": "responder",
+            "scenario": "social-insurance-transfer",
+            "seq": i,
+            "subject_refs": [refs[i % 1000]],
+        }
+        # Keys sorted, ASCII only, no floats: json.dumps gives the RFC 8785 bytes here.
+        entry = json.dumps(d, sort_keys=True, separators=(",", ":")).encode()
+        if i < 3 and canonicalize(AuditEntry.parse_json(entry).to_wire()) != entry:
+            raise SystemExit("the bulk builder does not write entries as record() does")
+        leaf = leaf_hash(entry)
+        batch.append(
+            AppendRecord(
+                seq=i,
+                entry=entry,
+                request=REQUEST,
+                response=RESPONSE,
+                at=at_key(at),
+                counterpart=PEER,
+                scenario="social-insurance-transfer",
+                subject_refs=(refs[i % 1000],),
+                nodes=tuple(frontier.append(leaf)),
+            )
+        )
+        prev = "sha-256:" + leaf.hex()
+        if len(batch) == 20_000:
+            store.append_many_unsafe(batch)
+            batch = []
+    if batch:
+        store.append_many_unsafe(batch)
+    store.add_checkpoint(
+        n,
+        sign_checkpoint(
+            key, log=NODE, size=n, root=frontier.root(), issued_at=start + timedelta(days=1)
+        ),
+    )
+    store.close()
+
+
+def bench_verify(directory: Path, n: int) -> dict[str, float]:
+    key = PrivateKey.from_seed(b"\x08" * 32)
+    path = directory / "verify.db"
+    started = time.perf_counter()
+    build_log(path, n, key)
+    built = time.perf_counter() - started
+
+    db = sqlite3.connect(path)
+    started = time.perf_counter()
+    total = 0
+    for row in db.execute("SELECT seq, entry, request, response FROM entries ORDER BY seq"):
+        total += len(row[1])
+    raw_read = time.perf_counter() - started
+    db.close()
+
+    store = SqliteAuditStore(path)
+    started = time.perf_counter()
+    count = sum(1 for _ in store.read())
+    store_read = time.perf_counter() - started
+    assert count == n
+
+    resolver = StaticKeyResolver({NODE: [key.public_key]})
+    started = time.perf_counter()
+    report = verify_log(store, node=NODE, resolver=resolver, require_anchored=True)
+    verified = time.perf_counter() - started
+    store.close()
+    if not report.ok or report.size != n or report.anchored_size != n:
+        raise SystemExit(f"the benchmark log did not verify: {report.problems[:3]}")
+    return {
+        "build_s": built,
+        "raw_read_s": raw_read,
+        "store_read_s": store_read,
+        "verify_s": verified,
+        "file_mb": path.stat().st_size / 1e6,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--appends", type=int, default=2000)
+    parser.add_argument("--verify-size", type=int, default=1_000_000)
+    parser.add_argument("--dir", type=Path, default=None, help="where to put the databases")
+    args = parser.parse_args()
+    print(f"python {platform.python_version()}, sqlite {sqlite3.sqlite_version}, {sys.platform}")
+    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
+        directory = Path(tmp)
+        print(f"databases in {directory} (filesystem of {os.path.realpath(directory)})")
+        audited, baseline = bench_appends(directory, args.appends)
+        print(f"appends, durable (synchronous=FULL), {args.appends} entries:")
+        print(f"  AuditLog.record     {audited:10.0f} /s")
+        print(f"  baseline inserts    {baseline:10.0f} /s")
+        print(f"  ratio               {audited / baseline:10.2f}")
+        r = bench_verify(directory, args.verify_size)
+        print(f"verify a log of {args.verify_size} entries ({r['file_mb']:.0f} MB):")
+        print(f"  bulk build (setup)  {r['build_s']:10.1f} s")
+        print(f"  baseline raw read   {r['raw_read_s']:10.1f} s")
+        print(f"  store.read() only   {r['store_read_s']:10.1f} s")
+        print(f"  verify_log          {r['verify_s']:10.1f} s")
+        print(f"  ratio to raw read   {r['verify_s'] / r['raw_read_s']:10.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -8,6 +8,7 @@ An installed package adds a province by declaring, in its ``pyproject.toml``::
 A third-party entry point that fails to import, names something that is not a
 :class:`ProvinceAdapter` subclass, or clashes with another one is *reported* - logged once
 and listed by :func:`broken_adapters` - and never stops the other adapters from loading.
+deltafed's own entry points are read first, so a plugin cannot take over a built-in name.
 Adapters registered with :func:`register_adapter` take precedence over entry points.
 """
 
@@ -84,7 +85,12 @@ def _scan() -> tuple[dict[str, type[ProvinceAdapter]], list[BrokenAdapter]]:
     found: dict[str, type[ProvinceAdapter]] = {}
     targets: dict[str, str] = {}
     broken: list[BrokenAdapter] = []
-    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+    # deltafed's own entry points first: a plugin cannot shadow a built-in adapter's name.
+    points = sorted(
+        importlib.metadata.entry_points(group=ENTRY_POINT_GROUP),
+        key=lambda ep: 0 if ep.dist is not None and ep.dist.name == "deltafed" else 1,
+    )
+    for ep in points:
         dist = ep.dist.name if ep.dist is not None else None
         if not _NAME.match(ep.name):
             broken.append(BrokenAdapter(ep.name, ep.value, dist, "invalid adapter name"))

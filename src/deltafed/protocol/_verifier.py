@@ -154,15 +154,15 @@ class ProtocolVerifier:
         return parsed, issuer
 
     def _claims(self, parsed: ParsedJws, model: type[_Claims], typ: str) -> _Claims:
+        # typ first: it says which schema applies.
+        if parsed.typ != typ:
+            raise WrongTypeError(f"typ is {parsed.typ!r}, expected {typ!r}", field="typ")
         try:
-            claims = model.parse(parsed.payload)
+            return model.parse(parsed.payload)
         except InvalidInputError as exc:
             raise MalformedMessageError(
                 f"claims: {exc.message}", field=exc.field or "payload"
             ) from exc
-        if parsed.typ != typ:
-            raise WrongTypeError(f"typ is {parsed.typ!r}, expected {typ!r}", field="typ")
-        return claims
 
     def _window(self, iat: int, exp: int, now: int) -> None:
         skew = self.limits.clock_skew

@@ -1,0 +1,677 @@
+"""Generate the protocol test vectors in this directory. TEST KEYS ONLY.
+
+Run from the repository root: ``.venv/bin/python docs/vectors/generate.py``. The output is
+deterministic (Ed25519, RFC 6979 ECDSA, fixed times and message ids), and a test checks that
+the committed files equal what this script produces, so a change to the protocol that
+changes a vector shows up in review.
+
+Valid messages are signed with deltafed's own API; invalid ones are assembled by hand here
+(deltafed would refuse to produce most of them).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+from deltafed.keys import PrivateKey, PublicKey
+from deltafed.protocol import (
+    REQUEST_TYP,
+    RESPONSE_TYP,
+    RequestClaims,
+    ResponseClaims,
+    VerifiedRequest,
+    new_problem_response,
+    new_request,
+    new_response,
+    sign_document,
+    sign_request,
+    sign_response,
+)
+
+HERE = Path(__file__).resolve().parent
+NOW = int(datetime(2026, 1, 15, 8, 0, 0, tzinfo=UTC).timestamp())
+SHANGHAI = "310000/shzwfw/yitongban"
+JIANGSU = "320000/gongan/hukou"
+ZHEJIANG = "330000/zjzwfw"
+ANHUI = "340000/wsjkw"
+CERT = "1.2.156.3005.2.11100000000013338W032.11220000013544541J.2430599.001.F"
+WARNING = "TEST ONLY - these keys are public; never trust them outside tests."
+
+
+# --- keys ------------------------------------------------------------------------------------
+
+
+def _seed(label: str) -> bytes:
+    return hashlib.sha256(f"deltafed test vector key: {label}".encode()).digest()
+
+
+class DeterministicEs256:
+    """An ES256 :class:`~deltafed.keys.Signer` with RFC 6979 nonces, for reproducible vectors."""
+
+    def __init__(self, label: str) -> None:
+        scalar = int.from_bytes(_seed(label), "big") % (2**256 - 2**224) + 1
+        self._native = ec.derive_private_key(scalar, ec.SECP256R1())
+        self._private = PrivateKey(self._native)
+
+    @property
+    def alg(self) -> str:
+        return "ES256"
+
+    @property
+    def kid(self) -> str:
+        return self._private.kid
+
+    @property
+    def public_key(self) -> PublicKey:
+        return self._private.public_key
+
+    def public_jwk(self) -> dict[str, str]:
+        return self._private.public_jwk()
+
+    def to_private_jwk(self) -> dict[str, str]:
+        return self._private.to_private_jwk()
+
+    def sign(self, data: bytes) -> bytes:
+        der = self._native.sign(data, ec.ECDSA(hashes.SHA256(), deterministic_signing=True))
+        r, s = decode_dss_signature(der)
+        return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+
+SH_KEY = PrivateKey.from_seed(_seed("shanghai"))
+JS_KEY = PrivateKey.from_seed(_seed("jiangsu"))
+ZJ_KEY = DeterministicEs256("zhejiang")
+UNTRUSTED_KEY = PrivateKey.from_seed(_seed("untrusted"))
+
+#: member -> keys the verifier of every case trusts.
+TRUSTED: dict[str, list[Any]] = {SHANGHAI: [SH_KEY], JIANGSU: [JS_KEY], ZHEJIANG: [ZJ_KEY]}
+
+
+def keys_document() -> dict[str, Any]:
+    def entry(member: str | None, key: Any, seed_label: str | None) -> dict[str, Any]:
+        return {
+            "member": member,
+            "trusted": member is not None,
+            "seed_label": seed_label,
+            "public_jwk": key.public_jwk(),
+            "private_jwk": key.to_private_jwk(),
+        }
+
+    return {
+        "warning": WARNING,
+        "seed": "Ed25519 seeds are SHA-256 of 'deltafed test vector key: <label>'",
+        "keys": [
+            entry(SHANGHAI, SH_KEY, "shanghai"),
+            entry(JIANGSU, JS_KEY, "jiangsu"),
+            entry(ZHEJIANG, ZJ_KEY, None),
+            entry(None, UNTRUSTED_KEY, "untrusted"),
+        ],
+    }
+
+
+# --- hand-made messages ----------------------------------------------------------------------
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def canonical(value: Any) -> bytes:
+    import rfc8785
+
+    return rfc8785.dumps(value)
+
+
+def forge(
+    header: dict[str, Any],
+    payload: dict[str, Any] | bytes,
+    sign: Callable[[bytes], bytes] | None,
+) -> str:
+    header_bytes = canonical(header)
+    payload_bytes = payload if isinstance(payload, bytes) else canonical(payload)
+    signing_input = f"{b64(header_bytes)}.{b64(payload_bytes)}"
+    signature = sign(signing_input.encode()) if sign is not None else b""
+    return f"{signing_input}.{b64(signature)}"
+
+
+def hdr(key: Any, typ: str = REQUEST_TYP, **extra: Any) -> dict[str, Any]:
+    return {"alg": key.alg, "kid": key.kid, "typ": typ, **extra}
+
+
+def request_claims(**changes: Any) -> RequestClaims:
+    args: dict[str, Any] = {
+        "issuer": SHANGHAI,
+        "audience": JIANGSU,
+        "operation": "certificate.verify",
+        "target": CERT,
+        "scenario": "kuasheng-hukou-qianyi",
+        "body": {"certificate_id": CERT, "use_cause": "跨省户口迁移 (test vector)"},
+        "now": NOW,
+        "jti": "vector-request-0001",
+    }
+    args.update(changes)
+    return new_request(**args)
+
+
+def request_dict(**changes: Any) -> dict[str, Any]:
+    data = request_claims().to_wire()
+    data.update(changes)
+    return data
+
+
+def _as_verified(raw: bytes, claims: RequestClaims) -> VerifiedRequest:
+    from deltafed._canonical import sha256_digest
+
+    return VerifiedRequest(
+        claims=claims, raw=raw, digest=sha256_digest(raw), kid=SH_KEY.kid, alg="EdDSA"
+    )
+
+
+def response_for(raw_request: bytes, claims: RequestClaims, **changes: Any) -> ResponseClaims:
+    body = changes.pop("body", {"valid": True, "status": "01"})
+    response = new_response(
+        _as_verified(raw_request, claims),
+        status="ok",
+        body=body,
+        now=NOW,
+        jti="vector-response-0001",
+    )
+    return response
+
+
+# --- cases -----------------------------------------------------------------------------------
+
+
+def case(
+    name: str,
+    why: str,
+    kind: str,
+    message: bytes | str,
+    expected: str,
+    **context: Any,
+) -> dict[str, Any]:
+    ctx: dict[str, Any] = {
+        "now": context.pop("now", NOW),
+        "audience": context.pop("audience", JIANGSU if kind == "request" else SHANGHAI),
+    }
+    ctx.update(context)
+    return {
+        "name": name,
+        "why": why,
+        "kind": kind,
+        "input": message.decode("ascii") if isinstance(message, bytes) else message,
+        "context": ctx,
+        "expected": expected,
+    }
+
+
+def build_cases() -> list[dict[str, Any]]:
+    cases: list[dict[str, Any]] = []
+    add = cases.append
+    claims = request_claims()
+    valid = sign_request(claims, SH_KEY)
+    good_sig = valid.decode().rsplit(".", 1)[1]
+
+    add(
+        case(
+            "request-valid",
+            "A well-formed request signed by a trusted key.",
+            "request",
+            valid,
+            "ok",
+        )
+    )
+    es = request_claims(issuer=ZHEJIANG, jti="vector-request-es256")
+    add(
+        case(
+            "request-es256-valid",
+            "An ES256 (P-256, raw r||s signature) request.",
+            "request",
+            sign_request(es, ZJ_KEY),
+            "ok",
+        )
+    )
+    add(
+        case(
+            "request-clock-skew-tolerated",
+            "Issued 60 s in the future: within the allowed clock skew of 60 s.",
+            "request",
+            sign_request(request_claims(now=NOW + 60, jti="vector-request-skew0"), SH_KEY),
+            "ok",
+        )
+    )
+    tampered = forge(hdr(SH_KEY), request_dict(tgt="ANOTHER-TARGET"), None)
+    add(
+        case(
+            "request-tampered-payload",
+            "The payload was changed after signing; the signature is the original one.",
+            "request",
+            tampered + good_sig,
+            "bad_signature",
+        )
+    )
+    head, payload, sig = valid.decode().split(".")
+    flipped = bytearray(base64.urlsafe_b64decode(sig + "=="))
+    flipped[0] ^= 0x01
+    add(
+        case(
+            "request-tampered-signature",
+            "One bit of the signature was flipped.",
+            "request",
+            f"{head}.{payload}.{b64(bytes(flipped))}",
+            "bad_signature",
+        )
+    )
+    add(
+        case(
+            "request-wrong-key",
+            "Names Shanghai's key id but was signed with Jiangsu's key.",
+            "request",
+            forge(hdr(SH_KEY), request_dict(), JS_KEY.sign),
+            "bad_signature",
+        )
+    )
+    add(
+        case(
+            "request-unknown-kid",
+            "Signed with a key that Shanghai never registered.",
+            "request",
+            forge(hdr(UNTRUSTED_KEY), request_dict(), UNTRUSTED_KEY.sign),
+            "unknown_key",
+        )
+    )
+    add(
+        case(
+            "request-unknown-member",
+            "Claims to come from a member the verifier does not know.",
+            "request",
+            forge(hdr(SH_KEY), request_dict(iss=ANHUI), SH_KEY.sign),
+            "unknown_member",
+        )
+    )
+    add(
+        case(
+            "request-expired",
+            "exp + 60 s skew is at or before now.",
+            "request",
+            valid,
+            "expired",
+            now=NOW + 60 + 60,
+        )
+    )
+    add(
+        case(
+            "request-future-dated",
+            "Issued 61 s in the future, beyond the 60 s skew.",
+            "request",
+            valid,
+            "not_yet_valid",
+            now=NOW - 61,
+        )
+    )
+    add(
+        case(
+            "request-lifetime-too-long",
+            "exp - iat is 301 s; the limit is 300 s.",
+            "request",
+            forge(hdr(SH_KEY), request_dict(exp=NOW + 301), SH_KEY.sign),
+            "lifetime_too_long",
+        )
+    )
+    add(
+        case(
+            "request-wrong-audience",
+            "Addressed to Zhejiang, verified by Jiangsu.",
+            "request",
+            sign_request(request_claims(audience=ZHEJIANG), SH_KEY),
+            "wrong_audience",
+        )
+    )
+    add(
+        case(
+            "request-replay-different-bytes",
+            "Reuses the message id of a request already seen, with other content.",
+            "request",
+            sign_request(request_claims(target="OTHER-TARGET"), SH_KEY),
+            "replay",
+            seen=[{"input": valid.decode(), "response": None}],
+        )
+    )
+    first_response = sign_response(response_for(valid, claims), JS_KEY)
+    add(
+        case(
+            "request-identical-retransmission",
+            "The same bytes again after they were answered: the original response is "
+            "returned (duplicate_of) instead of acting twice.",
+            "request",
+            valid,
+            "ok",
+            seen=[{"input": valid.decode(), "response": first_response.decode()}],
+            duplicate_of=first_response.decode(),
+        )
+    )
+    add(
+        case(
+            "request-retransmission-in-flight",
+            "The same bytes again before the first copy was answered.",
+            "request",
+            valid,
+            "replay",
+            seen=[{"input": valid.decode(), "response": None}],
+        )
+    )
+    add(
+        case(
+            "request-alg-none",
+            "alg none: an unsigned message.",
+            "request",
+            forge({"alg": "none", "kid": SH_KEY.kid, "typ": REQUEST_TYP}, request_dict(), None),
+            "algorithm_not_allowed",
+        )
+    )
+    secret = SH_KEY.public_key.to_pem()
+    add(
+        case(
+            "request-alg-hs256-public-key",
+            "HS256 with the sender's public key (PEM) as the HMAC secret: key confusion.",
+            "request",
+            forge(
+                {"alg": "HS256", "kid": SH_KEY.kid, "typ": REQUEST_TYP},
+                request_dict(),
+                lambda data: hmac.new(secret, data, hashlib.sha256).digest(),
+            ),
+            "algorithm_not_allowed",
+        )
+    )
+    add(
+        case(
+            "request-alg-does-not-fit-key",
+            "Header says ES256, the key behind the kid is Ed25519.",
+            "request",
+            forge(
+                {"alg": "ES256", "kid": SH_KEY.kid, "typ": REQUEST_TYP}, request_dict(), SH_KEY.sign
+            ),
+            "algorithm_not_allowed",
+        )
+    )
+    add(
+        case(
+            "request-wrong-typ",
+            "A request payload under the response typ.",
+            "request",
+            forge(hdr(SH_KEY, RESPONSE_TYP), request_dict(), SH_KEY.sign),
+            "wrong_type",
+        )
+    )
+    add(
+        case(
+            "request-crit-header",
+            "A crit header member: outside the header profile.",
+            "request",
+            forge(hdr(SH_KEY, crit=["exp"]), request_dict(), SH_KEY.sign),
+            "malformed_message",
+        )
+    )
+    add(
+        case(
+            "request-embedded-jwk-header",
+            "Carries its own key in a jwk header member: keys come from the registry only.",
+            "request",
+            forge(hdr(SH_KEY, jwk=UNTRUSTED_KEY.public_jwk()), request_dict(), UNTRUSTED_KEY.sign),
+            "malformed_message",
+        )
+    )
+    add(
+        case(
+            "request-b64-false-header",
+            "b64=false (RFC 7797) is not part of the profile.",
+            "request",
+            forge(hdr(SH_KEY, b64=False), request_dict(), SH_KEY.sign),
+            "malformed_message",
+        )
+    )
+    add(
+        case(
+            "request-non-canonical-payload",
+            "Valid JSON with whitespace: not RFC 8785 canonical form.",
+            "request",
+            forge(hdr(SH_KEY), json.dumps(request_dict(), indent=1).encode(), SH_KEY.sign),
+            "malformed_message",
+        )
+    )
+    with_float = canonical(request_dict()).replace(b'"body":{', b'"body":{"fee":1.5,', 1)
+    add(
+        case(
+            "request-float-in-payload",
+            "A float in the body: the wire has none.",
+            "request",
+            forge(hdr(SH_KEY), with_float, SH_KEY.sign),
+            "malformed_message",
+        )
+    )
+    duplicated = canonical(request_dict()).replace(
+        b'{"aud"', b'{"aud":"' + ZHEJIANG.encode() + b'","aud"', 1
+    )
+    add(
+        case(
+            "request-duplicate-member",
+            "Two 'aud' members: parsers disagree on which wins, so it is refused.",
+            "request",
+            forge(hdr(SH_KEY), duplicated, SH_KEY.sign),
+            "malformed_message",
+        )
+    )
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    twin = good_sig[:-1] + alphabet[alphabet.index(good_sig[-1]) ^ 1]
+    add(
+        case(
+            "request-non-canonical-base64",
+            "The signature spelled with non-zero padding bits: same bytes, other string.",
+            "request",
+            f"{head}.{payload}.{twin}",
+            "malformed_message",
+        )
+    )
+    add(
+        case(
+            "request-bad-issuer-id",
+            "iss is not a member id.",
+            "request",
+            forge(hdr(SH_KEY), request_dict(iss="Shanghai"), SH_KEY.sign),
+            "malformed_message",
+        )
+    )
+    big = request_claims(body={"pad": "x" * 1024}, jti="vector-request-large")
+    add(
+        case(
+            "request-oversized",
+            "Over the verifier's size limit (1024 bytes here, 262144 by default): refused "
+            "before any parsing.",
+            "request",
+            sign_request(big, SH_KEY),
+            "too_large",
+            max_bytes=1024,
+        )
+    )
+
+    # responses: the requester (Shanghai) verifies the answer to `valid`
+    add(
+        case(
+            "response-valid",
+            "The signed answer bound to the exact request bytes.",
+            "response",
+            first_response,
+            "ok",
+            request=valid.decode(),
+        )
+    )
+    problem_body = {
+        "code": "not_authorized",
+        "title": "Scenario does not allow this",
+        "status": 403,
+    }
+    problem = new_response(
+        _as_verified(valid, claims),
+        status="problem",
+        body=problem_body,
+        now=NOW,
+        jti="vector-response-0002",
+    )
+    add(
+        case(
+            "response-problem-valid",
+            "A signed problem answering the request.",
+            "response",
+            sign_response(problem, JS_KEY),
+            "ok",
+            request=valid.decode(),
+        )
+    )
+    other_request = sign_request(request_claims(jti="vector-request-0002"), SH_KEY)
+    add(
+        case(
+            "response-bound-to-another-request",
+            "A valid response, but to another request than the one sent.",
+            "response",
+            first_response,
+            "binding_mismatch",
+            request=other_request.decode(),
+        )
+    )
+    wrong_rid = response_for(valid, claims).to_wire() | {"rid": "vector-request-9999"}
+    add(
+        case(
+            "response-wrong-request-id",
+            "req matches the request bytes, rid does not.",
+            "response",
+            forge(hdr(JS_KEY, RESPONSE_TYP), wrong_rid, JS_KEY.sign),
+            "binding_mismatch",
+            request=valid.decode(),
+        )
+    )
+    from_zj = response_for(valid, claims).to_wire() | {"iss": ZHEJIANG}
+    add(
+        case(
+            "response-wrong-issuer",
+            "Signed by Zhejiang (a trusted member), but the request went to Jiangsu.",
+            "response",
+            forge(hdr(ZJ_KEY, RESPONSE_TYP), from_zj, ZJ_KEY.sign),
+            "wrong_issuer",
+            request=valid.decode(),
+        )
+    )
+    add(
+        case(
+            "response-expired",
+            "The response's exp + skew is past.",
+            "response",
+            first_response,
+            "expired",
+            now=NOW + 120,
+            request=valid.decode(),
+        )
+    )
+    add(
+        case(
+            "response-request-typ",
+            "The request itself sent back as if it were the response.",
+            "response",
+            valid,
+            "wrong_type",
+            request=valid.decode(),
+            audience=JIANGSU,
+        )
+    )
+    garbage_problem = new_problem_response(
+        b"not a jws",
+        issuer=JIANGSU,
+        now=NOW,
+        jti="vector-response-0003",
+        body={"code": "malformed_message", "title": "Not a compact JWS", "status": 400},
+    )
+    add(
+        case(
+            "response-problem-to-garbage",
+            "A problem answering bytes that were not a request is addressed to its own "
+            "issuer and verifies only as a document of that issuer, not as a response to a "
+            "request of ours.",
+            "response",
+            sign_response(garbage_problem, JS_KEY),
+            "wrong_audience",
+            request=valid.decode(),
+        )
+    )
+
+    # documents
+    consent = {
+        "iss": SHANGHAI,
+        "iat": NOW,
+        "exp": NOW + 86_400,
+        "holder": "vector-holder",
+        "scope": ["ZZMC"],
+    }
+    signed_consent = sign_document(consent, typ="deltafed-consent+jws", signer=SH_KEY)
+    add(
+        case(
+            "document-consent-valid",
+            "A consent document signed by its issuer.",
+            "document",
+            signed_consent,
+            "ok",
+            typ="deltafed-consent+jws",
+        )
+    )
+    add(
+        case(
+            "document-wrong-typ",
+            "A consent verified as node metadata.",
+            "document",
+            signed_consent,
+            "wrong_type",
+            typ="deltafed-metadata+jws",
+        )
+    )
+    add(
+        case(
+            "document-expired",
+            "A consent past its exp + skew.",
+            "document",
+            signed_consent,
+            "expired",
+            typ="deltafed-consent+jws",
+            now=NOW + 86_400 + 60,
+        )
+    )
+    return cases
+
+
+def write(directory: Path = HERE) -> None:
+    cases_dir = directory / "cases"
+    cases_dir.mkdir(exist_ok=True)
+    (directory / "keys.json").write_text(dump(keys_document()), encoding="utf-8")
+    names = set()
+    for item in build_cases():
+        names.add(f"{item['name']}.json")
+        (cases_dir / f"{item['name']}.json").write_text(dump(item), encoding="utf-8")
+    for stale in cases_dir.glob("*.json"):
+        if stale.name not in names:
+            stale.unlink()
+
+
+def dump(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False) + "\n"
+
+
+if __name__ == "__main__":
+    write(Path(sys.argv[1]) if len(sys.argv) > 1 else HERE)

@@ -15,6 +15,8 @@ from deltafed.adapters._base import (
     RecordValue,
     parse_holder_code,
 )
+from deltafed.adapters._http import HttpSettings, RetryPolicy
+from deltafed.adapters._province import HttpProvinceAdapter
 from deltafed.adapters._registry import (
     ENTRY_POINT_GROUP,
     BrokenAdapter,
@@ -25,6 +27,7 @@ from deltafed.adapters._registry import (
     register_adapter,
     unregister_adapter,
 )
+from deltafed.adapters._sandboxkit import FAULT_NAMES, Faults, SandboxTransport
 from deltafed.adapters._synthetic import (
     DEFAULT_SEED,
     Population,
@@ -38,8 +41,12 @@ __all__ = [
     "DEFAULT_SEED",
     "DEFAULT_TIMEOUT",
     "ENTRY_POINT_GROUP",
+    "FAULT_NAMES",
     "MAX_FIELDS_PER_CALL",
     "BrokenAdapter",
+    "Faults",
+    "HttpProvinceAdapter",
+    "HttpSettings",
     "InMemoryAdapter",
     "MemoryCertificate",
     "MemoryRecord",
@@ -48,6 +55,8 @@ __all__ = [
     "RecordData",
     "RecordValue",
     "RegionData",
+    "RetryPolicy",
+    "SandboxTransport",
     "available_adapters",
     "broken_adapters",
     "create_adapter",

@@ -251,3 +251,7 @@ async def test_malformed_answers(
     with pytest.raises(AdapterError) as info:
         await client.call("GET", "/api/v2/licences/X/status")
     assert type(info.value) is error
+
+
+def test_credentials_hide_the_secret() -> None:
+    assert "client-secret" not in repr(ShanghaiCredentials("client-1", "client-secret"))

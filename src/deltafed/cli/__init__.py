@@ -22,6 +22,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "deltafed.cli._registry",
     "deltafed.cli._schemas",
     "deltafed.cli._audit",
+    "deltafed.cli._keys",
 )
 
 

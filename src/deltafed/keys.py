@@ -33,6 +33,8 @@ from deltafed._errors import (
     ConfigurationError,
     InvalidInputError,
     SignatureInvalidError,
+    UnknownKeyError,
+    UnknownMemberError,
 )
 
 __all__ = [
@@ -408,8 +410,6 @@ class StaticKeyResolver:
         self._keys.setdefault(str(member), {})[key.kid] = key
 
     def resolve(self, member: str, kid: str, at: datetime) -> Verifier:
-        from deltafed._errors import UnknownKeyError, UnknownMemberError
-
         known = self._keys.get(str(member))
         if known is None:
             raise UnknownMemberError(f"unknown member {member}")

@@ -16,14 +16,16 @@ import json
 import re
 from typing import Any
 
+from pydantic_core import from_json
+
 from deltafed._canonical import MAX_DEPTH, canonicalize
 from deltafed._errors import InvalidInputError, MalformedMessageError
 
-__all__ = ["canonical_bytes", "canonical_json_value", "loads_strict"]
+__all__ = ["canonical_bytes", "canonical_json_value", "check_wire_value", "loads_strict"]
 
 _MAX_SAFE_INT = 2**53 - 1
-#: Lead bytes of the UTF-8 forms of U+E000 and above.
-_SORTS_DIFFERENTLY = re.compile(rb"[\xee-\xff]")
+#: Characters whose order by code point may differ from their order by UTF-16 code unit.
+_SORTS_DIFFERENTLY = re.compile("[\ue000-\U0010ffff]")
 _encoder = json.JSONEncoder(
     ensure_ascii=False, allow_nan=False, sort_keys=True, separators=(",", ":")
 )
@@ -57,23 +59,23 @@ _decoder = json.JSONDecoder(
     parse_int=_safe_int,
     parse_constant=_refuse_constant,
 )
-# For text that must then equal its canonical re-encoding: a duplicate member name cannot
-# survive that comparison, so the (slow, per-object) duplicate hook is not needed.
-_canonical_decoder = json.JSONDecoder(
-    parse_float=_refuse_float, parse_int=_safe_int, parse_constant=_refuse_constant
-)
 
 
 def loads_strict(data: bytes, *, what: str, canonical_follows: bool = False) -> Any:
     """Decode UTF-8 JSON with the wire rules; :class:`MalformedMessageError` on any failure.
 
-    With ``canonical_follows`` duplicate member names are not looked for: the caller then
-    compares the input with :func:`canonical_json_value` of the output, which catches them.
-    What comes out holds only dicts, lists, strings, I-JSON integers, booleans and ``None``,
-    so :func:`canonical_json_value` may encode it."""
+    Without ``canonical_follows``: no floats, no NaN, integers in the I-JSON range, no
+    duplicate member names. With it, the caller promises to compare ``data`` with
+    :func:`canonical_json_value` of the result, which refuses duplicates, NaN, out-of-range
+    integers and every non-canonical spelling; the faster Rust parser of ``pydantic_core`` is
+    used then, and floats in canonical spelling (``1.5``) and integers beyond the I-JSON
+    range, which Python re-encodes as they came, are left for the claims schema (or
+    :func:`check_wire_value`) to refuse after the signature check.
+    """
     try:
-        text = data.decode("utf-8")
-        return (_canonical_decoder if canonical_follows else _decoder).decode(text)
+        if canonical_follows:
+            return from_json(data, allow_inf_nan=False)
+        return _decoder.decode(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise MalformedMessageError(f"{what} is not valid JSON: {exc}", field=what) from exc
 
@@ -84,14 +86,19 @@ def canonical_json_value(value: Any) -> bytes:
     For values from :func:`loads_strict` or from a validated wire model; anything else goes
     through :func:`canonical_bytes`."""
     try:
-        encoded = _encoder.encode(value).encode("utf-8")
+        text = _encoder.encode(value)
+        if not text.isascii() and _SORTS_DIFFERENTLY.search(text) is not None:
+            return canonicalize(value)
+        return text.encode("utf-8")
     except UnicodeEncodeError as exc:  # lone surrogates
         raise InvalidInputError(f"value cannot be encoded as UTF-8: {exc}") from exc
     except (TypeError, ValueError, RecursionError) as exc:
         raise InvalidInputError(f"value cannot be canonicalised: {exc}") from exc
-    if encoded.isascii() or _SORTS_DIFFERENTLY.search(encoded) is None:
-        return encoded
-    return canonicalize(value)
+
+
+def check_wire_value(value: Any, depth: int = 0) -> None:
+    """Refuse what the wire does not allow: floats, out-of-range integers, deep nesting."""
+    _check(value, depth)
 
 
 def _check(value: Any, depth: int) -> None:

@@ -75,16 +75,40 @@ def _b64decode(segment: bytes, what: str) -> bytes:
         raise MalformedMessageError(f"{what} is not valid base64url", field=what) from exc
 
 
+class _Header(NamedTuple):
+    alg: str
+    kid: str
+    typ: str
+    #: The first profile violation other than the algorithm: (message, field), or None.
+    problem: tuple[str, str] | None
+
+
 @functools.lru_cache(maxsize=1024)
-def _header_items(segment: bytes) -> tuple[tuple[str, Any], ...]:
-    # Peers use few distinct headers: decoding each once saves a JSON parse per message.
-    # Failures raise and are not cached.
+def _header(segment: bytes) -> _Header:
+    # Peers use few distinct headers: decoding and checking each once saves work on every
+    # message. Failures raise and are not cached. The algorithm is checked by the caller,
+    # against its own allow-list, before the problem recorded here is raised.
     if len(segment) > _MAX_HEADER_SEGMENT:
         raise MalformedMessageError("protected header is too long", field="header")
     header = loads_strict(_b64decode(segment, "header"), what="header")
     if not isinstance(header, dict):
         raise MalformedMessageError("protected header is not a JSON object", field="header")
-    return tuple(header.items())
+    alg = header.get("alg")
+    if not isinstance(alg, str):
+        raise MalformedMessageError("protected header lacks 'alg'", field="header.alg")
+    kid, typ = header.get("kid"), header.get("typ")
+    problem: tuple[str, str] | None = None
+    extra = sorted(set(header) - HEADER_MEMBERS)
+    if extra:
+        name = extra[0][:32]
+        problem = (f"protected header member {name!r} is not allowed", f"header.{name}")
+    elif not isinstance(kid, str) or not _KID.match(kid):
+        problem = ("protected header 'kid' is missing or ill-formed", "kid")
+    elif not isinstance(typ, str) or not _TYP.match(typ):
+        problem = ("protected header 'typ' is missing or ill-formed", "typ")
+    return _Header(
+        alg, kid if isinstance(kid, str) else "", typ if isinstance(typ, str) else "", problem
+    )
 
 
 @functools.lru_cache(maxsize=256)
@@ -121,23 +145,12 @@ def parse_compact(data: bytes, *, max_bytes: int, algorithms: Collection[str]) -
     if match is None:
         raise MalformedMessageError("not a compact JWS (three base64url segments)")
     header_seg, payload_seg, signature_seg = match.groups()
-    header = dict(_header_items(header_seg))
-    alg = header.get("alg")
-    if not isinstance(alg, str):
-        raise MalformedMessageError("protected header lacks 'alg'", field="header.alg")
+    header = _header(header_seg)
+    alg = header.alg
     if alg in FORBIDDEN_ALGORITHMS or alg not in algorithms:
         raise AlgorithmNotAllowedError(f"algorithm {alg[:32]!r} is not allowed", field="alg")
-    extra = sorted(set(header) - HEADER_MEMBERS)
-    if extra:
-        raise MalformedMessageError(
-            f"protected header member {extra[0][:32]!r} is not allowed",
-            field=f"header.{extra[0][:32]}",
-        )
-    kid, typ = header.get("kid"), header.get("typ")
-    if not isinstance(kid, str) or not _KID.match(kid):
-        raise MalformedMessageError("protected header 'kid' is missing or ill-formed", field="kid")
-    if not isinstance(typ, str) or not _TYP.match(typ):
-        raise MalformedMessageError("protected header 'typ' is missing or ill-formed", field="typ")
+    if header.problem is not None:
+        raise MalformedMessageError(header.problem[0], field=header.problem[1])
     payload_bytes = _b64decode(payload_seg, "payload")
     payload = loads_strict(payload_bytes, what="payload", canonical_follows=True)
     if not isinstance(payload, dict):
@@ -153,8 +166,8 @@ def parse_compact(data: bytes, *, max_bytes: int, algorithms: Collection[str]) -
         raise MalformedMessageError("signature is too long", field="signature")
     return ParsedJws(
         alg=alg,
-        kid=kid,
-        typ=typ,
+        kid=header.kid,
+        typ=header.typ,
         payload=payload,
         payload_bytes=payload_bytes,
         signing_input=header_seg + b"." + payload_seg,

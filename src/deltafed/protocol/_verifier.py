@@ -36,6 +36,7 @@ from deltafed.protocol._claims import (
     VerifiedResponse,
     member_id,
 )
+from deltafed.protocol._json import check_wire_value
 from deltafed.protocol._jws import FORBIDDEN_ALGORITHMS, ParsedJws, parse_compact, peek_payload
 from deltafed.protocol._replay import ReplayStore
 from deltafed.schemas._base import WireModel
@@ -274,6 +275,10 @@ class ProtocolVerifier:
         parsed, issuer = self._authenticate(raw, at)
         if parsed.typ != typ:
             raise WrongTypeError(f"typ is {parsed.typ!r}, expected {typ!r}", field="typ")
+        try:
+            check_wire_value(parsed.payload)
+        except InvalidInputError as exc:
+            raise MalformedMessageError(f"payload: {exc.message}", field="payload") from exc
         _document_window(parsed.payload, now, self.limits.clock_skew)
         return VerifiedDocument(
             payload=parsed.payload,

@@ -596,3 +596,20 @@ def test_limits_are_applied(clock, sh_key, resolver):
     )
     with pytest.raises(LifetimeTooLongError):
         short.verify_request(sign_request(request_claims(clock, lifetime=31), sh_key))
+
+
+@pytest.mark.parametrize("number", [b"9007199254740992", b"-9007199254740992", b"1e400"])
+def test_numbers_outside_the_wire_range(clock, sh_key, provider, forge: Forge, number: bytes):
+    payload = canonicalize(claims_dict(clock)).replace(b'"body":{', b'"body":{"n":' + number + b",")
+    with pytest.raises(MalformedMessageError):
+        provider.verify_request(forge(header(sh_key), payload, sh_key))
+
+
+def test_float_in_document(clock, sh_key: PrivateKey, provider, forge: Forge):
+    raw = forge(
+        header(sh_key, "deltafed-consent+jws"),
+        b'{"iss":"' + SHANGHAI.encode() + b'","n":1.5}',
+        sh_key,
+    )
+    with pytest.raises(MalformedMessageError, match="float"):
+        provider.verify_document(raw, typ="deltafed-consent+jws")

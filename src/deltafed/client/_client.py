@@ -1,0 +1,825 @@
+"""The requesting side: :class:`FederationClient` (sync) and :class:`AsyncFederationClient`.
+
+One exchange:
+
+1. find the provider's member id and endpoint in the verified registry;
+2. build the request claims and sign them once;
+3. POST the signed bytes; on a transport failure or a 409/502/503/504 answer, send the
+   *same* bytes again (tenacity, bounded attempts, injectable wait). The node answers an identical
+   retransmission with the response it already signed, so a retry never acts twice;
+4. verify the response (signature under a registry key of the provider, audience, time
+   window, and binding to exactly the bytes sent);
+5. write the requester's audit entry, when an audit log is given;
+6. return the typed result, or raise.
+
+Errors: transport failures become :class:`~deltafed.TransportError` /
+:class:`~deltafed.PeerTimeoutError`; an answer that is not a verifiable signed response
+becomes a :class:`~deltafed.ProtocolError` subclass (or a trust error from the registry); a
+*signed problem* becomes :class:`~deltafed.PeerProblemError` whose ``problem_code`` is the
+code the peer sent. The peer's code is never raised as our own error class: a peer's
+``bad_signature`` means it refused our request, not that we refused its answer.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Final, TypeVar
+
+import anyio.to_thread
+import httpx
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from deltafed._clock import Clock, system_clock
+from deltafed._errors import (
+    ConfigurationError,
+    DeltafedError,
+    InvalidInputError,
+    MalformedMessageError,
+    PeerTimeoutError,
+    SizeLimitError,
+    TransportError,
+    UnknownMemberError,
+)
+from deltafed.client._consent import issue_consent
+from deltafed.keys import Signer
+from deltafed.node._http import OPERATION_PATHS, REQUEST_TYPE, RESPONSE_TYPE
+from deltafed.protocol import (
+    Limits,
+    ProtocolVerifier,
+    VerifiedResponse,
+    new_request,
+    sign_request,
+)
+from deltafed.registry import TrustedRegistry
+from deltafed.schemas._base import WireModel
+from deltafed.schemas.common import HolderType
+from deltafed.schemas.identifiers import MemberId, parse_member_id
+from deltafed.schemas.messages import (
+    RecordRequest,
+    RecordResponse,
+    ReleaseRequest,
+    ReleaseResult,
+    VerificationRequest,
+    VerificationResult,
+)
+from deltafed.schemas.problem import Problem
+
+__all__ = [
+    "DEFAULT_ATTEMPTS",
+    "RETRY_STATUSES",
+    "AsyncFederationClient",
+    "ExchangeResult",
+    "FederationClient",
+]
+
+#: HTTP statuses after which the identical request is sent again: the gateway statuses, and
+#: 409, which a node answers while the first copy of the same bytes is still being processed.
+RETRY_STATUSES: Final = frozenset({409, 502, 503, 504})
+#: How many times a request is sent at most, by default.
+DEFAULT_ATTEMPTS: Final = 3
+
+_Result = TypeVar("_Result", VerificationResult, ReleaseResult, RecordResponse)
+Wait = Callable[[RetryCallState], float]
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeResult:
+    """One completed exchange: the bytes we signed and the verified answer (the evidence)."""
+
+    request: bytes
+    response: VerifiedResponse
+    provider: MemberId
+    attempts: int
+
+    @property
+    def body(self) -> dict[str, Any]:
+        return self.response.body
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    raw: bytes
+    url: str
+    provider: MemberId
+    operation: str
+    scenario: str
+    jti: str
+    subjects: tuple[str, ...]
+
+
+class _RetryableError(Exception):
+    """Internal: this attempt may be repeated with the same bytes."""
+
+    def __init__(self, error: httpx.TransportError | None, status: int, content: bytes, ct: str):
+        super().__init__("retryable")
+        self.error = error
+        self.status = status
+        self.content = content
+        self.content_type = ct
+
+
+def _media_type(value: str | None) -> str:
+    return (value or "").split(";", 1)[0].strip().lower()
+
+
+def _subjects(body: Mapping[str, Any]) -> tuple[str, ...]:
+    code = body.get("holder_code") or body.get("subject_code")
+    return (code,) if isinstance(code, str) else ()
+
+
+class _Core:
+    """What the sync and async clients share: everything but the I/O."""
+
+    def __init__(
+        self,
+        member_id: str,
+        signer: Signer,
+        registry: TrustedRegistry,
+        *,
+        clock: Clock,
+        audit: Any,
+        limits: Limits | None,
+        attempts: int,
+        wait: Wait | None,
+        request_lifetime: int,
+    ) -> None:
+        try:
+            self.member: MemberId = parse_member_id(member_id)
+        except InvalidInputError as exc:
+            raise ConfigurationError(f"client member id: {exc.message}") from exc
+        if not 1 <= attempts <= 10:
+            raise ConfigurationError("attempts must be between 1 and 10")
+        self.signer = signer
+        self.registry = registry
+        self.clock = clock
+        self.audit = audit
+        self.limits = limits if limits is not None else Limits()
+        self.attempts = attempts
+        self.wait: Wait = wait if wait is not None else wait_exponential_jitter(0.1, 2.0)
+        self.request_lifetime = request_lifetime
+        self.verifier = ProtocolVerifier(
+            registry, self.member, clock=clock, replay=None, limits=self.limits
+        )
+
+    # --- building ------------------------------------------------------------------------
+
+    def provider(self, provider: str) -> tuple[MemberId, str]:
+        """The member id and endpoint that serve ``provider`` (a member id or a region)."""
+        if "/" in provider:
+            member = self.registry.member(provider)
+            return member.id, self.registry.endpoint_for(provider)
+        endpoint = self.registry.endpoint_for(provider)
+        served = [
+            m.id
+            for m in self.registry.members()
+            if m.id.region == provider and m.endpoint == endpoint
+        ]
+        if len(served) != 1:
+            raise UnknownMemberError(
+                f"region {provider} is served at {endpoint} by {len(served)} members; "
+                "name the member"
+            )
+        return served[0], endpoint
+
+    def prepare(
+        self,
+        provider: str,
+        *,
+        operation: str,
+        target: str,
+        scenario: str,
+        body: Mapping[str, Any],
+        consent: bytes | str | None,
+    ) -> _Prepared:
+        audience, endpoint = self.provider(provider)
+        claims = new_request(
+            issuer=self.member,
+            audience=audience,
+            operation=operation,
+            target=target,
+            scenario=scenario,
+            body=body,
+            consent=consent,
+            now=self.clock(),
+            lifetime=self.request_lifetime,
+        )
+        raw = sign_request(claims, self.signer)
+        return _Prepared(
+            raw=raw,
+            url=endpoint.rstrip("/") + OPERATION_PATHS[operation],
+            provider=audience,
+            operation=operation,
+            scenario=scenario,
+            jti=claims.jti,
+            subjects=_subjects(body),
+        )
+
+    def retrying_kwargs(self) -> dict[str, Any]:
+        return {
+            "stop": stop_after_attempt(self.attempts),
+            "wait": self.wait,
+            "retry": retry_if_exception_type(_RetryableError),
+            "reraise": True,
+        }
+
+    # --- reading -------------------------------------------------------------------------
+
+    def check_status(self, status: int, content: bytes, content_type: str) -> None:
+        if status in RETRY_STATUSES:
+            raise _RetryableError(None, status, content, content_type)
+
+    @staticmethod
+    def transport_failure(error: httpx.TransportError, url: str) -> DeltafedError:
+        if isinstance(error, httpx.TimeoutException):
+            return PeerTimeoutError(f"no answer from {url} in time: {type(error).__name__}")
+        return TransportError(f"cannot exchange with {url}: {type(error).__name__}: {error}")
+
+    def verify(
+        self, prepared: _Prepared, status: int, content: bytes, content_type: str
+    ) -> VerifiedResponse:
+        if _media_type(content_type) != RESPONSE_TYPE:
+            if status >= 500:
+                raise TransportError(
+                    f"{prepared.url} answered HTTP {status} without a signed response"
+                )
+            raise MalformedMessageError(
+                f"{prepared.url} answered HTTP {status} with {content_type or 'no media type'}, "
+                "not a signed response",
+                field="content-type",
+            )
+        return self.verifier.verify_response(content, request_raw=prepared.raw)
+
+    def record_kwargs(self, prepared: _Prepared, response: VerifiedResponse) -> dict[str, Any]:
+        body = response.body
+        if response.ok:
+            outcome = "ok"
+            released = body.get("fields")
+            fields = sorted(released) if isinstance(released, dict) else []
+        else:
+            code = body.get("code")
+            outcome = code if isinstance(code, str) else "internal_error"
+            fields = []
+        return {
+            "role": "requester",
+            "counterpart": prepared.provider,
+            "operation": prepared.operation,
+            "scenario": prepared.scenario,
+            "subjects": list(prepared.subjects),
+            "fields": fields,
+            "outcome": outcome,
+            "request_id": prepared.jti,
+            "request": prepared.raw,
+            "response": response.raw,
+        }
+
+    @staticmethod
+    def raise_for_problem(response: VerifiedResponse) -> None:
+        if response.ok:
+            return
+        try:
+            problem = Problem.parse(response.body)
+        except InvalidInputError as exc:
+            raise MalformedMessageError(
+                f"the peer's problem is not a valid problem: {exc.message}", field="body"
+            ) from exc
+        raise problem.to_error()
+
+
+def _typed(model: type[_Result], body: dict[str, Any]) -> _Result:
+    try:
+        return model.parse(body)
+    except InvalidInputError as exc:
+        raise MalformedMessageError(
+            f"the peer's signed {model.__name__} is not valid: {exc.message}",
+            field=f"body.{exc.field}" if exc.field else "body",
+        ) from exc
+
+
+def _check_released(result: ReleaseResult | RecordResponse, asked: Sequence[str]) -> None:
+    extra = sorted(set(result.fields) - set(asked))
+    if extra:
+        raise MalformedMessageError(
+            f"the peer released fields that were not asked for: {', '.join(extra)}",
+            field="body.fields",
+        )
+
+
+def _certificate_body(
+    *,
+    certificate_id: str | None,
+    holder_code: str | None,
+    holder_type: HolderType | str | None,
+    type_code: str | None,
+    use_cause: str,
+    fields: Sequence[str] | None,
+) -> tuple[str, dict[str, Any]]:
+    data: dict[str, Any] = {"use_cause": use_cause}
+    if certificate_id is not None:
+        data["certificate_id"] = certificate_id
+    if holder_code is not None:
+        data["holder_code"] = holder_code
+    if holder_type is not None:
+        data["holder_type"] = HolderType(holder_type).value
+    if type_code is not None:
+        data["type_code"] = type_code
+    model: type[WireModel] = VerificationRequest
+    if fields is not None:
+        if isinstance(fields, str):
+            raise InvalidInputError("fields is a sequence of field names", field="fields")
+        data["fields"] = list(fields)
+        model = ReleaseRequest
+    parsed = model.parse(data)  # refuse a malformed request before signing anything
+    body = parsed.to_wire()
+    return (certificate_id if certificate_id is not None else str(type_code)), body
+
+
+def _record_body(
+    *,
+    record_type: str,
+    subject_code: str,
+    subject_type: HolderType | str,
+    fields: Sequence[str],
+    use_cause: str,
+) -> dict[str, Any]:
+    if isinstance(fields, str):
+        raise InvalidInputError("fields is a sequence of field names", field="fields")
+    return RecordRequest.parse(
+        {
+            "record_type": record_type,
+            "subject_type": HolderType(subject_type).value,
+            "subject_code": subject_code,
+            "fields": list(fields),
+            "use_cause": use_cause,
+        }
+    ).to_wire()
+
+
+class _Api:
+    """The typed operations, shared by the sync and async clients through ``_call``."""
+
+    _core: _Core
+
+    def issue_consent(
+        self,
+        *,
+        holder_type: HolderType | str,
+        holder_code: str,
+        scenario: str,
+        scope: Sequence[str],
+        operations: Sequence[str],
+        lifetime: timedelta,
+        requester: str | None = None,
+        explicit_request: bool = True,
+    ) -> bytes:
+        """A consent recorded by this member (its key signs it), for itself by default."""
+        core = self._core
+        return issue_consent(
+            core.signer,
+            issuer=core.member,
+            holder_type=holder_type,
+            holder_code=holder_code,
+            scenario=scenario,
+            requester=requester if requester is not None else core.member,
+            scope=scope,
+            operations=operations,
+            now=core.clock(),
+            lifetime=lifetime,
+            explicit_request=explicit_request,
+        )
+
+
+class FederationClient(_Api):
+    """A member's client for asking other regions' nodes (synchronous, on httpx).
+
+    ``registry`` is the verified trust registry (endpoints, keys); ``audit`` an optional
+    :class:`deltafed.audit.AuditLog` that gets one ``requester`` entry per verified answer;
+    ``attempts`` bounds the sends of one request; ``wait`` is a tenacity wait strategy
+    (``tenacity.wait_none()`` in tests). ``http`` may be given (for a transport, proxies or
+    TLS settings); the client closes only an ``httpx.Client`` it created.
+    """
+
+    def __init__(
+        self,
+        member_id: str,
+        signer: Signer,
+        registry: TrustedRegistry,
+        *,
+        clock: Clock = system_clock,
+        http: httpx.Client | None = None,
+        audit: Any = None,
+        limits: Limits | None = None,
+        attempts: int = DEFAULT_ATTEMPTS,
+        wait: Wait | None = None,
+        timeout: float = 10.0,
+        request_lifetime: int = 60,
+    ) -> None:
+        self._core = _Core(
+            member_id,
+            signer,
+            registry,
+            clock=clock,
+            audit=audit,
+            limits=limits,
+            attempts=attempts,
+            wait=wait,
+            request_lifetime=request_lifetime,
+        )
+        self._owns_http = http is None
+        self._http = http if http is not None else httpx.Client(timeout=timeout)
+
+    @property
+    def member(self) -> MemberId:
+        return self._core.member
+
+    def close(self) -> None:
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> FederationClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _post(self, prepared: _Prepared) -> tuple[int, bytes, str]:
+        limit = self._core.limits.max_bytes
+        try:
+            with self._http.stream(
+                "POST",
+                prepared.url,
+                content=prepared.raw,
+                headers={"content-type": REQUEST_TYPE, "accept": RESPONSE_TYPE},
+            ) as response:
+                chunks: list[bytes] = []
+                size = 0
+                for chunk in response.iter_bytes():
+                    size += len(chunk)
+                    if size > limit:
+                        raise SizeLimitError(f"{prepared.url} answered more than {limit} bytes")
+                    chunks.append(chunk)
+                status = response.status_code
+                content_type = response.headers.get("content-type", "")
+        except httpx.TransportError as exc:
+            raise _RetryableError(exc, 0, b"", "") from exc
+        content = b"".join(chunks)
+        self._core.check_status(status, content, content_type)
+        return status, content, content_type
+
+    def _send(self, prepared: _Prepared) -> tuple[int, bytes, str, int]:
+        attempts = 0
+        try:
+            for attempt in Retrying(**self._core.retrying_kwargs()):
+                with attempt:
+                    attempts += 1
+                    status, content, content_type = self._post(prepared)
+                    return status, content, content_type, attempts
+        except _RetryableError as last:
+            if last.error is not None:
+                raise self._core.transport_failure(last.error, prepared.url) from last.error
+            return last.status, last.content, last.content_type, attempts
+        raise TransportError(f"no attempt was made to reach {prepared.url}")  # pragma: no cover
+
+    def exchange(
+        self,
+        provider: str,
+        *,
+        operation: str,
+        target: str,
+        scenario: str,
+        body: Mapping[str, Any],
+        consent: bytes | str | None = None,
+    ) -> ExchangeResult:
+        """Send one request and return the verified answer, problems included (not raised)."""
+        core = self._core
+        prepared = core.prepare(
+            provider,
+            operation=operation,
+            target=target,
+            scenario=scenario,
+            body=body,
+            consent=consent,
+        )
+        status, content, content_type, attempts = self._send(prepared)
+        response = core.verify(prepared, status, content, content_type)
+        if core.audit is not None:
+            core.audit.record(**core.record_kwargs(prepared, response))
+        return ExchangeResult(
+            request=prepared.raw, response=response, provider=prepared.provider, attempts=attempts
+        )
+
+    def _call(
+        self,
+        provider: str,
+        operation: str,
+        target: str,
+        scenario: str,
+        body: dict[str, Any],
+        consent: bytes | str | None,
+    ) -> dict[str, Any]:
+        result = self.exchange(
+            provider,
+            operation=operation,
+            target=target,
+            scenario=scenario,
+            body=body,
+            consent=consent,
+        )
+        _Core.raise_for_problem(result.response)
+        return result.body
+
+    def verify_certificate(
+        self,
+        provider: str,
+        *,
+        scenario: str,
+        use_cause: str,
+        certificate_id: str | None = None,
+        holder_code: str | None = None,
+        holder_type: HolderType | str | None = None,
+        type_code: str | None = None,
+        consent: bytes | str | None = None,
+    ) -> VerificationResult:
+        """Ask ``provider`` whether a certificate is valid (by identifier, or by holder+type)."""
+        target, body = _certificate_body(
+            certificate_id=certificate_id,
+            holder_code=holder_code,
+            holder_type=holder_type,
+            type_code=type_code,
+            use_cause=use_cause,
+            fields=None,
+        )
+        data = self._call(provider, "certificate.verify", target, scenario, body, consent)
+        return _typed(VerificationResult, data)
+
+    def release_certificate(
+        self,
+        provider: str,
+        *,
+        scenario: str,
+        use_cause: str,
+        fields: Sequence[str],
+        certificate_id: str | None = None,
+        holder_code: str | None = None,
+        holder_type: HolderType | str | None = None,
+        type_code: str | None = None,
+        consent: bytes | str | None = None,
+    ) -> ReleaseResult:
+        """Ask ``provider`` for ``fields`` of a certificate (only those the scenario allows)."""
+        target, body = _certificate_body(
+            certificate_id=certificate_id,
+            holder_code=holder_code,
+            holder_type=holder_type,
+            type_code=type_code,
+            use_cause=use_cause,
+            fields=fields,
+        )
+        data = self._call(provider, "certificate.release", target, scenario, body, consent)
+        result = _typed(ReleaseResult, data)
+        _check_released(result, fields)
+        return result
+
+    def request_record(
+        self,
+        provider: str,
+        *,
+        scenario: str,
+        use_cause: str,
+        record_type: str,
+        subject_code: str,
+        subject_type: HolderType | str,
+        fields: Sequence[str],
+        consent: bytes | str | None = None,
+    ) -> RecordResponse:
+        """Ask ``provider`` for ``fields`` of a record about a resident or organisation."""
+        body = _record_body(
+            record_type=record_type,
+            subject_code=subject_code,
+            subject_type=subject_type,
+            fields=fields,
+            use_cause=use_cause,
+        )
+        data = self._call(provider, "record.request", record_type, scenario, body, consent)
+        result = _typed(RecordResponse, data)
+        _check_released(result, fields)
+        return result
+
+
+class AsyncFederationClient(_Api):
+    """The asynchronous twin of :class:`FederationClient` (``httpx.AsyncClient``)."""
+
+    def __init__(
+        self,
+        member_id: str,
+        signer: Signer,
+        registry: TrustedRegistry,
+        *,
+        clock: Clock = system_clock,
+        http: httpx.AsyncClient | None = None,
+        audit: Any = None,
+        limits: Limits | None = None,
+        attempts: int = DEFAULT_ATTEMPTS,
+        wait: Wait | None = None,
+        timeout: float = 10.0,
+        request_lifetime: int = 60,
+    ) -> None:
+        self._core = _Core(
+            member_id,
+            signer,
+            registry,
+            clock=clock,
+            audit=audit,
+            limits=limits,
+            attempts=attempts,
+            wait=wait,
+            request_lifetime=request_lifetime,
+        )
+        self._owns_http = http is None
+        self._http = http if http is not None else httpx.AsyncClient(timeout=timeout)
+
+    @property
+    def member(self) -> MemberId:
+        return self._core.member
+
+    async def aclose(self) -> None:
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncFederationClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def _post(self, prepared: _Prepared) -> tuple[int, bytes, str]:
+        limit = self._core.limits.max_bytes
+        try:
+            async with self._http.stream(
+                "POST",
+                prepared.url,
+                content=prepared.raw,
+                headers={"content-type": REQUEST_TYPE, "accept": RESPONSE_TYPE},
+            ) as response:
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in response.aiter_bytes():
+                    size += len(chunk)
+                    if size > limit:
+                        raise SizeLimitError(f"{prepared.url} answered more than {limit} bytes")
+                    chunks.append(chunk)
+                status = response.status_code
+                content_type = response.headers.get("content-type", "")
+        except httpx.TransportError as exc:
+            raise _RetryableError(exc, 0, b"", "") from exc
+        content = b"".join(chunks)
+        self._core.check_status(status, content, content_type)
+        return status, content, content_type
+
+    async def _send(self, prepared: _Prepared) -> tuple[int, bytes, str, int]:
+        attempts = 0
+        try:
+            async for attempt in AsyncRetrying(**self._core.retrying_kwargs()):
+                with attempt:
+                    attempts += 1
+                    status, content, content_type = await self._post(prepared)
+                    return status, content, content_type, attempts
+        except _RetryableError as last:
+            if last.error is not None:
+                raise self._core.transport_failure(last.error, prepared.url) from last.error
+            return last.status, last.content, last.content_type, attempts
+        raise TransportError(f"no attempt was made to reach {prepared.url}")  # pragma: no cover
+
+    async def exchange(
+        self,
+        provider: str,
+        *,
+        operation: str,
+        target: str,
+        scenario: str,
+        body: Mapping[str, Any],
+        consent: bytes | str | None = None,
+    ) -> ExchangeResult:
+        """Send one request and return the verified answer, problems included (not raised)."""
+        core = self._core
+        prepared = core.prepare(
+            provider,
+            operation=operation,
+            target=target,
+            scenario=scenario,
+            body=body,
+            consent=consent,
+        )
+        status, content, content_type, attempts = await self._send(prepared)
+        response = core.verify(prepared, status, content, content_type)
+        if core.audit is not None:
+            await anyio.to_thread.run_sync(
+                functools.partial(core.audit.record, **core.record_kwargs(prepared, response))
+            )
+        return ExchangeResult(
+            request=prepared.raw, response=response, provider=prepared.provider, attempts=attempts
+        )
+
+    async def _call(
+        self,
+        provider: str,
+        operation: str,
+        target: str,
+        scenario: str,
+        body: dict[str, Any],
+        consent: bytes | str | None,
+    ) -> dict[str, Any]:
+        result = await self.exchange(
+            provider,
+            operation=operation,
+            target=target,
+            scenario=scenario,
+            body=body,
+            consent=consent,
+        )
+        _Core.raise_for_problem(result.response)
+        return result.body
+
+    async def verify_certificate(
+        self,
+        provider: str,
+        *,
+        scenario: str,
+        use_cause: str,
+        certificate_id: str | None = None,
+        holder_code: str | None = None,
+        holder_type: HolderType | str | None = None,
+        type_code: str | None = None,
+        consent: bytes | str | None = None,
+    ) -> VerificationResult:
+        """See :meth:`FederationClient.verify_certificate`."""
+        target, body = _certificate_body(
+            certificate_id=certificate_id,
+            holder_code=holder_code,
+            holder_type=holder_type,
+            type_code=type_code,
+            use_cause=use_cause,
+            fields=None,
+        )
+        data = await self._call(provider, "certificate.verify", target, scenario, body, consent)
+        return _typed(VerificationResult, data)
+
+    async def release_certificate(
+        self,
+        provider: str,
+        *,
+        scenario: str,
+        use_cause: str,
+        fields: Sequence[str],
+        certificate_id: str | None = None,
+        holder_code: str | None = None,
+        holder_type: HolderType | str | None = None,
+        type_code: str | None = None,
+        consent: bytes | str | None = None,
+    ) -> ReleaseResult:
+        """See :meth:`FederationClient.release_certificate`."""
+        target, body = _certificate_body(
+            certificate_id=certificate_id,
+            holder_code=holder_code,
+            holder_type=holder_type,
+            type_code=type_code,
+            use_cause=use_cause,
+            fields=fields,
+        )
+        data = await self._call(provider, "certificate.release", target, scenario, body, consent)
+        result = _typed(ReleaseResult, data)
+        _check_released(result, fields)
+        return result
+
+    async def request_record(
+        self,
+        provider: str,
+        *,
+        scenario: str,
+        use_cause: str,
+        record_type: str,
+        subject_code: str,
+        subject_type: HolderType | str,
+        fields: Sequence[str],
+        consent: bytes | str | None = None,
+    ) -> RecordResponse:
+        """See :meth:`FederationClient.request_record`."""
+        body = _record_body(
+            record_type=record_type,
+            subject_code=subject_code,
+            subject_type=subject_type,
+            fields=fields,
+            use_cause=use_cause,
+        )
+        data = await self._call(provider, "record.request", record_type, scenario, body, consent)
+        result = _typed(RecordResponse, data)
+        _check_released(result, fields)
+        return result

@@ -1,0 +1,58 @@
+"""The responding node: an ASGI application answering signed, policy-checked requests.
+
+:class:`Node` is built from objects (member id, signer, trusted registry, adapter, audit log,
+replay store, clock); :func:`build_node` builds one from a :class:`NodeConfig` (the TOML file
+of ``deltafed serve``). See ``docs/node.md``.
+"""
+
+from deltafed.node._http import (
+    API_PREFIX,
+    METADATA_PATH,
+    METADATA_TYPE,
+    OPERATION_PATHS,
+    PROTOCOL_VERSIONS,
+    REQUEST_TYPE,
+    RESPONSE_TYPE,
+    Answer,
+)
+from deltafed.node._local import (
+    ANHUI,
+    JIANGSU,
+    SCENARIO_HUKOU,
+    SCENARIO_RELEASE,
+    SCENARIO_SOCIAL,
+    SCENARIO_VERIFY,
+    SHANGHAI,
+    ZHEJIANG,
+    LocalFederation,
+    default_scenarios,
+)
+from deltafed.node._node import METADATA_TYP, TRANSIENT_CODES, AuditRecorder, Exchange, Node
+from deltafed.node._openapi import openapi_document
+
+__all__ = [
+    "ANHUI",
+    "API_PREFIX",
+    "JIANGSU",
+    "METADATA_PATH",
+    "METADATA_TYP",
+    "METADATA_TYPE",
+    "OPERATION_PATHS",
+    "PROTOCOL_VERSIONS",
+    "REQUEST_TYPE",
+    "RESPONSE_TYPE",
+    "SCENARIO_HUKOU",
+    "SCENARIO_RELEASE",
+    "SCENARIO_SOCIAL",
+    "SCENARIO_VERIFY",
+    "SHANGHAI",
+    "TRANSIENT_CODES",
+    "ZHEJIANG",
+    "Answer",
+    "AuditRecorder",
+    "Exchange",
+    "LocalFederation",
+    "Node",
+    "default_scenarios",
+    "openapi_document",
+]

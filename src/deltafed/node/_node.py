@@ -1,0 +1,592 @@
+"""The responding node: an ASGI application that answers signed, policy-checked requests.
+
+One request goes through these steps, each of which may end it with a signed problem:
+
+1. the body is read within the size limit, with the request media type;
+2. :class:`~deltafed.protocol.ProtocolVerifier` checks it against the trust registry
+   (signature, sender a current member, audience, time window, replay); an identical
+   retransmission gets the stored answer back and goes no further;
+3. the operation must be the one of the path, the body must parse, and the target must be
+   the one the body names;
+4. :class:`~deltafed.policy.PolicyEngine` decides (scenario, requester, fields, consent);
+5. the province adapter is asked for exactly the decided fields;
+6. the answer is signed, written to the audit log (durably), remembered for retransmissions,
+   and only then released.
+
+Every answer to an exchange is a signed response, problems included. A failure that is not a
+:class:`~deltafed.DeltafedError` is logged here and answered as a bare ``internal_error``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, timedelta, timezone
+from typing import Any, Final, Literal, Protocol, TypeVar
+
+import anyio.to_thread
+
+from deltafed._clock import Clock, system_clock
+from deltafed._errors import (
+    ConfigurationError,
+    DeltafedError,
+    InternalError,
+    InvalidInputError,
+    MalformedMessageError,
+    NotFoundError,
+    ReplayError,
+    SizeLimitError,
+)
+from deltafed.adapters import ProvinceAdapter
+from deltafed.keys import Signer
+from deltafed.node._http import (
+    HEALTH_PATH,
+    JSON_TYPE,
+    METADATA_PATH,
+    METADATA_TYPE,
+    OPENAPI_PATH,
+    OPERATION_PATHS,
+    PATH_OPERATIONS,
+    PROTOCOL_VERSIONS,
+    REQUEST_TYPE,
+    RESPONSE_TYPE,
+    Answer,
+    Receive,
+    Scope,
+    Send,
+    header,
+    media_type,
+    read_body,
+    send_answer,
+)
+from deltafed.node._openapi import openapi_document
+from deltafed.policy import Decision, PolicyEngine, PolicyRequest
+from deltafed.protocol import (
+    Limits,
+    ProtocolVerifier,
+    ReplayStore,
+    VerifiedRequest,
+    new_problem_response,
+    new_response,
+    sign_document,
+    sign_response,
+)
+from deltafed.protocol._jws import peek_payload
+from deltafed.registry import TrustedRegistry
+from deltafed.schemas.common import CertificateStatus
+from deltafed.schemas.identifiers import MemberId, parse_member_id
+from deltafed.schemas.messages import (
+    RecordRequest,
+    RecordResponse,
+    ReleaseRequest,
+    ReleaseResult,
+    VerificationRequest,
+    VerificationResult,
+)
+from deltafed.schemas.problem import Problem
+
+__all__ = ["METADATA_TYP", "TRANSIENT_CODES", "AuditRecorder", "Exchange", "Node"]
+
+_log = logging.getLogger("deltafed.node")
+
+#: ``typ`` of the signed node metadata.
+METADATA_TYP: Final = "deltafed-metadata+jws"
+#: Problems that say "not now" rather than "no": they are not remembered, so the identical
+#: retransmission of the request is processed again.
+TRANSIENT_CODES: Final = frozenset(
+    {"adapter_unavailable", "adapter_timeout", "adapter_quota_exceeded", "internal_error"}
+)
+#: What the replay store holds for a request whose answer was transient (see TRANSIENT_CODES).
+_PROCESS_AGAIN: Final = b""
+#: Certificates are issued in China Standard Time: a validity date is a date there.
+_CST: Final = timezone(timedelta(hours=8))
+_METADATA_LIFETIME: Final = 300
+
+_Model = TypeVar("_Model", VerificationRequest, ReleaseRequest, RecordRequest)
+
+
+class AuditRecorder(Protocol):
+    """What the node needs of an audit log (:class:`deltafed.audit.AuditLog` fits).
+
+    ``record`` must return only once the entry is durable; it may block (the node calls it in
+    a worker thread).
+    """
+
+    def record(
+        self,
+        *,
+        role: str,
+        counterpart: MemberId | str,
+        operation: str,
+        scenario: str,
+        subjects: list[str] | tuple[str, ...],
+        fields: list[str] | tuple[str, ...],
+        outcome: str,
+        request_id: str,
+        request: bytes,
+        response: bytes,
+    ) -> object: ...
+
+
+@dataclass(slots=True)
+class Exchange:
+    """One verified request being answered: what the audit entry will say about it."""
+
+    request: VerifiedRequest
+    #: Holder or record subject codes concerned (raw; the audit log keeps keyed hashes).
+    subjects: list[str] = field(default_factory=list)
+    #: The fields released (set only once data was obtained).
+    fields: tuple[str, ...] = ()
+    decision: Decision | None = None
+
+
+class Node:
+    """The node of member ``member_id``: an ASGI application (``await node(scope, receive,
+    send)``), also callable in-process with :meth:`handle`.
+
+    Everything is injected: ``signer`` (the member's current key), ``registry`` (the verified
+    trust registry, also the key resolver), ``adapter`` (the province platform, for the
+    member's region), ``audit`` (written before any answer to a verified request is
+    released), ``replay`` (the request ids seen, and their answers), ``clock``. ``policy``
+    defaults to a :class:`PolicyEngine` over the same registry. Subclasses may override the
+    steps (:meth:`verify`, :meth:`decide`, :meth:`perform`, :meth:`sign`) - the conformance
+    suite builds its deliberately faulty nodes that way.
+    """
+
+    def __init__(
+        self,
+        member_id: str,
+        signer: Signer,
+        registry: TrustedRegistry,
+        adapter: ProvinceAdapter,
+        audit: AuditRecorder,
+        replay: ReplayStore,
+        *,
+        clock: Clock = system_clock,
+        limits: Limits | None = None,
+        policy: PolicyEngine | None = None,
+        response_lifetime: int = 60,
+    ) -> None:
+        try:
+            self.member: MemberId = parse_member_id(member_id)
+        except InvalidInputError as exc:
+            raise ConfigurationError(f"node member id: {exc.message}") from exc
+        if adapter.region != self.member.region:
+            raise ConfigurationError(
+                f"adapter serves region {adapter.region}, the node's member is in "
+                f"{self.member.region}"
+            )
+        if replay is None:
+            raise ConfigurationError("a node needs a replay store")
+        if not 1 <= response_lifetime <= 300:
+            raise ConfigurationError("response_lifetime must be 1 to 300 seconds")
+        self.signer = signer
+        self.registry = registry
+        self.adapter = adapter
+        self.audit = audit
+        self.replay = replay
+        self.clock = clock
+        self.limits = limits if limits is not None else Limits()
+        self.response_lifetime = response_lifetime
+        self.verifier = ProtocolVerifier(
+            registry, self.member, clock=clock, replay=replay, limits=self.limits
+        )
+        self.policy = (
+            policy
+            if policy is not None
+            else PolicyEngine(
+                registry, provider_region=self.member.region, clock=clock, limits=self.limits
+            )
+        )
+        self._in_flight: set[str] = set()
+        self._on_shutdown: list[Callable[[], Awaitable[None]]] = []
+
+    # --- ASGI --------------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope.get("type")
+        if kind == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if kind != "http":
+            return
+        try:
+            answer = await self._route(scope, receive)
+        except Exception:  # noqa: BLE001 - last line of defence: no traceback on the wire
+            _log.exception("unexpected failure answering %s", scope.get("path"))
+            answer = self._refuse(b"", InternalError("unexpected failure"))
+        await send_answer(send, answer)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.aclose()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    def on_shutdown(self, callback: Callable[[], Awaitable[None]]) -> None:
+        """Run ``callback`` when the server shuts the node down (see :meth:`aclose`)."""
+        self._on_shutdown.append(callback)
+
+    async def aclose(self) -> None:
+        """Run the shutdown callbacks (closing what :func:`build_node` opened)."""
+        callbacks, self._on_shutdown = self._on_shutdown, []
+        for callback in reversed(callbacks):
+            try:
+                await callback()
+            except Exception:  # noqa: BLE001 - one failing closer must not skip the others
+                _log.exception("shutdown callback failed")
+
+    async def _route(self, scope: Scope, receive: Receive) -> Answer:
+        method = str(scope.get("method", "GET")).upper()
+        path = str(scope.get("path", ""))
+        if path in PATH_OPERATIONS:
+            if method != "POST":
+                return self._method_not_allowed("POST")
+            try:
+                body, _ = await read_body(receive, self.limits.max_bytes)
+            except SizeLimitError as exc:
+                return self._refuse(b"", exc)
+            return await self.handle(path, body, content_type=header(scope, b"content-type"))
+        if path in (METADATA_PATH, HEALTH_PATH, OPENAPI_PATH):
+            if method not in ("GET", "HEAD"):
+                return self._method_not_allowed("GET")
+            if path == METADATA_PATH:
+                return Answer(200, METADATA_TYPE, self.metadata())
+            if path == HEALTH_PATH:
+                return self.health()
+            return Answer(200, JSON_TYPE, self.openapi())
+        return self._refuse(b"", NotFoundError(f"no endpoint at {path[:200]}"))
+
+    # --- the exchange ------------------------------------------------------------------------
+
+    async def handle(self, path: str, body: bytes, *, content_type: str | None) -> Answer:
+        """Answer one POST to ``path`` with ``body``, in-process (no HTTP needed)."""
+        operation = PATH_OPERATIONS.get(path)
+        if operation is None:
+            return self._refuse(body, NotFoundError(f"no endpoint at {path[:200]}"))
+        if media_type(content_type) != REQUEST_TYPE:
+            return self._refuse(
+                body,
+                MalformedMessageError(
+                    f"the request media type must be {REQUEST_TYPE}", field="content-type"
+                ),
+            )
+        try:
+            request = self.verify(body)
+        except DeltafedError as exc:
+            return self._refuse(body, exc)
+        if request.duplicate_of is not None and request.duplicate_of != _PROCESS_AGAIN:
+            return self._stored(request.duplicate_of)
+        if request.digest in self._in_flight:
+            return self._refuse(
+                body, ReplayError(f"request {request.jti} is already being answered", field="jti")
+            )
+        self._in_flight.add(request.digest)
+        try:
+            return await self._answer(operation, request)
+        finally:
+            self._in_flight.discard(request.digest)
+
+    def verify(self, raw: bytes) -> VerifiedRequest:
+        """Step 2: verify the request bytes (signature, trust, audience, time, replay)."""
+        return self.verifier.verify_request(raw)
+
+    def decide(self, request: PolicyRequest) -> Decision:
+        """Step 4: the policy decision."""
+        return self.policy.decide(request)
+
+    def sign(self, claims: Any) -> bytes:
+        """Sign a response's claims with the node's key."""
+        return sign_response(claims, self.signer)
+
+    async def _answer(self, operation: str, request: VerifiedRequest) -> Answer:
+        claims = request.claims
+        exchange = Exchange(request=request)
+        problem: Problem | None = None
+        result: dict[str, Any] = {}
+        try:
+            if claims.op != operation:
+                raise MalformedMessageError(
+                    f"operation {claims.op} is not served at {OPERATION_PATHS[operation]}; "
+                    f"post it to {OPERATION_PATHS[claims.op]}",
+                    field="op",
+                )
+            result = await self.perform(exchange)
+        except DeltafedError as exc:
+            problem = Problem.from_error(exc, request_id=claims.jti)
+            exchange.fields = ()
+        except Exception:  # noqa: BLE001 - a bug becomes a bare internal_error, logged here
+            _log.exception("unexpected failure answering request %s", claims.jti)
+            problem = Problem.from_error(InternalError("unexpected failure"), request_id=claims.jti)
+            exchange.fields = ()
+        status: Literal["ok", "problem"] = "ok" if problem is None else "problem"
+        response = self.sign(
+            new_response(
+                request,
+                status=status,
+                body=result if problem is None else problem.to_wire(),
+                now=self.clock(),
+                lifetime=self.response_lifetime,
+            )
+        )
+        outcome = "ok" if problem is None else problem.code
+        try:
+            await anyio.to_thread.run_sync(
+                functools.partial(
+                    self.audit.record,
+                    role="responder",
+                    counterpart=claims.iss,
+                    operation=claims.op,
+                    scenario=claims.scn,
+                    subjects=list(exchange.subjects),
+                    fields=list(exchange.fields),
+                    outcome=outcome,
+                    request_id=claims.jti,
+                    request=request.raw,
+                    response=response,
+                )
+            )
+        except Exception:  # noqa: BLE001 - any audit failure withholds the answer
+            # No answer without its evidence: this one is withheld, and the identical
+            # retransmission will be processed again.
+            _log.exception("audit write failed for request %s; answer withheld", claims.jti)
+            self._remember(request, _PROCESS_AGAIN)
+            problem = Problem.from_error(InternalError("audit failed"), request_id=claims.jti)
+            withheld = self.sign(
+                new_response(
+                    request,
+                    status="problem",
+                    body=problem.to_wire(),
+                    now=self.clock(),
+                    lifetime=self.response_lifetime,
+                )
+            )
+            return Answer(problem.status, RESPONSE_TYPE, withheld)
+        transient = problem is not None and problem.code in TRANSIENT_CODES
+        self._remember(request, _PROCESS_AGAIN if transient else response)
+        return Answer(200 if problem is None else problem.status, RESPONSE_TYPE, response)
+
+    def _remember(self, request: VerifiedRequest, response: bytes) -> None:
+        try:
+            self.verifier.remember_response(request, response)
+        except DeltafedError:
+            # The answer is audited and may be released; a retransmission will be refused as
+            # "already being answered" instead of getting these bytes back.
+            _log.exception("could not remember the answer to request %s", request.jti)
+
+    async def perform(self, exchange: Exchange) -> dict[str, Any]:
+        """Steps 3 to 5: parse the body, decide, ask the adapter; the result body."""
+        op = exchange.request.claims.op
+        if op == "certificate.verify":
+            return await self._verify_certificate(exchange)
+        if op == "certificate.release":
+            return await self._release_certificate(exchange)
+        return await self._request_record(exchange)
+
+    async def _verify_certificate(self, exchange: Exchange) -> dict[str, Any]:
+        claims = exchange.request.claims
+        body = _parse(VerificationRequest, claims.body)
+        _same_target(claims.tgt, body.certificate_id or body.type_code)
+        if body.holder_code is not None:
+            exchange.subjects = [body.holder_code]
+        decision = self.decide(
+            PolicyRequest.from_claims(
+                claims, holder_code=body.holder_code, holder_type=body.holder_type
+            )
+        )
+        exchange.decision = decision
+        meta = await self.adapter.find_certificate(
+            certificate_id=body.certificate_id,
+            holder_code=body.holder_code,
+            holder_type=body.holder_type,
+            type_code=body.type_code,
+        )
+        exchange.subjects = [meta.holder_code]
+        decision.confirm_holder(meta.holder_code, meta.holder_type)
+        today = self.clock().astimezone(_CST).date()
+        in_window = meta.valid_from <= today and (
+            meta.valid_until is None or today <= meta.valid_until
+        )
+        result = VerificationResult(
+            valid=meta.status is CertificateStatus.VALID and in_window,
+            certificate_id=meta.identifier,
+            type_code=meta.type_code,
+            status=meta.status,
+            valid_from=meta.valid_from,
+            valid_until=meta.valid_until,
+            issuer_name=meta.issuer_name,
+            summary={"name": meta.name},
+        )
+        return result.to_wire()
+
+    async def _release_certificate(self, exchange: Exchange) -> dict[str, Any]:
+        claims = exchange.request.claims
+        body = _parse(ReleaseRequest, claims.body)
+        _same_target(claims.tgt, body.certificate_id or body.type_code)
+        if body.holder_code is not None:
+            exchange.subjects = [body.holder_code]
+        decision = self.decide(
+            PolicyRequest.from_claims(
+                claims,
+                fields=body.fields,
+                holder_code=body.holder_code,
+                holder_type=body.holder_type,
+            )
+        )
+        exchange.decision = decision
+        meta = await self.adapter.find_certificate(
+            certificate_id=body.certificate_id,
+            holder_code=body.holder_code,
+            holder_type=body.holder_type,
+            type_code=body.type_code,
+        )
+        exchange.subjects = [meta.holder_code]
+        decision.confirm_holder(meta.holder_code, meta.holder_type)
+        data = await self.adapter.certificate_data(meta.identifier, decision.fields)
+        result = ReleaseResult(
+            certificate_id=meta.identifier, type_code=meta.type_code, fields=data
+        )
+        exchange.fields = decision.fields
+        return result.to_wire()
+
+    async def _request_record(self, exchange: Exchange) -> dict[str, Any]:
+        claims = exchange.request.claims
+        body = _parse(RecordRequest, claims.body)
+        _same_target(claims.tgt, body.record_type)
+        exchange.subjects = [body.subject_code]
+        decision = self.decide(
+            PolicyRequest.from_claims(
+                claims,
+                fields=body.fields,
+                holder_code=body.subject_code,
+                holder_type=body.subject_type,
+            )
+        )
+        exchange.decision = decision
+        record = await self.adapter.fetch_record(
+            body.record_type, body.subject_code, body.subject_type, decision.fields
+        )
+        result = RecordResponse(
+            record_type=record.record_type, as_of=record.as_of, fields=dict(record.fields)
+        )
+        exchange.fields = decision.fields
+        return result.to_wire()
+
+    # --- answers that are not exchanges ------------------------------------------------------
+
+    def _refuse(self, raw: bytes, exc: BaseException) -> Answer:
+        """A signed problem answering bytes that were not (or not yet) a verified request."""
+        if not isinstance(exc, DeltafedError) or isinstance(exc, InternalError):
+            _log.info("refusing a request: %r", exc)
+        problem = Problem.from_error(exc)
+        return Answer(problem.status, RESPONSE_TYPE, self._problem_bytes(raw, problem))
+
+    def _problem_bytes(self, raw: bytes, problem: Problem) -> bytes:
+        try:
+            claims = new_problem_response(
+                raw, issuer=self.member, body=problem.to_wire(), now=self.clock()
+            )
+        except DeltafedError:
+            claims = new_problem_response(
+                b"", issuer=self.member, body=problem.to_wire(), now=self.clock()
+            )
+        return self.sign(claims)
+
+    def _method_not_allowed(self, allowed: str) -> Answer:
+        problem = Problem.from_error(
+            InvalidInputError(f"method not allowed here; use {allowed}", field="method")
+        ).model_copy(update={"status": 405})
+        return Answer(
+            405, RESPONSE_TYPE, self._problem_bytes(b"", problem), headers=(("allow", allowed),)
+        )
+
+    def _stored(self, response: bytes) -> Answer:
+        payload = peek_payload(response) or {}
+        status = 200
+        if payload.get("sts") == "problem":
+            body = payload.get("body")
+            code = body.get("status") if isinstance(body, dict) else None
+            status = code if isinstance(code, int) and 400 <= code <= 599 else 500
+        return Answer(status, RESPONSE_TYPE, response)
+
+    def metadata(self) -> bytes:
+        """The signed node metadata: who I am, my keys, what I offer, protocol versions."""
+        now = int(self.clock().timestamp())
+        catalogue = self.adapter.catalogue()
+        try:
+            name: str | None = self.registry.member(self.member).name
+        except DeltafedError:
+            name = None
+        try:
+            base: str | None = self.registry.endpoint_for(self.member)
+        except DeltafedError:
+            base = None
+        payload: dict[str, Any] = {
+            "iss": str(self.member),
+            "iat": now,
+            "exp": now + _METADATA_LIFETIME,
+            "region": self.member.region,
+            "protocol_versions": list(PROTOCOL_VERSIONS),
+            "keys": [self.signer.public_jwk()],
+            "endpoints": {"base": base, "paths": dict(OPERATION_PATHS)},
+            "offers": {
+                "operations": sorted(OPERATION_PATHS),
+                "certificate_types": [t.type_code for t in catalogue.certificate_types],
+                "record_types": [t.code for t in catalogue.record_types],
+            },
+            "limits": {
+                "max_bytes": self.limits.max_bytes,
+                "max_lifetime": self.limits.max_lifetime,
+                "clock_skew": self.limits.clock_skew,
+                "algorithms": list(self.limits.algorithms),
+            },
+        }
+        if name is not None:
+            payload["name"] = name
+        return sign_document(payload, typ=METADATA_TYP, signer=self.signer)
+
+    def health(self) -> Answer:
+        """``ok`` when the registry is fresh, ``degraded`` in its grace period (both 200);
+        ``unavailable`` with 503 once it expired, so that a load balancer stops sending."""
+        state = str(self.registry.state)
+        healthy = state in ("fresh", "grace")
+        body = {
+            "status": ("ok" if state == "fresh" else "degraded") if healthy else "unavailable",
+            "member": str(self.member),
+            "protocol_versions": list(PROTOCOL_VERSIONS),
+            "registry": state,
+            "registry_version": self.registry.version,
+            "time": self.clock().astimezone(UTC).isoformat(),
+        }
+        return Answer(200 if healthy else 503, JSON_TYPE, _json(body))
+
+    def openapi(self) -> bytes:
+        return _json(openapi_document(self.member))
+
+
+def _json(value: Mapping[str, Any]) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _parse(model: type[_Model], body: dict[str, Any]) -> _Model:
+    try:
+        return model.parse(body)
+    except InvalidInputError as exc:
+        exc.field = f"body.{exc.field}" if exc.field else "body"
+        raise
+
+
+def _same_target(target: str, named: str | None) -> None:
+    if target != named:
+        raise InvalidInputError(
+            "tgt must be what the body asks about: the certificate id, the certificate type "
+            "code (when asking by holder) or the record type",
+            field="tgt",
+        )

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Iterable
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 from pydantic_core import from_json
@@ -26,9 +28,25 @@ __all__ = ["canonical_bytes", "canonical_json_value", "check_wire_value", "loads
 _MAX_SAFE_INT = 2**53 - 1
 #: Characters whose order by code point may differ from their order by UTF-16 code unit.
 _SORTS_DIFFERENTLY = re.compile("[\ue000-\U0010ffff]")
-_encoder = json.JSONEncoder(
-    ensure_ascii=False, allow_nan=False, sort_keys=True, separators=(",", ":")
-)
+
+
+# The C encoder of the standard library, built once: what json.dumps(value,
+# ensure_ascii=False, allow_nan=False, sort_keys=True, separators=(",", ":"),
+# check_circular=False) runs, without rebuilding it on every call. Circular values cannot come
+# from JSON; a RecursionError stops one built by hand.
+def _chunk_encoder() -> Callable[[Any, int], Iterable[str]]:
+    if c_make_encoder is not None:
+        chunks: Callable[[Any, int], Iterable[str]] = c_make_encoder(
+            None, None, encode_basestring, None, ":", ",", True, False, False
+        )
+        return chunks
+    encoder = json.JSONEncoder(  # pragma: no cover - CPython has the C encoder
+        ensure_ascii=False, allow_nan=False, sort_keys=True, separators=(",", ":")
+    )
+    return lambda value, _level: encoder.iterencode(value, _one_shot=True)  # pragma: no cover
+
+
+_encode_chunks = _chunk_encoder()
 
 
 def _refuse_constant(token: str) -> Any:
@@ -86,7 +104,7 @@ def canonical_json_value(value: Any) -> bytes:
     For values from :func:`loads_strict` or from a validated wire model; anything else goes
     through :func:`canonical_bytes`."""
     try:
-        text = _encoder.encode(value)
+        text = "".join(_encode_chunks(value, 0))
         if not text.isascii() and _SORTS_DIFFERENTLY.search(text) is not None:
             return canonicalize(value)
         return text.encode("utf-8")

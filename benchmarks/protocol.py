@@ -17,10 +17,13 @@ import base64
 import hashlib
 import statistics
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
@@ -29,6 +32,7 @@ from deltafed.keys import PrivateKey, StaticKeyResolver
 from deltafed.protocol import (
     MemoryReplayStore,
     ProtocolVerifier,
+    SqliteReplayStore,
     new_request,
     new_response,
     sign_request,
@@ -79,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         resolver, PROVIDER, clock=clock, replay=MemoryReplayStore(max_entries=10_000_000)
     )
     requester = ProtocolVerifier(resolver, REQUESTER, clock=clock, replay=None)
+
+    exchange_parts = (req_key, prov_key, resolver, clock)
 
     def exchange() -> None:
         claims = new_request(
@@ -147,12 +153,46 @@ def main(argv: list[str] | None = None) -> int:
     quart = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else [ratio, ratio, ratio]
     print(f"ratio inter-quartile range: {quart[0]:.2f} .. {quart[2]:.2f}")
 
+    sqlite_s = _sqlite_exchange(exchange_parts, number, repeat)
+    print(f"exchange with SqliteReplayStore (WAL)     : {sqlite_s * 1e6:8.1f} us")
+
     jose = _joserfc_jws_step(req_key, req_native, req_input, sample_req, number, repeat)
     if jose is not None:
         ours_s, theirs_s = jose
         print(f"JWS step only, deltafed compact    (sign+verify): {ours_s * 1e6:8.1f} us")
         print(f"JWS step only, joserfc 1.x compact (sign+verify): {theirs_s * 1e6:8.1f} us")
     return 0
+
+
+def _sqlite_exchange(parts: tuple[Any, ...], number: int, repeat: int) -> float:
+    """The same exchange, the provider's replay store a SQLite file (one write per request)."""
+    req_key, prov_key, resolver, clock = parts
+    with tempfile.TemporaryDirectory() as tmp:
+        store = SqliteReplayStore(Path(tmp) / "replay.db", max_entries=10_000_000)
+        provider = ProtocolVerifier(resolver, PROVIDER, clock=clock, replay=store)
+        requester = ProtocolVerifier(resolver, REQUESTER, clock=clock, replay=None)
+
+        def exchange() -> None:
+            claims = new_request(
+                issuer=REQUESTER,
+                audience=PROVIDER,
+                operation="certificate.verify",
+                target=CERT,
+                scenario="kuasheng-hukou-qianyi",
+                body=BODY,
+                now=clock(),
+            )
+            raw_request = sign_request(claims, req_key)
+            request = provider.verify_request(raw_request)
+            answer = new_response(request, status="ok", body=RESULT, now=clock())
+            raw_response = sign_response(answer, prov_key)
+            provider.remember_response(request, raw_response)
+            requester.verify_response(raw_response, request_raw=raw_request)
+
+        try:
+            return _median_per_op(exchange, number, max(3, repeat // 10))
+        finally:
+            store.close()
 
 
 def _joserfc_jws_step(

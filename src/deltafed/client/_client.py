@@ -36,7 +36,7 @@ from tenacity import (
     Retrying,
     retry_if_exception_type,
     stop_after_attempt,
-    wait_exponential_jitter,
+    wait_random_exponential,
 )
 
 from deltafed._clock import Clock, system_clock
@@ -87,6 +87,9 @@ __all__ = [
 RETRY_STATUSES: Final = frozenset({409, 502, 503, 504})
 #: How many times a request is sent at most, by default.
 DEFAULT_ATTEMPTS: Final = 3
+
+#: Full jitter: a random wait up to 0.1 s, 0.2 s, 0.4 s... capped at 2 s.
+_DEFAULT_WAIT: Final = wait_random_exponential(multiplier=0.1, max=2.0)
 
 _Result = TypeVar("_Result", VerificationResult, ReleaseResult, RecordResponse)
 Wait = Callable[[RetryCallState], float]
@@ -165,7 +168,7 @@ class _Core:
         self.audit = audit
         self.limits = limits if limits is not None else Limits()
         self.attempts = attempts
-        self.wait: Wait = wait if wait is not None else wait_exponential_jitter(0.1, 2.0)
+        self.wait: Wait = wait if wait is not None else _DEFAULT_WAIT
         self.request_lifetime = request_lifetime
         self.verifier = ProtocolVerifier(
             registry, self.member, clock=clock, replay=None, limits=self.limits

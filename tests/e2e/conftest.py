@@ -1,0 +1,149 @@
+"""Three nodes (Shanghai, Jiangsu, Zhejiang) reached over real loopback sockets or in process.
+
+Loopback: each node runs under uvicorn in a background thread on a socket bound to port 0
+before the registry is signed, so its endpoint is known; startup is awaited with an event.
+In process: the same nodes behind httpx's ASGI transport. The tests run once per mode.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from tenacity import RetryCallState, wait_none
+
+from deltafed import FixedClock
+from deltafed.adapters.zhejiang import ZhejiangAdapter
+from deltafed.client import AsyncFederationClient
+from deltafed.node import JIANGSU, SHANGHAI, ZHEJIANG, LocalFederation, Node
+
+T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+class _Server(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.ready = threading.Event()
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        self.ready.set()
+
+
+class LoopbackServer:
+    """An ASGI app served by uvicorn on 127.0.0.1, in a background thread."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port: int = self.sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self, app: Any) -> None:
+        config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
+        self._server = _Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self.sock]}, daemon=True
+        )
+        self._thread.start()
+        if not self._server.ready.wait(timeout=30):
+            raise RuntimeError("uvicorn did not start")
+
+    def stop(self) -> None:
+        if self._server is not None and self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(timeout=30)
+        self.sock.close()
+
+
+class Federation:
+    """Three nodes and the means to reach them, in one of the two modes."""
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self.clock = FixedClock(T0)
+        self.servers: dict[str, LoopbackServer] = {}
+        members: dict[str, str | None] = {SHANGHAI: None, JIANGSU: None, ZHEJIANG: None}
+        if mode == "loopback":
+            for member in members:
+                self.servers[member] = LoopbackServer()
+                members[member] = self.servers[member].url
+        self.fed = LocalFederation(clock=self.clock, members=members, key_seed=11)
+        self.zj_adapter, self.zj_sandbox = ZhejiangAdapter.with_sandbox(clock=self.clock)
+        self.nodes: dict[str, Node] = {
+            SHANGHAI: self.fed.node(SHANGHAI),
+            JIANGSU: self.fed.node(JIANGSU),
+            ZHEJIANG: self.fed.node(ZHEJIANG, adapter=self.zj_adapter),
+        }
+        self.node_audit = {m: n.audit for m, n in self.nodes.items()}
+        for member, server in self.servers.items():
+            server.start(self.nodes[member])
+
+    def transport(self) -> httpx.AsyncBaseTransport:
+        if self.mode == "loopback":
+            return httpx.AsyncHTTPTransport()
+        return self.fed.asgi_transport(self.nodes)
+
+    @contextlib.asynccontextmanager
+    async def client(
+        self,
+        member: str = SHANGHAI,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        wait: Any = None,
+        **kw: Any,
+    ) -> AsyncIterator[AsyncFederationClient]:
+        async with httpx.AsyncClient(transport=transport or self.transport(), timeout=10) as http:
+            yield AsyncFederationClient(
+                member,
+                self.fed.keys[member],
+                self.fed.trusted_registry(),
+                clock=self.clock,
+                http=http,
+                wait=wait if wait is not None else wait_none(),
+                **kw,
+            )
+
+    def close(self) -> None:
+        for server in self.servers.values():
+            server.stop()
+
+
+def call_then(action: Any) -> Any:
+    """A tenacity wait that runs ``action`` before each retry and waits no time."""
+
+    def wait(state: RetryCallState) -> float:
+        action()
+        return 0.0
+
+    return wait
+
+
+@pytest.fixture(params=["loopback", "asgi"])
+def federation(request: pytest.FixtureRequest) -> Iterator[Federation]:
+    world = Federation(request.param)
+    try:
+        yield world
+    finally:
+        world.close()
+
+
+@pytest.fixture
+async def shanghai(federation: Federation) -> AsyncIterator[AsyncFederationClient]:
+    async with federation.client(audit=federation.fed.audit_log(SHANGHAI)) as client:
+        yield client

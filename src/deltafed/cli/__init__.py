@@ -23,6 +23,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "deltafed.cli._schemas",
     "deltafed.cli._audit",
     "deltafed.cli._keys",
+    "deltafed.cli._serve",
 )
 
 

@@ -5,6 +5,7 @@ replay store, clock); :func:`build_node` builds one from a :class:`NodeConfig` (
 of ``deltafed serve``). See ``docs/node.md``.
 """
 
+from deltafed.node._config import NodeConfig, build_node, load_config
 from deltafed.node._http import (
     API_PREFIX,
     METADATA_PATH,
@@ -53,6 +54,9 @@ __all__ = [
     "Exchange",
     "LocalFederation",
     "Node",
+    "NodeConfig",
+    "build_node",
     "default_scenarios",
+    "load_config",
     "openapi_document",
 ]

@@ -1,0 +1,70 @@
+"""``deltafed serve --config FILE``: run a node under uvicorn (the ``serve`` extra).
+
+``--check`` builds the node (keys, registry, adapter, audit log, replay store), prints what it
+would serve and exits without listening: a dry run for operators and for CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from typing import Any
+
+import anyio
+
+from deltafed._errors import ConfigurationError
+from deltafed.node import OPERATION_PATHS, build_node, load_config
+
+__all__ = ["register", "run_uvicorn"]
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "serve",
+        help="run a federation node",
+        description="Run a deltafed node (ASGI on uvicorn) from a TOML configuration file.",
+    )
+    parser.add_argument("--config", required=True, metavar="FILE", help="node configuration")
+    parser.add_argument("--host", help="override [node] host")
+    parser.add_argument("--port", type=int, help="override [node] port")
+    parser.add_argument(
+        "--check", action="store_true", help="build the node, print a summary, do not serve"
+    )
+    parser.set_defaults(func=_serve)
+
+
+def _uvicorn() -> Any:
+    try:
+        return importlib.import_module("uvicorn")
+    except ImportError as exc:
+        raise ConfigurationError(
+            "deltafed serve needs uvicorn",
+            remediation="Install the serve extra: pip install 'deltafed[serve]'.",
+        ) from exc
+
+
+def run_uvicorn(app: Any, *, host: str, port: int) -> None:
+    """Serve ``app`` with uvicorn until interrupted."""
+    _uvicorn().run(app, host=host, port=port, lifespan="on", log_level="info", server_header=False)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    host = args.host or config.host
+    port = args.port if args.port is not None else config.port
+    if not args.check:
+        _uvicorn()  # fail before opening anything if the extra is missing
+    node = build_node(config)
+    print(f"node {node.member} (region {node.member.region}), key {node.signer.kid}")
+    print(f"registry version {node.registry.version} ({node.registry.state})")
+    print(
+        f"adapter {config.adapter}; audit {config.audit_db}; replay {config.replay_db or 'memory'}"
+    )
+    for operation, path in sorted(OPERATION_PATHS.items()):
+        print(f"  POST {path}  ({operation})")
+    if args.check:
+        anyio.run(node.aclose)
+        return 0
+    print(f"listening on http://{host}:{port}")
+    run_uvicorn(node, host=host, port=port)
+    return 0

@@ -1,0 +1,228 @@
+"""Node configuration (the TOML file of ``deltafed serve``) and :func:`build_node`.
+
+Example::
+
+    [node]
+    member = "320000/dsj"
+    key_file = "keys/jiangsu.pem"        # the member's private key (PEM or JWK), mode 0600
+    host = "127.0.0.1"
+    port = 8443
+
+    [registry]
+    file = "registry.jws"                # the signed registry
+    anchor = "anchor.json"               # the pinned trust anchor, delivered out of band
+    grace_hours = 24
+
+    [audit]
+    db = "audit.db"                      # SQLite, durable commits
+    subject_key_file = "subject.key"     # hex (or raw bytes), at least 16 bytes, secret
+
+    [replay]
+    db = "replay.db"                     # shared by the worker processes of the node
+
+    [adapter]
+    name = "jiangsu"                     # an entry point of deltafed.adapters
+    [adapter.config]                     # passed to the adapter's from_config
+    sandbox = true
+
+Relative paths are relative to the configuration file. Unknown keys are refused.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Final
+
+from deltafed._clock import Clock, system_clock
+from deltafed._errors import ConfigurationError, DeltafedError, InvalidInputError
+from deltafed.adapters import create_adapter
+from deltafed.audit import AuditLog, SqliteAuditStore
+from deltafed.keys import PrivateKey
+from deltafed.node._node import Node
+from deltafed.protocol import Limits, MemoryReplayStore, ReplayStore, SqliteReplayStore
+from deltafed.registry import TrustedRegistry, load_anchor_file
+from deltafed.schemas.identifiers import parse_member_id
+
+__all__ = ["NodeConfig", "build_node", "load_config"]
+
+_MAX_CONFIG_BYTES: Final = 64 * 1024
+_SECTIONS: Final = {
+    "node": {"member", "key_file", "host", "port", "response_lifetime", "max_bytes"},
+    "registry": {"file", "anchor", "grace_hours"},
+    "audit": {"db", "subject_key_file", "checkpoint_every"},
+    "replay": {"db", "max_entries"},
+    "adapter": {"name", "config"},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class NodeConfig:
+    """Everything a node needs to start, with paths resolved."""
+
+    member: str
+    key_file: Path
+    registry_file: Path
+    anchor_file: Path
+    audit_db: Path
+    subject_key_file: Path
+    adapter: str
+    adapter_config: Mapping[str, Any] = field(default_factory=dict)
+    replay_db: Path | None = None
+    replay_max_entries: int = 1_000_000
+    host: str = "127.0.0.1"
+    port: int = 8443
+    grace: timedelta = timedelta(hours=24)
+    response_lifetime: int = 60
+    max_bytes: int = 262_144
+    checkpoint_every: int | None = None
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], *, base: Path) -> NodeConfig:
+        """Validate a parsed configuration; ``base`` resolves relative paths."""
+        unknown = set(data) - set(_SECTIONS)
+        if unknown:
+            raise ConfigurationError(f"unknown configuration sections: {sorted(unknown)}")
+        sections: dict[str, Mapping[str, Any]] = {}
+        for name, allowed in _SECTIONS.items():
+            section = data.get(name, {})
+            if not isinstance(section, Mapping):
+                raise ConfigurationError(f"[{name}] must be a table")
+            extra = set(section) - allowed
+            if extra:
+                raise ConfigurationError(f"[{name}]: unknown keys {sorted(extra)}")
+            sections[name] = section
+
+        def need(section: str, key: str, kind: type) -> Any:
+            value = sections[section].get(key)
+            if value is None:
+                raise ConfigurationError(f"[{section}] {key} is required")
+            if not isinstance(value, kind) or isinstance(value, bool):
+                raise ConfigurationError(f"[{section}] {key} must be a {kind.__name__}")
+            return value
+
+        def optional(section: str, key: str, kind: type, default: Any) -> Any:
+            if sections[section].get(key) is None:
+                return default
+            return need(section, key, kind)
+
+        def path(value: str) -> Path:
+            candidate = Path(value)
+            return candidate if candidate.is_absolute() else base / candidate
+
+        member = need("node", "member", str)
+        try:
+            parse_member_id(member)
+        except InvalidInputError as exc:
+            raise ConfigurationError(f"[node] member: {exc.message}") from exc
+        adapter_config = sections["adapter"].get("config", {})
+        if not isinstance(adapter_config, Mapping):
+            raise ConfigurationError("[adapter.config] must be a table")
+        port = optional("node", "port", int, 8443)
+        if not 0 <= port <= 65535:
+            raise ConfigurationError("[node] port must be 0 to 65535")
+        replay_db = sections["replay"].get("db")
+        return cls(
+            member=member,
+            key_file=path(need("node", "key_file", str)),
+            registry_file=path(need("registry", "file", str)),
+            anchor_file=path(need("registry", "anchor", str)),
+            audit_db=path(need("audit", "db", str)),
+            subject_key_file=path(need("audit", "subject_key_file", str)),
+            adapter=need("adapter", "name", str),
+            adapter_config=dict(adapter_config),
+            replay_db=path(replay_db) if isinstance(replay_db, str) else None,
+            replay_max_entries=optional("replay", "max_entries", int, 1_000_000),
+            host=optional("node", "host", str, "127.0.0.1"),
+            port=port,
+            grace=timedelta(hours=optional("registry", "grace_hours", int, 24)),
+            response_lifetime=optional("node", "response_lifetime", int, 60),
+            max_bytes=optional("node", "max_bytes", int, 262_144),
+            checkpoint_every=optional("audit", "checkpoint_every", int, None),
+        )
+
+
+def load_config(path: str | os.PathLike[str]) -> NodeConfig:
+    """Read and validate a node's TOML configuration file."""
+    target = Path(path)
+    try:
+        with target.open("rb") as fh:
+            raw = fh.read(_MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read configuration {target}: {exc}") from exc
+    if len(raw) > _MAX_CONFIG_BYTES:
+        raise ConfigurationError(f"configuration {target} is larger than {_MAX_CONFIG_BYTES} B")
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigurationError(f"configuration {target} is not valid TOML: {exc}") from exc
+    return NodeConfig.from_mapping(data, base=target.parent.resolve())
+
+
+def _subject_key(path: Path) -> bytes:
+    try:
+        data = path.read_bytes()[:4096].strip()
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read subject key {path}: {exc}") from exc
+    try:
+        return bytes.fromhex(data.decode("ascii"))
+    except (UnicodeDecodeError, ValueError):
+        return data
+
+
+def build_node(config: NodeConfig, *, clock: Clock = system_clock) -> Node:
+    """Open everything ``config`` names and return the node; it closes them on shutdown."""
+    key = PrivateKey.load(config.key_file)
+    registry = TrustedRegistry(
+        load_anchor_file(config.anchor_file), clock=clock, grace=config.grace
+    )
+    registry.update_from_file(config.registry_file)
+    member = registry.member(config.member)
+    if member.key(key.kid) is None:
+        raise ConfigurationError(
+            f"the key in {config.key_file} ({key.kid}) is not a key of {config.member} "
+            "in the registry"
+        )
+    adapter = create_adapter(config.adapter, config.adapter_config)
+    store = SqliteAuditStore(config.audit_db)
+    audit = AuditLog(
+        store,
+        node=config.member,
+        signer=key,
+        subject_key=_subject_key(config.subject_key_file),
+        clock=clock,
+        checkpoint_every=config.checkpoint_every,
+    )
+    replay: ReplayStore
+    if config.replay_db is not None:
+        replay = SqliteReplayStore(config.replay_db, max_entries=config.replay_max_entries)
+    else:
+        replay = MemoryReplayStore(max_entries=config.replay_max_entries)
+    try:
+        node = Node(
+            config.member,
+            key,
+            registry,
+            adapter,
+            audit,
+            replay,
+            clock=clock,
+            limits=Limits(max_bytes=config.max_bytes),
+            response_lifetime=config.response_lifetime,
+        )
+    except DeltafedError:
+        store.close()
+        raise
+
+    async def close() -> None:
+        await adapter.aclose()
+        store.close()
+        if isinstance(replay, SqliteReplayStore):
+            replay.close()
+
+    node.on_shutdown(close)
+    return node

@@ -1,0 +1,146 @@
+"""``deltafed serve``: configuration, dry run, serving through uvicorn (stubbed), errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+
+from deltafed import system_clock
+from deltafed.cli import _serve, main
+from deltafed.node import JIANGSU, SHANGHAI, LocalFederation, Node, load_config
+
+
+def write_node_files(tmp_path: Path, **overrides: Any) -> Path:
+    fed = LocalFederation(clock=system_clock, key_seed=21)
+    fed.keys[JIANGSU].save(tmp_path / "jiangsu.pem")
+    fed.keys[SHANGHAI].save(tmp_path / "shanghai.pem")
+    (tmp_path / "registry.jws").write_bytes(fed.registry_bytes)
+    (tmp_path / "anchor.json").write_text(json.dumps(fed.anchor.to_wire()))
+    (tmp_path / "subject.key").write_text("11" * 32)
+    settings = {
+        "key_file": '"jiangsu.pem"',
+        "adapter": '"memory"',
+        "extra": "",
+    }
+    settings.update(overrides)
+    config = tmp_path / "node.toml"
+    config.write_text(
+        f"""
+[node]
+member = "{JIANGSU}"
+key_file = {settings["key_file"]}
+host = "127.0.0.1"
+port = 0
+{settings["extra"]}
+
+[registry]
+file = "registry.jws"
+anchor = "anchor.json"
+
+[audit]
+db = "audit.db"
+subject_key_file = "subject.key"
+
+[replay]
+db = "replay.db"
+
+[adapter]
+name = {settings["adapter"]}
+[adapter.config]
+region = "320000"
+"""
+    )
+    return config
+
+
+def test_check_builds_the_node(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = write_node_files(tmp_path)
+    assert main(["serve", "--config", str(config), "--check"]) == 0
+    out = capsys.readouterr().out
+    assert f"node {JIANGSU}" in out
+    assert "POST /deltafed/v1/records  (record.request)" in out
+    assert (tmp_path / "audit.db").exists()
+    assert (tmp_path / "replay.db").exists()
+
+
+def test_serve_hands_the_node_to_uvicorn(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_node_files(tmp_path)
+    served: dict[str, Any] = {}
+
+    def fake_run(app: Any, *, host: str, port: int) -> None:
+        served.update(app=app, host=host, port=port)
+
+    monkeypatch.setattr(_serve, "run_uvicorn", fake_run)
+    assert main(["serve", "--config", str(config), "--port", "9999"]) == 0
+    assert (served["host"], served["port"]) == ("127.0.0.1", 9999)
+    node = served["app"]
+    assert isinstance(node, Node)
+
+    async def health() -> httpx.Response:
+        transport = httpx.ASGITransport(app=node)
+        async with httpx.AsyncClient(transport=transport, base_url="http://node") as http:
+            return await http.get("/deltafed/v1/health")
+
+    response = anyio.run(health)
+    assert response.json()["member"] == JIANGSU
+    anyio.run(node.aclose)
+    assert "listening on http://127.0.0.1:9999" in capsys.readouterr().out
+
+
+def test_missing_uvicorn_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_node_files(tmp_path)
+    real = _serve.importlib.import_module
+
+    def no_uvicorn(name: str, *args: Any) -> Any:
+        if name == "uvicorn":
+            raise ImportError("No module named 'uvicorn'")
+        return real(name, *args)
+
+    monkeypatch.setattr(_serve.importlib, "import_module", no_uvicorn)
+    assert main(["serve", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "error configuration_error: deltafed serve needs uvicorn" in err
+    assert "deltafed[serve]" in err
+    assert not (tmp_path / "audit.db").exists()  # nothing was opened
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"extra": 'colour = "blue"'}, "unknown keys ['colour']"),
+        ({"adapter": '"no-such-adapter"'}, "no adapter named 'no-such-adapter'"),
+        ({"key_file": '"shanghai.pem"'}, "is not a key of 320000/dsj"),
+        ({"key_file": "42"}, "key_file must be a str"),
+    ],
+)
+def test_configuration_errors(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    overrides: dict[str, str],
+    message: str,
+) -> None:
+    config = write_node_files(tmp_path, **overrides)
+    assert main(["serve", "--config", str(config), "--check"]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_paths_are_relative_to_the_file(tmp_path: Path) -> None:
+    config = load_config(write_node_files(tmp_path))
+    assert config.registry_file == tmp_path.resolve() / "registry.jws"
+    assert config.port == 0
+
+
+def test_not_toml(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "node.toml"
+    bad.write_text("[node\n")
+    assert main(["serve", "--config", str(bad), "--check"]) == 2
+    assert "not valid TOML" in capsys.readouterr().err

@@ -613,3 +613,18 @@ def test_float_in_document(clock, sh_key: PrivateKey, provider, forge: Forge):
     )
     with pytest.raises(MalformedMessageError, match="float"):
         provider.verify_document(raw, typ="deltafed-consent+jws")
+
+
+def test_public_names_are_sorted_and_resolve():
+    import deltafed.protocol as protocol
+
+    # isort style, as ruff (RUF022) keeps it: CONSTANTS, then Classes, then functions.
+    def style(name: str) -> tuple[int, str]:
+        return (0 if name.isupper() else 1 if name[0].isupper() else 2, name)
+
+    assert list(protocol.__all__) == sorted(set(protocol.__all__), key=style)
+    for name in protocol.__all__:
+        assert hasattr(protocol, name), name
+    assert {"ProtocolVerifier", "sign_request", "verify_request"} - set(protocol.__all__) == {
+        "verify_request"
+    }

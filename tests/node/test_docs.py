@@ -1,0 +1,31 @@
+"""The python examples of docs/quickstart.md and docs/node.md run as written."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+_BLOCK = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
+
+
+def python_blocks(name: str) -> list[str]:
+    blocks = _BLOCK.findall((DOCS / name).read_text(encoding="utf-8"))
+    assert blocks, f"{name} has no python examples"
+    return blocks
+
+
+@pytest.mark.parametrize("name", ["quickstart.md", "node.md"])
+def test_examples_run(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    namespace: dict[str, Any] = {"__name__": f"docs.{name}"}
+    for index, block in enumerate(python_blocks(name)):
+        code = compile(block, f"{name}[block {index}]", "exec")
+        exec(code, namespace)
+    if name == "quickstart.md":
+        out = capsys.readouterr().out
+        assert "True VALID" in out
+        assert "field_not_allowed" in out
+        assert not namespace["thread"].is_alive()

@@ -3,7 +3,7 @@
 Every error raised from the public API is a :class:`DeltafedError`. Each class carries a
 stable machine ``code`` (never renamed once released), the HTTP ``status`` a node answers it
 with when it becomes a signed problem, and optionally the ``field`` it concerns and a human
-``remediation``. Foreign exceptions (pydantic, httpx, cryptography, joserfc) are translated at
+``remediation``. Foreign exceptions (pydantic, httpx, cryptography) are translated at
 the boundary and chained with ``from``.
 
 Untrusted input failures sit apart from communication failures, so a caller can tell "the

@@ -32,6 +32,7 @@ from deltafed._errors import (
     KeyNotValidError,
     LifetimeTooLongError,
     MalformedMessageError,
+    MethodNotAllowedError,
     NotAuthorizedError,
     NotFoundError,
     NotYetValidError,
@@ -41,6 +42,7 @@ from deltafed._errors import (
     ProtocolError,
     RegistryExpiredError,
     RegistryInvalidError,
+    ReplayCapacityError,
     ReplayError,
     RollbackError,
     ScenarioUnknownError,
@@ -55,6 +57,8 @@ from deltafed._errors import (
     WrongAudienceError,
     WrongIssuerError,
     WrongTypeError,
+    all_error_classes,
+    error_for_code,
 )
 from deltafed.keys import PrivateKey, PublicKey, Signer, Verifier
 
@@ -88,6 +92,7 @@ __all__ = [
     "KeyNotValidError",
     "LifetimeTooLongError",
     "MalformedMessageError",
+    "MethodNotAllowedError",
     "NotAuthorizedError",
     "NotFoundError",
     "NotYetValidError",
@@ -99,6 +104,7 @@ __all__ = [
     "PublicKey",
     "RegistryExpiredError",
     "RegistryInvalidError",
+    "ReplayCapacityError",
     "ReplayError",
     "RollbackError",
     "ScenarioUnknownError",
@@ -116,5 +122,7 @@ __all__ = [
     "WrongIssuerError",
     "WrongTypeError",
     "__version__",
+    "all_error_classes",
+    "error_for_code",
     "system_clock",
 ]

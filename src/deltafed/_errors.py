@@ -13,7 +13,8 @@ peer sent us something bad" from "we could not reach the peer"::
     ├── InvalidInputError                  invalid_input
     │   ├── IdentifierError                invalid_identifier
     │   ├── SchemaValidationError          schema_violation
-    │   └── SizeLimitError                 too_large
+    │   ├── SizeLimitError                 too_large
+    │   └── MethodNotAllowedError          method_not_allowed
     ├── ProtocolError                      protocol_error
     │   ├── MalformedMessageError          malformed_message
     │   ├── AlgorithmNotAllowedError       algorithm_not_allowed
@@ -26,6 +27,7 @@ peer sent us something bad" from "we could not reach the peer"::
     │   ├── NotYetValidError               not_yet_valid
     │   ├── LifetimeTooLongError           lifetime_too_long
     │   ├── ReplayError                    replay
+    │   │   └── ReplayCapacityError        replay_capacity
     │   └── BindingMismatchError           binding_mismatch
     ├── TrustError                         trust_error
     │   ├── RegistryInvalidError           registry_invalid
@@ -93,6 +95,7 @@ __all__ = [
     "KeyNotValidError",
     "LifetimeTooLongError",
     "MalformedMessageError",
+    "MethodNotAllowedError",
     "NotAuthorizedError",
     "NotFoundError",
     "NotYetValidError",
@@ -102,6 +105,7 @@ __all__ = [
     "ProtocolError",
     "RegistryExpiredError",
     "RegistryInvalidError",
+    "ReplayCapacityError",
     "ReplayError",
     "RollbackError",
     "ScenarioUnknownError",
@@ -196,6 +200,13 @@ class SizeLimitError(InvalidInputError):
     status = 413
 
 
+class MethodNotAllowedError(InvalidInputError):
+    """The HTTP method is not the one the endpoint takes."""
+
+    code = "method_not_allowed"
+    status = 405
+
+
 # --- signed protocol -------------------------------------------------------------------------
 
 
@@ -255,6 +266,14 @@ class LifetimeTooLongError(ProtocolError):
 class ReplayError(ProtocolError):
     code = "replay"
     status = 409
+
+
+class ReplayCapacityError(ReplayError):
+    """The replay store is full of unexpired messages; the message was refused, not forgotten."""
+
+    code = "replay_capacity"
+    status = 503
+    default_remediation = "Retry after some messages expired, or raise the store's max_entries."
 
 
 class BindingMismatchError(ProtocolError):
@@ -410,9 +429,21 @@ class PeerProblemError(CommunicationError):
         problem_code: str,
         field: str | None = None,
         remediation: str | None = None,
+        peer_status: int | None = None,
+        request_id: str | None = None,
     ) -> None:
         super().__init__(message, field=field, remediation=remediation)
+        #: The code of the problem the peer sent (``not_authorized``, ``expired``, ...).
         self.problem_code = problem_code
+        #: The HTTP status the peer gave its problem, if known.
+        self.peer_status = peer_status
+        #: The id of the request the problem answers, if the peer named it.
+        self.request_id = request_id
+
+    @property
+    def problem_class(self) -> type[DeltafedError]:
+        """The local error class of the peer's code (``DeltafedError`` if unknown)."""
+        return error_for_code(self.problem_code)
 
 
 # --- audit, configuration --------------------------------------------------------------------
@@ -427,9 +458,14 @@ class AuditIntegrityError(AuditError):
 
     code = "audit_integrity"
 
-    def __init__(self, message: str, *, position: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, position: int | None = None, kind: str | None = None
+    ) -> None:
         super().__init__(message)
+        #: The first entry (sequence number) that fails, if known.
         self.position = position
+        #: What was found there: ``modified``, ``deleted``, ``reordered``, ``truncated``, ...
+        self.kind = kind
 
 
 class ConfigurationError(DeltafedError):

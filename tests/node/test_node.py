@@ -238,6 +238,7 @@ async def test_unknown_path_and_wrong_method(harness: Harness) -> None:
     assert wrong.status_code == 405
     assert wrong.headers["allow"] == "POST"
     assert self_addressed(harness, wrong.content)["status"] == 405
+    assert self_addressed(harness, wrong.content)["code"] == "method_not_allowed"
 
 
 @pytest.mark.parametrize(

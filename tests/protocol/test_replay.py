@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from deltafed import ReplayError
+from deltafed import ReplayCapacityError
 from deltafed.protocol import MemoryReplayStore, ReplayRecord, ReplayStore, SqliteReplayStore
 
 
@@ -66,8 +66,10 @@ def test_full_store_refuses_instead_of_forgetting(make_store) -> None:
     store = make_store(max_entries=2)
     store.register("a", "d", expires_at=200, now=100)
     store.register("b", "d", expires_at=200, now=100)
-    with pytest.raises(ReplayError, match="accepts no more"):
+    with pytest.raises(ReplayCapacityError, match="accepts no more") as refused:
         store.register("c", "d", expires_at=200, now=100)
+    assert refused.value.code == "replay_capacity"
+    assert refused.value.status == 503
     # a known id is still answered when full
     assert store.register("a", "d", expires_at=200, now=100) is not None
     # and room comes back once entries expire

@@ -36,6 +36,7 @@ from deltafed._errors import (
     InternalError,
     InvalidInputError,
     MalformedMessageError,
+    MethodNotAllowedError,
     NotFoundError,
     ReplayError,
     SizeLimitError,
@@ -501,8 +502,8 @@ class Node:
 
     def _method_not_allowed(self, allowed: str) -> Answer:
         problem = Problem.from_error(
-            InvalidInputError(f"method not allowed here; use {allowed}", field="method")
-        ).model_copy(update={"status": 405})
+            MethodNotAllowedError(f"method not allowed here; use {allowed}", field="method")
+        )
         return Answer(
             405, RESPONSE_TYPE, self._problem_bytes(b"", problem), headers=(("allow", allowed),)
         )

@@ -16,15 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from deltafed._errors import ConfigurationError, InternalError, ReplayError
+from deltafed._errors import ConfigurationError, InternalError, ReplayCapacityError
 
 __all__ = ["MemoryReplayStore", "ReplayRecord", "ReplayStore", "SqliteReplayStore"]
 
 _DEFAULT_MAX_ENTRIES = 1_000_000
 
 
-def _full(max_entries: int) -> ReplayError:
-    return ReplayError(
+def _full(max_entries: int) -> ReplayCapacityError:
+    return ReplayCapacityError(
         f"replay store holds {max_entries} unexpired messages and accepts no more",
         remediation="Retry after some messages expired, or raise the store's max_entries.",
     )

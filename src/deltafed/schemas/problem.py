@@ -25,6 +25,7 @@ ProblemCode = Literal[
     "invalid_identifier",
     "schema_violation",
     "too_large",
+    "method_not_allowed",
     "protocol_error",
     "malformed_message",
     "algorithm_not_allowed",
@@ -37,6 +38,7 @@ ProblemCode = Literal[
     "not_yet_valid",
     "lifetime_too_long",
     "replay",
+    "replay_capacity",
     "binding_mismatch",
     "trust_error",
     "registry_invalid",
@@ -154,5 +156,10 @@ class Problem(WireModel):
         if self.detail:
             message += f": {self.detail}"
         return PeerProblemError(
-            message, problem_code=self.code, field=self.field, remediation=self.remediation
+            message,
+            problem_code=self.code,
+            field=self.field,
+            remediation=self.remediation,
+            peer_status=self.status,
+            request_id=self.request_id,
         )

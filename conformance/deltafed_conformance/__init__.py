@@ -1,0 +1,1 @@
+"""The deltafed conformance suite."""

@@ -218,52 +218,74 @@ class ProtocolError(DeltafedError):
 
 
 class MalformedMessageError(ProtocolError):
+    """Not a well-formed message of the protocol (structure, encoding, claims)."""
+
     code = "malformed_message"
 
 
 class AlgorithmNotAllowedError(ProtocolError):
+    """The ``alg`` is not on the allow-list, or is not the key's algorithm."""
+
     code = "algorithm_not_allowed"
 
 
 class UnknownKeyError(ProtocolError):
+    """The issuer has no key with this key id."""
+
     code = "unknown_key"
     status = 401
 
 
 class SignatureInvalidError(ProtocolError):
+    """The signature does not verify."""
+
     code = "bad_signature"
     status = 401
 
 
 class WrongTypeError(ProtocolError):
+    """The JWS ``typ`` is not the one this kind of message must carry."""
+
     code = "wrong_type"
 
 
 class WrongAudienceError(ProtocolError):
+    """The message is addressed to another member."""
+
     code = "wrong_audience"
     status = 401
 
 
 class WrongIssuerError(ProtocolError):
+    """The message comes from another member than the one expected."""
+
     code = "wrong_issuer"
     status = 401
 
 
 class ExpiredError(ProtocolError):
+    """The message is past its expiry plus the allowed clock skew."""
+
     code = "expired"
     status = 401
 
 
 class NotYetValidError(ProtocolError):
+    """The message was issued further in the future than the clock skew allows."""
+
     code = "not_yet_valid"
     status = 401
 
 
 class LifetimeTooLongError(ProtocolError):
+    """The message's lifetime (``exp - iat``) exceeds the maximum."""
+
     code = "lifetime_too_long"
 
 
 class ReplayError(ProtocolError):
+    """The message id was already used with other bytes, or is still being answered."""
+
     code = "replay"
     status = 409
 
@@ -293,23 +315,33 @@ class TrustError(DeltafedError):
 
 
 class RegistryInvalidError(TrustError):
+    """The registry document is malformed or its signatures cannot be read."""
+
     code = "registry_invalid"
 
 
 class ThresholdNotMetError(TrustError):
+    """Fewer valid trust anchor signatures than the threshold requires."""
+
     code = "threshold_not_met"
 
 
 class RollbackError(TrustError):
+    """A registry older than (or different at the same version as) one already trusted."""
+
     code = "rollback"
 
 
 class RegistryExpiredError(TrustError):
+    """The registry is past its expiry and its grace period."""
+
     code = "registry_expired"
     default_remediation = "Refresh the registry from the trust anchor's publication point."
 
 
 class KeyCompromisedError(TrustError):
+    """The key was used at or after the time it was declared compromised."""
+
     code = "key_compromised"
 
 
@@ -320,6 +352,8 @@ class KeyNotValidError(TrustError):
 
 
 class UnknownMemberError(TrustError):
+    """The member is not in the trusted registry."""
+
     code = "unknown_member"
     status = 403
 
@@ -335,26 +369,38 @@ class PolicyError(DeltafedError):
 
 
 class ScenarioUnknownError(PolicyError):
+    """The use scenario cited is not in the scenario list."""
+
     code = "scenario_unknown"
 
 
 class NotAuthorizedError(PolicyError):
+    """The scenario does not allow this requester, region, operation or target."""
+
     code = "not_authorized"
 
 
 class FieldNotAllowedError(PolicyError):
+    """A field asked for is outside what the scenario allows; nothing is trimmed."""
+
     code = "field_not_allowed"
 
 
 class ConsentRequiredError(PolicyError):
+    """The scenario requires the holder's consent and none was carried."""
+
     code = "consent_required"
 
 
 class ConsentInvalidError(PolicyError):
+    """The consent does not verify, or does not cover this request."""
+
     code = "consent_invalid"
 
 
 class ConsentExpiredError(PolicyError):
+    """The consent has expired."""
+
     code = "consent_expired"
 
 
@@ -376,25 +422,35 @@ class AdapterError(DeltafedError):
 
 
 class AdapterUnavailableError(AdapterError):
+    """The province's platform is unavailable (5xx, connection refused, ...)."""
+
     code = "adapter_unavailable"
     status = 503
 
 
 class AdapterTimeoutError(AdapterError):
+    """The province's platform did not answer in time."""
+
     code = "adapter_timeout"
     status = 504
 
 
 class AdapterAuthError(AdapterError):
+    """The node could not authenticate to its province's platform."""
+
     code = "adapter_auth_failed"
 
 
 class AdapterQuotaError(AdapterError):
+    """The province's platform refused for quota; try later."""
+
     code = "adapter_quota_exceeded"
     status = 503
 
 
 class AdapterDataError(AdapterError):
+    """The province's platform answered data that does not fit the schemas."""
+
     code = "adapter_bad_data"
 
 
@@ -409,10 +465,14 @@ class CommunicationError(DeltafedError):
 
 
 class TransportError(CommunicationError):
+    """The connection to the peer failed or it answered without a signed message."""
+
     code = "transport_error"
 
 
 class PeerTimeoutError(CommunicationError):
+    """The peer did not answer in time."""
+
     code = "timeout"
     status = 504
 
@@ -450,6 +510,8 @@ class PeerProblemError(CommunicationError):
 
 
 class AuditError(DeltafedError):
+    """The audit log could not be written or read."""
+
     code = "audit_error"
 
 
@@ -469,6 +531,8 @@ class AuditIntegrityError(AuditError):
 
 
 class ConfigurationError(DeltafedError):
+    """The configuration, a key file or an argument is unusable."""
+
     code = "configuration_error"
 
 

@@ -59,10 +59,12 @@ _MAX_JWK_FIELD = 256
 
 
 def b64url_encode(data: bytes) -> str:
+    """Base64url without padding (RFC 7515 section 2)."""
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
 def b64url_decode(text: str) -> bytes:
+    """Decode unpadded base64url strictly; anything else is an :class:`InvalidInputError`."""
     if not isinstance(text, str) or len(text) > 1_400_000:
         raise InvalidInputError("base64url value is not a string or too long")
     if "=" in text or any(c in text for c in "+/ \n\r\t"):

@@ -44,7 +44,8 @@ async def test_builtin_adapter_passes_the_contract(name: str) -> None:
     report = await check_adapter(adapter, sample_for(adapter.region), revoke=revoke)
     assert report.failed == []
     assert "revocation_seen" in report.passed
-    assert len(report.passed) == 12
+    assert len(report.passed) == 13
+    assert "use_cause_accepted" in report.passed
 
 
 @pytest.mark.parametrize("name", sorted(FACTORIES))

@@ -55,4 +55,4 @@ async def test_plugin_passes_the_contract() -> None:
     sandbox = adapter.sandbox  # type: ignore[attr-defined]
     report = await check_adapter(adapter, sample_for("340000"), revoke=sandbox.revoke)
     assert report.failed == []
-    assert len(report.passed) == 12
+    assert len(report.passed) == 13

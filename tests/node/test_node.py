@@ -16,6 +16,7 @@ from deltafed import (
 )
 from deltafed.adapters import InMemoryAdapter, synthetic_population
 from deltafed.adapters._synthetic import HOUSEHOLD_REGISTRATION, IDENTITY_CARD
+from deltafed.adapters.jiangsu import JiangsuAdapter
 from deltafed.client import issue_consent
 from deltafed.node import JIANGSU, METADATA_TYP, SHANGHAI, ZHEJIANG, Exchange, Node
 from deltafed.protocol import MemoryReplayStore, ProtocolVerifier
@@ -73,6 +74,7 @@ async def test_verification_by_holder(harness: Harness) -> None:
     assert entry.outcome == "ok"
     assert entry.fields == ()
     assert entry.subject_refs == (harness.audit_log.subject_ref(HOLDER),)
+    assert harness.adapter.use_causes == ["跨省通办 test"]  # the request's own use cause
 
 
 async def test_verification_by_identifier(harness: Harness) -> None:
@@ -119,6 +121,21 @@ async def test_record_release_returns_exactly_the_decided_fields(harness: Harnes
     assert verified.ok
     assert verified.body["fields"] == {"is_household_head": True}
     assert harness.audit_log.entry(0).fields == ("is_household_head",)
+    assert harness.adapter.use_causes == ["school enrolment"]
+
+
+async def test_the_use_cause_reaches_the_native_platform(harness: Harness) -> None:
+    adapter, sandbox = JiangsuAdapter.with_sandbox(clock=harness.clock)
+    node = harness.fed.node(
+        JIANGSU, adapter=adapter, audit=harness.audit, replay=MemoryReplayStore()
+    )
+    await harness.http.aclose()
+    harness.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=node), base_url=BASE)
+    body = {**VERIFY_BY_HOLDER, "use_cause": "  居住证办理：身份核验  "}
+    verified = harness.verify(await harness.post(harness.sign(body=body)))
+    assert verified.body["valid"] is True
+    assert sandbox.use_causes == ["居住证办理：身份核验"]
+    await adapter.aclose()
 
 
 async def test_identical_retransmission_gets_the_same_bytes(harness: Harness) -> None:

@@ -10,6 +10,11 @@ the invariants and delegates to exactly one hook that an adapter implements::
     fetch_record            _fetch_record           RecordData
     catalogue               _catalogue              Catalogue
 
+The data calls also take an optional ``use_cause`` (用证事由): the reason the caller stated
+for using the data. The hooks keep their signatures; a hook reads the cause of the call it is
+serving from :attr:`ProvinceAdapter.call_context` (a :class:`CallContext` held in a context
+variable, so concurrent calls on one adapter each see their own).
+
 Around every hook call the base
 
 1. validates the input (identifiers with their check characters, a known type, fields that
@@ -29,6 +34,7 @@ from __future__ import annotations
 import abc
 import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType, TracebackType
@@ -63,7 +69,9 @@ from deltafed.schemas.identifiers import (
 __all__ = [
     "DEFAULT_TIMEOUT",
     "MAX_FIELDS_PER_CALL",
+    "MAX_USE_CAUSE_LENGTH",
     "MAX_VALUE_LENGTH",
+    "CallContext",
     "ProvinceAdapter",
     "RecordData",
     "RecordValue",
@@ -76,6 +84,8 @@ DEFAULT_TIMEOUT: Final = 15.0
 MAX_FIELDS_PER_CALL: Final = 64
 #: Longest value of a released field or record field, in characters.
 MAX_VALUE_LENGTH: Final = 2000
+#: Longest use cause (用证事由), in characters.
+MAX_USE_CAUSE_LENGTH: Final = 200
 
 RecordValue = str | int | bool | None
 _T = TypeVar("_T")
@@ -94,6 +104,37 @@ class RecordData:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "fields", MappingProxyType(dict(self.fields)))
+
+
+@dataclass(frozen=True, slots=True)
+class CallContext:
+    """What a hook may know of the public call it serves, beyond its own arguments.
+
+    ``use_cause`` is the use cause (用证事由) the caller stated, stripped and at most
+    :data:`MAX_USE_CAUSE_LENGTH` characters, or ``None`` when the caller stated none (a node
+    always states the one of the request it answers).
+    """
+
+    use_cause: str | None = None
+
+
+_NO_CALL: Final = CallContext()
+_CALL: ContextVar[CallContext] = ContextVar("deltafed_adapter_call", default=_NO_CALL)
+
+
+def _check_use_cause(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidInputError("use_cause must be text", field="use_cause")
+    text = value.strip()
+    if not text:
+        raise InvalidInputError("use_cause must not be blank", field="use_cause")
+    if len(text) > MAX_USE_CAUSE_LENGTH:
+        raise InvalidInputError(
+            f"use_cause is longer than {MAX_USE_CAUSE_LENGTH} characters", field="use_cause"
+        )
+    return text
 
 
 def parse_holder_code(holder_code: str, holder_type: HolderType | str) -> str:
@@ -147,6 +188,11 @@ class ProvinceAdapter(abc.ABC):
         """Build the adapter from a configuration mapping (see each adapter's docs)."""
         raise ConfigurationError(f"adapter {cls.__name__} cannot be built from configuration")
 
+    @property
+    def call_context(self) -> CallContext:
+        """The context of the public call a hook is serving (empty outside one)."""
+        return _CALL.get()
+
     # --- public API -------------------------------------------------------------------------
 
     def catalogue(self) -> Catalogue:
@@ -175,11 +221,14 @@ class ProvinceAdapter(abc.ABC):
         holder_code: str | None = None,
         holder_type: HolderType | None = None,
         type_code: str | None = None,
+        use_cause: str | None = None,
     ) -> CertificateMetadata:
         """Look a certificate up by identifier, or by holder and type (exactly one way).
 
+        ``use_cause`` is the reason stated for the use (用证事由), passed on to the platform.
         Raises :class:`~deltafed.NotFoundError` when none matches.
         """
+        context = CallContext(_check_use_cause(use_cause))
         by_holder = (holder_code, holder_type, type_code)
         if certificate_id is not None:
             if any(v is not None for v in by_holder):
@@ -194,6 +243,7 @@ class ProvinceAdapter(abc.ABC):
                 lambda: self._find_certificate(
                     certificate_id=cid, holder_code=None, holder_type=None, type_code=None
                 ),
+                context,
             )
             meta = self._check_metadata(result)
             if meta.identifier != cid:
@@ -219,6 +269,7 @@ class ProvinceAdapter(abc.ABC):
             lambda: self._find_certificate(
                 certificate_id=None, holder_code=code, holder_type=kind, type_code=tcode
             ),
+            context,
         )
         meta = self._check_metadata(result)
         if (meta.holder_code, meta.holder_type, meta.type_code) != (code, kind, tcode):
@@ -227,13 +278,16 @@ class ProvinceAdapter(abc.ABC):
             )
         return meta
 
-    async def certificate_data(self, certificate_id: str, fields: Sequence[str]) -> dict[str, str]:
+    async def certificate_data(
+        self, certificate_id: str, fields: Sequence[str], *, use_cause: str | None = None
+    ) -> dict[str, str]:
         """The values of ``fields`` of a certificate, exactly those and nothing else."""
+        context = CallContext(_check_use_cause(use_cause))
         cid = parse_certificate_id(certificate_id)
         ctype = self._certificate_type(certificate_type_of(cid))
         wanted = self._check_fields(fields, {f.name for f in ctype.fields}, ctype.name)
         result = await self._guarded(
-            "certificate_data", lambda: self._certificate_data(cid, wanted)
+            "certificate_data", lambda: self._certificate_data(cid, wanted), context
         )
         if not isinstance(result, Mapping):
             raise AdapterDataError(f"{self._label}: certificate data is not a mapping")
@@ -251,11 +305,16 @@ class ProvinceAdapter(abc.ABC):
             out[name] = value
         return out
 
-    async def certificate_status(self, certificate_id: str) -> CertificateStatus:
+    async def certificate_status(
+        self, certificate_id: str, *, use_cause: str | None = None
+    ) -> CertificateStatus:
         """The current status of a certificate."""
+        context = CallContext(_check_use_cause(use_cause))
         cid = parse_certificate_id(certificate_id)
         self._certificate_type(certificate_type_of(cid))
-        result = await self._guarded("certificate_status", lambda: self._certificate_status(cid))
+        result = await self._guarded(
+            "certificate_status", lambda: self._certificate_status(cid), context
+        )
         try:
             return CertificateStatus(result)
         except ValueError as exc:
@@ -267,8 +326,11 @@ class ProvinceAdapter(abc.ABC):
         subject_code: str,
         subject_type: HolderType,
         fields: Sequence[str],
+        *,
+        use_cause: str | None = None,
     ) -> RecordData:
         """The ``fields`` of a record about a resident or organisation."""
+        context = CallContext(_check_use_cause(use_cause))
         rtype = self._record_type(record_type)
         kind = _holder_type(subject_type, field_name="subject_type")
         if kind not in rtype.subject_types:
@@ -279,7 +341,7 @@ class ProvinceAdapter(abc.ABC):
         code = parse_holder_code(subject_code, kind)
         wanted = self._check_fields(fields, {f.name for f in rtype.fields}, rtype.code)
         result = await self._guarded(
-            "fetch_record", lambda: self._fetch_record(rtype.code, code, kind, wanted)
+            "fetch_record", lambda: self._fetch_record(rtype.code, code, kind, wanted), context
         )
         if not isinstance(result, RecordData):
             raise AdapterDataError(f"{self._label}: record is not RecordData")
@@ -413,9 +475,12 @@ class ProvinceAdapter(abc.ABC):
             )
         return meta
 
-    async def _guarded(self, what: str, call: Callable[[], Awaitable[_T]]) -> _T:
+    async def _guarded(
+        self, what: str, call: Callable[[], Awaitable[_T]], context: CallContext = _NO_CALL
+    ) -> _T:
         if self._closed:
             raise AdapterUnavailableError(f"{self._label} is closed")
+        token = _CALL.set(context)
         try:
             with anyio.fail_after(self.timeout):
                 return await call()
@@ -437,6 +502,8 @@ class ProvinceAdapter(abc.ABC):
             raise AdapterDataError(f"{self._label}: {what}: bad native data: {exc}") from exc
         except Exception as exc:
             raise AdapterError(f"{self._label}: {what} failed: {type(exc).__name__}") from exc
+        finally:
+            _CALL.reset(token)
 
 
 def _holder_type(value: object, *, field_name: str = "holder_type") -> HolderType:

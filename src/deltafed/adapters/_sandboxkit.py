@@ -93,6 +93,9 @@ class SandboxTransport(httpx.AsyncBaseTransport, abc.ABC):
         self.faults = faults if faults is not None else Faults()
         #: Every request received, in order (tests count calls with it).
         self.requests: list[httpx.Request] = []
+        #: The use cause (用证事由) each business call carried, in order; ``None`` for a call
+        #: that carried none. Token calls are not business calls.
+        self.use_causes: list[str | None] = []
         self._status: dict[str, CertificateStatus] = {}
 
     # --- state a test or demo changes at runtime -----------------------------------------

@@ -149,6 +149,16 @@ async def check_adapter(
         value = await adapter.certificate_status(sample.certificate_id)
         assert isinstance(value, CertificateStatus), "status is not a CertificateStatus"
 
+    async def use_cause_accepted() -> None:
+        value = await adapter.certificate_status(
+            sample.certificate_id, use_cause="deltafed contract check"
+        )
+        assert isinstance(value, CertificateStatus), "status with a use cause failed"
+        meta = await adapter.find_certificate(
+            certificate_id=sample.certificate_id, use_cause="deltafed contract check"
+        )
+        assert meta.identifier == sample.certificate_id, "wrong certificate with a use cause"
+
     async def record() -> None:
         rec = await adapter.fetch_record(
             sample.record_type, sample.subject_code, sample.subject_type, sample.record_fields
@@ -192,6 +202,7 @@ async def check_adapter(
     await check("data_exact", data_exact)
     await check("unknown_field_refused", unknown_field_refused)
     await check("status", status)
+    await check("use_cause_accepted", use_cause_accepted)
     await check("record", record)
     await check("unknown_record_type", unknown_record_type)
     if revoke is not None:

@@ -83,6 +83,8 @@ class InMemoryAdapter(ProvinceAdapter):
         for rec in records:
             self.add_record(rec)
         self.calls: list[str] = []
+        #: The use cause each hook call was made with, in the order of :attr:`calls`.
+        self.use_causes: list[str | None] = []
 
     # --- construction -----------------------------------------------------------------------
 
@@ -169,6 +171,10 @@ class InMemoryAdapter(ProvinceAdapter):
 
     # --- hooks ------------------------------------------------------------------------------
 
+    def _called(self, hook: str) -> None:
+        self.calls.append(hook)
+        self.use_causes.append(self.call_context.use_cause)
+
     def _catalogue(self) -> Catalogue:
         return self._the_catalogue
 
@@ -180,7 +186,7 @@ class InMemoryAdapter(ProvinceAdapter):
         holder_type: HolderType | None,
         type_code: str | None,
     ) -> CertificateMetadata:
-        self.calls.append("find_certificate")
+        self._called("find_certificate")
         if certificate_id is not None:
             return self._current(self._get(certificate_id))
         matches = [
@@ -199,7 +205,7 @@ class InMemoryAdapter(ProvinceAdapter):
     async def _certificate_data(
         self, certificate_id: str, fields: tuple[str, ...]
     ) -> Mapping[str, str]:
-        self.calls.append("certificate_data")
+        self._called("certificate_data")
         cert = self._get(certificate_id)
         missing = [f for f in fields if f not in cert.data]
         if missing:
@@ -207,13 +213,13 @@ class InMemoryAdapter(ProvinceAdapter):
         return {f: cert.data[f] for f in fields}
 
     async def _certificate_status(self, certificate_id: str) -> CertificateStatus:
-        self.calls.append("certificate_status")
+        self._called("certificate_status")
         return self._current(self._get(certificate_id)).status
 
     async def _fetch_record(
         self, record_type: str, subject_code: str, subject_type: HolderType, fields: tuple[str, ...]
     ) -> RecordData:
-        self.calls.append("fetch_record")
+        self._called("fetch_record")
         rec = self._records.get((record_type, subject_code))
         if rec is None or rec.subject_type != subject_type:
             raise NotFoundError(f"no {record_type} record for that subject")

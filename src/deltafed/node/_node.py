@@ -408,6 +408,7 @@ class Node:
             holder_code=body.holder_code,
             holder_type=body.holder_type,
             type_code=body.type_code,
+            use_cause=body.use_cause,
         )
         exchange.subjects = [meta.holder_code]
         decision.confirm_holder(meta.holder_code, meta.holder_type)
@@ -447,10 +448,13 @@ class Node:
             holder_code=body.holder_code,
             holder_type=body.holder_type,
             type_code=body.type_code,
+            use_cause=body.use_cause,
         )
         exchange.subjects = [meta.holder_code]
         decision.confirm_holder(meta.holder_code, meta.holder_type)
-        data = await self.adapter.certificate_data(meta.identifier, decision.fields)
+        data = await self.adapter.certificate_data(
+            meta.identifier, decision.fields, use_cause=body.use_cause
+        )
         result = ReleaseResult(
             certificate_id=meta.identifier, type_code=meta.type_code, fields=data
         )
@@ -472,7 +476,11 @@ class Node:
         )
         exchange.decision = decision
         record = await self.adapter.fetch_record(
-            body.record_type, body.subject_code, body.subject_type, decision.fields
+            body.record_type,
+            body.subject_code,
+            body.subject_type,
+            decision.fields,
+            use_cause=body.use_cause,
         )
         result = RecordResponse(
             record_type=record.record_type, as_of=record.as_of, fields=dict(record.fields)

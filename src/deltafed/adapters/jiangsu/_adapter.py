@@ -57,8 +57,13 @@ class JiangsuAdapter(HttpProvinceAdapter):
         "access_key",
     )
 
-    #: Sent as ``useCause`` with every certificate call.
+    #: Sent as ``useCause`` when the caller states no use cause (the API requires one).
     use_cause: str = DEFAULT_USE_CAUSE
+
+    @property
+    def _use_cause(self) -> str:
+        """The caller's use cause for this call, else the adapter's default."""
+        return self.call_context.use_cause or self.use_cause
 
     def _setup(self, credentials: Mapping[str, str]) -> None:
         self.native = JiangsuCertShareClient(
@@ -107,7 +112,7 @@ class JiangsuAdapter(HttpProvinceAdapter):
                 "holderTypeCode": holder_type.value,
                 "certTypeCode": type_code,
             }
-        data = await self.native.call(QUERY_PATH, {**query, "useCause": self.use_cause})
+        data = await self.native.call(QUERY_PATH, {**query, "useCause": self._use_cause})
         if not isinstance(data, dict):
             raise AdapterDataError(f"{_WHERE}: data is not an object")
         # The native record is GB/T 36903 with yyyyMMdd dates: the schema maps it directly.
@@ -118,7 +123,7 @@ class JiangsuAdapter(HttpProvinceAdapter):
     ) -> Mapping[str, str]:
         data = await self.native.call(
             DATA_PATH,
-            {"certIdentifier": certificate_id, "items": list(fields), "useCause": self.use_cause},
+            {"certIdentifier": certificate_id, "items": list(fields), "useCause": self._use_cause},
         )
         if not isinstance(data, dict) or data.get("ZZBS") != certificate_id:
             raise AdapterDataError(f"{_WHERE}: data answer is not for {certificate_id}")
@@ -129,7 +134,7 @@ class JiangsuAdapter(HttpProvinceAdapter):
 
     async def _certificate_status(self, certificate_id: str) -> CertificateStatus:
         data = await self.native.call(
-            STATUS_PATH, {"certIdentifier": certificate_id, "useCause": self.use_cause}
+            STATUS_PATH, {"certIdentifier": certificate_id, "useCause": self._use_cause}
         )
         if not isinstance(data, dict) or data.get("ZZBS") != certificate_id:
             raise AdapterDataError(f"{_WHERE}: status answer is not for {certificate_id}")
@@ -145,7 +150,7 @@ class JiangsuAdapter(HttpProvinceAdapter):
                 "subjectCode": subject_code,
                 "subjectTypeCode": subject_type.value,
                 "items": list(fields),
-                "useCause": self.use_cause,
+                "useCause": self._use_cause,
             },
         )
         where = "Jiangsu record"

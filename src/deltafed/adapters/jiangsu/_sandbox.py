@@ -132,6 +132,8 @@ class JiangsuSandbox(SandboxTransport):
             self._tokens[presented] = 0
             return _head(11)
         data = payload.get("data")
+        cause = data.get("useCause") if isinstance(data, dict) else None
+        self.use_causes.append(cause if isinstance(cause, str) else None)
         if not isinstance(data, dict) or not str(data.get("useCause", "")).strip():
             return _head(20)
         return self._business(path, data)

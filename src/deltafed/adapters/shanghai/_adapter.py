@@ -102,6 +102,11 @@ class ShanghaiAdapter(HttpProvinceAdapter):
     def _sandbox_credentials(cls) -> dict[str, str]:
         return {"client_id": SANDBOX_CLIENT_ID, "client_secret": SANDBOX_CLIENT_SECRET}
 
+    def _purpose(self) -> dict[str, str]:
+        """``purpose``: the caller's use cause, as a query parameter or body member."""
+        cause = self.call_context.use_cause
+        return {} if cause is None else {"purpose": cause}
+
     def _catalogue(self) -> Catalogue:
         return synthetic_catalogue(self.region)
 
@@ -114,7 +119,9 @@ class ShanghaiAdapter(HttpProvinceAdapter):
         type_code: str | None,
     ) -> CertificateMetadata:
         if certificate_id is not None:
-            doc = await self.native.call("GET", f"/api/v2/licences/{quote(certificate_id)}")
+            doc = await self.native.call(
+                "GET", f"/api/v2/licences/{quote(certificate_id)}", params=self._purpose()
+            )
         else:
             assert holder_code is not None
             assert holder_type is not None
@@ -126,6 +133,7 @@ class ShanghaiAdapter(HttpProvinceAdapter):
                     "holderId": holder_code,
                     "holderIdType": _NATIVE_HOLDER[holder_type.value],
                     "licenceType": type_code,
+                    **self._purpose(),
                 },
             )
         return licence_to_metadata(doc)
@@ -134,7 +142,9 @@ class ShanghaiAdapter(HttpProvinceAdapter):
         self, certificate_id: str, fields: tuple[str, ...]
     ) -> Mapping[str, str]:
         result = await self.native.call(
-            "POST", f"/api/v2/licences/{quote(certificate_id)}/extract", body={"fields": fields}
+            "POST",
+            f"/api/v2/licences/{quote(certificate_id)}/extract",
+            body={"fields": fields, **self._purpose()},
         )
         if not isinstance(result, dict) or result.get("licenceId") != certificate_id:
             raise AdapterDataError(f"{_WHERE}: extract answer is not for {certificate_id}")
@@ -144,7 +154,9 @@ class ShanghaiAdapter(HttpProvinceAdapter):
         return {str(k): native_str(values, k, where=_WHERE) for k in values}
 
     async def _certificate_status(self, certificate_id: str) -> CertificateStatus:
-        result = await self.native.call("GET", f"/api/v2/licences/{quote(certificate_id)}/status")
+        result = await self.native.call(
+            "GET", f"/api/v2/licences/{quote(certificate_id)}/status", params=self._purpose()
+        )
         if not isinstance(result, dict) or result.get("licenceId") != certificate_id:
             raise AdapterDataError(f"{_WHERE}: status answer is not for {certificate_id}")
         status = SH_STATUS.get(native_str(result, "status", where=_WHERE))
@@ -162,6 +174,7 @@ class ShanghaiAdapter(HttpProvinceAdapter):
                 "subjectId": subject_code,
                 "subjectIdType": _NATIVE_HOLDER[subject_type.value],
                 "fields": fields,
+                **self._purpose(),
             },
         )
         if not isinstance(result, dict) or not isinstance(result.get("fields"), dict):

@@ -126,6 +126,8 @@ class ShanghaiSandbox(SandboxTransport):
             if not isinstance(loaded, dict):
                 return _error("A0400", "body is not an object")
             payload = loaded
+        purpose = query.get("purpose") if request.method == "GET" else payload.get("purpose")
+        self.use_causes.append(purpose if isinstance(purpose, str) else None)
         if request.method == "GET" and path == "/api/v2/licences":
             holder_type = SH_HOLDER_TYPES.get(query.get("holderIdType", ""))
             cert = self.data.find(query.get("holderId", ""), query.get("licenceType", ""))

@@ -99,6 +99,13 @@ class ZhejiangAdapter(HttpProvinceAdapter):
     def _sandbox_credentials(cls) -> dict[str, str]:
         return {"app_key": SANDBOX_APP_KEY, "app_secret": SANDBOX_APP_SECRET}
 
+    async def _call(self, service: str, params: Mapping[str, str]) -> Any:
+        """Call a gateway service; the caller's use cause travels as ``useReason``."""
+        cause = self.call_context.use_cause
+        return await self.native.call(
+            service, params if cause is None else {**params, "useReason": cause}
+        )
+
     def _catalogue(self) -> Catalogue:
         return synthetic_catalogue(self.region)
 
@@ -111,12 +118,12 @@ class ZhejiangAdapter(HttpProvinceAdapter):
         type_code: str | None,
     ) -> CertificateMetadata:
         if certificate_id is not None:
-            doc = await self.native.call("license/queryById", {"licenseCode": certificate_id})
+            doc = await self._call("license/queryById", {"licenseCode": certificate_id})
         else:
             assert holder_code is not None
             assert holder_type is not None
             assert type_code is not None
-            doc = await self.native.call(
+            doc = await self._call(
                 "license/queryByHolder",
                 {
                     "holderIdCode": holder_code,
@@ -129,7 +136,7 @@ class ZhejiangAdapter(HttpProvinceAdapter):
     async def _certificate_data(
         self, certificate_id: str, fields: tuple[str, ...]
     ) -> Mapping[str, str]:
-        datas = await self.native.call(
+        datas = await self._call(
             "license/items", {"licenseCode": certificate_id, "itemCodes": ",".join(fields)}
         )
         if not isinstance(datas, dict) or datas.get("licenseCode") != certificate_id:
@@ -148,7 +155,7 @@ class ZhejiangAdapter(HttpProvinceAdapter):
         return out
 
     async def _certificate_status(self, certificate_id: str) -> CertificateStatus:
-        datas = await self.native.call("license/status", {"licenseCode": certificate_id})
+        datas = await self._call("license/status", {"licenseCode": certificate_id})
         if not isinstance(datas, dict) or datas.get("licenseCode") != certificate_id:
             raise AdapterDataError(f"{_WHERE}: status answer is not for {certificate_id}")
         status = ZJ_STATUS.get(native_str(datas, "licenseStatus", where=_WHERE))
@@ -159,7 +166,7 @@ class ZhejiangAdapter(HttpProvinceAdapter):
     async def _fetch_record(
         self, record_type: str, subject_code: str, subject_type: HolderType, fields: tuple[str, ...]
     ) -> RecordData:
-        datas = await self.native.call(
+        datas = await self._call(
             "record/query",
             {
                 "recordCode": record_type,

@@ -159,6 +159,7 @@ class ZhejiangSandbox(SandboxTransport):
     # --- services ---------------------------------------------------------------------------
 
     def _service(self, service: str, form: Mapping[str, str]) -> NativeReply:
+        self.use_causes.append(form.get("useReason"))
         if service == "license/queryById":
             cert = self.data.certificate(form.get("licenseCode", ""))
             return _reply("20") if cert is None else _reply("00", self._licence_json(cert))

@@ -24,6 +24,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "deltafed.cli._audit",
     "deltafed.cli._keys",
     "deltafed.cli._serve",
+    "deltafed.cli._demo",
 )
 
 

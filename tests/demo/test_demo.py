@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from deltafed import ConfigurationError, system_clock
-from deltafed.demo import CASES, DemoReport, run_demo
+from deltafed.demo import CASES, Case, DemoReport, World, run_demo
 from deltafed.demo._table import render_table, text_width
 from deltafed.keys import PrivateKey
 from deltafed.node import Node, NodeConfig, build_node, load_config
@@ -188,3 +188,17 @@ def test_tables_align_chinese_text() -> None:
     lines = render_table(("name", "n"), [("测试苏甲子", "1"), ("abc", "22")], right=(1,))
     assert [text_width(line) for line in lines[2:]] == [text_width(lines[2])] * 2
     assert lines[3].endswith("22")
+
+
+def test_ctrl_c_during_the_cases_stops_the_servers(tmp_path: Path) -> None:
+    endpoints: list[str] = []
+
+    def interrupted(world: World) -> str:
+        endpoints.extend(world.registry.endpoint_for(m) for m in world.nodes)
+        raise KeyboardInterrupt
+
+    cases = (CASES[0], Case("interrupted", "310000/dsj", None, "-", interrupted))
+    with pytest.raises(KeyboardInterrupt):
+        _run(tmp_path, serve=True, cases=cases)
+    assert len(endpoints) == 3
+    assert all(_refused(url) for url in endpoints)

@@ -248,6 +248,7 @@ def run_demo(
     report = DemoReport(directory=root)
     servers: dict[str, LoopbackServer] = {}
     logs: dict[str, AuditLog] = {}
+    completed = False
     try:
         servers = {member: LoopbackServer() for member in NODES}
         files = write_federation(
@@ -306,11 +307,13 @@ def run_demo(
             print("\nAudit logs (verify_log over each SQLite file):", file=stream)
             for line in report.audit:
                 print(f"  {line}", file=stream)
+        completed = True
     except DeltafedError as exc:
         report.error = f"error {exc.code}: {exc.message}"
     finally:
         report.seconds = time.perf_counter() - started
-        if not serve or not report.ok:
+        # Ctrl-C or a failure on the way: nothing may keep running.
+        if not (serve and completed and report.ok):
             _shutdown(servers, logs)
 
     _print_summary(stream, report, serve=serve)

@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -220,3 +221,45 @@ def test_the_unmutated_messages_verify() -> None:
     assert requester.verify_response(RESPONSE, request_raw=REQUEST).ok
     assert _only_deltafed_errors(REQUEST) == 1
     assert _only_deltafed_errors(RESPONSE) == 1
+
+
+# Characters on both sides of U+E000, where code point order and UTF-16 order part ways:
+# BMP letters, the private use area, full-width forms (issuer names) and astral characters.
+_BOUNDARY = st.sampled_from(
+    ["a", "Z", "é", "测", "\ud7ff", "\ue000", "\uf8ff", "（", "）", "\uffef", "😀", "\U00010000"]
+)
+_boundary_text = st.lists(_BOUNDARY, max_size=4).map("".join)
+boundary_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 5) | _boundary_text,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_boundary_text, inner, max_size=5),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(boundary_json)
+def test_non_ascii_names_and_values_encode_as_rfc8785(value: Any) -> None:
+    import rfc8785
+
+    assert canonical_json_value(value) == rfc8785.dumps(value)
+
+
+def test_non_ascii_values_stay_on_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    import rfc8785
+
+    import deltafed.protocol._json as wire_json_module
+
+    calls: list[Any] = []
+
+    def counting(value: Any) -> bytes:
+        calls.append(value)
+        return rfc8785.dumps(value)
+
+    monkeypatch.setattr(wire_json_module, "canonicalize", counting)
+    values = {"issuer_name": "测试样例（测试）", "list": ["😀", {"b": "\ue000", "a": "）"}]}
+    assert canonical_json_value(values) == rfc8785.dumps(values)
+    assert calls == []
+    # A member name beyond U+E000 anywhere does need the reference encoder.
+    names = {"list": [{"（": 1, "😀": 2}], "a": "x"}
+    assert canonical_json_value(names) == rfc8785.dumps(names)
+    assert calls == [names]

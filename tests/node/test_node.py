@@ -290,6 +290,7 @@ async def test_transient_problem_is_processed_again(harness: Harness) -> None:
     harness.adapter.fail = AdapterUnavailableError("platform down")
     first = await harness.post(raw)
     assert first.status == 503
+    assert len(harness.replay) == 0  # forgotten, not kept with a marker
     harness.adapter.fail = None
     second = await harness.post(raw)
     assert second.status == 200
@@ -298,6 +299,40 @@ async def test_transient_problem_is_processed_again(harness: Harness) -> None:
     assert harness.adapter.calls == ["find_certificate"]  # the failed call never reached it
     assert [harness.audit_log.entry(i).outcome for i in range(2)] == ["adapter_unavailable", "ok"]
     assert harness.audit_log.size == 2
+
+
+async def test_a_replay_store_without_forget_still_processes_again(harness: Harness) -> None:
+    class OldStore:
+        """A replay store written before ReplayStore.forget existed."""
+
+        def __init__(self) -> None:
+            self.inner = MemoryReplayStore()
+
+        def register(self, key: str, digest: str, *, expires_at: int, now: int) -> Any:
+            return self.inner.register(key, digest, expires_at=expires_at, now=now)
+
+        def set_response(self, key: str, digest: str, response: bytes) -> None:
+            self.inner.set_response(key, digest, response)
+
+        def purge(self, now: int) -> int:
+            return self.inner.purge(now)
+
+        def __len__(self) -> int:
+            return len(self.inner)
+
+    old = OldStore()
+    node = harness.fed.node(JIANGSU, adapter=harness.adapter, audit=harness.audit, replay=old)  # type: ignore[arg-type]
+    await harness.http.aclose()
+    harness.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=node), base_url=BASE)
+    raw = harness.sign(body=VERIFY_BY_HOLDER)
+    harness.adapter.fail = AdapterUnavailableError("platform down")
+    assert (await harness.post(raw)).status == 503
+    assert len(old) == 1  # kept with the empty "process again" answer
+    harness.adapter.fail = None
+    second = await harness.post(raw)
+    assert second.status == 200
+    assert (await harness.post(raw)).response.content == second.response.content
+    assert harness.adapter.calls == ["find_certificate"]
 
 
 async def test_audit_failure_withholds_the_answer(harness: Harness) -> None:
@@ -309,6 +344,7 @@ async def test_audit_failure_withholds_the_answer(harness: Harness) -> None:
     assert problem["code"] == "internal_error"
     assert "disk" not in json.dumps(problem)
     assert harness.audit_log.size == 0
+    assert len(harness.replay) == 0
     harness.audit.fail = False
     second = await harness.post(raw)
     assert second.status == 200

@@ -628,3 +628,40 @@ def test_public_names_are_sorted_and_resolve():
     assert {"ProtocolVerifier", "sign_request", "verify_request"} - set(protocol.__all__) == {
         "verify_request"
     }
+
+
+def test_the_http_names_are_shared_by_node_and_client() -> None:
+    import deltafed.client._client as client_module
+    import deltafed.node as node
+    import deltafed.protocol as protocol
+
+    assert protocol.OPERATION_PATHS == {
+        "certificate.verify": "/deltafed/v1/certificates/verify",
+        "certificate.release": "/deltafed/v1/certificates/release",
+        "record.request": "/deltafed/v1/records",
+    }
+    assert {v: k for k, v in protocol.PATH_OPERATIONS.items()} == protocol.OPERATION_PATHS
+    for path in (protocol.HEALTH_PATH, protocol.METADATA_PATH, protocol.OPENAPI_PATH):
+        assert path.startswith(protocol.API_PREFIX + "/")
+    # The node's older names are the same objects, and the client uses the protocol's.
+    assert node.OPERATION_PATHS is protocol.OPERATION_PATHS
+    assert node.REQUEST_TYPE == protocol.REQUEST_MEDIA_TYPE == "application/deltafed-request+jws"
+    assert node.RESPONSE_TYPE == protocol.RESPONSE_MEDIA_TYPE
+    assert node.METADATA_TYPE == protocol.METADATA_MEDIA_TYPE
+    assert node.PROTOCOL_VERSIONS == protocol.PROTOCOL_VERSIONS == ("1",)
+    assert client_module.OPERATION_PATHS is protocol.OPERATION_PATHS
+
+
+def test_peek_unverified_claims_reads_without_checking(clock: FixedClock, sh_key: PrivateKey):
+    from deltafed.protocol import peek_unverified_claims
+
+    raw = sign_request(request_claims(clock), sh_key)
+    claims = peek_unverified_claims(raw)
+    assert claims is not None
+    assert claims["iss"] == SHANGHAI
+    # A broken signature is not noticed: the claims are unverified.
+    head, payload, _ = raw.split(b".")
+    assert peek_unverified_claims(head + b"." + payload + b".AAAA") == claims
+    assert peek_unverified_claims(b"not a jws") is None
+    array = base64.urlsafe_b64encode(b"[1]").rstrip(b"=")
+    assert peek_unverified_claims(head + b"." + array + b".AAAA") is None

@@ -52,8 +52,10 @@ from deltafed._errors import (
 )
 from deltafed.client._consent import issue_consent
 from deltafed.keys import Signer
-from deltafed.node._http import OPERATION_PATHS, REQUEST_TYPE, RESPONSE_TYPE
 from deltafed.protocol import (
+    OPERATION_PATHS,
+    REQUEST_MEDIA_TYPE,
+    RESPONSE_MEDIA_TYPE,
     Limits,
     ProtocolVerifier,
     VerifiedResponse,
@@ -250,7 +252,7 @@ class _Core:
     def verify(
         self, prepared: _Prepared, status: int, content: bytes, content_type: str
     ) -> VerifiedResponse:
-        if _media_type(content_type) != RESPONSE_TYPE:
+        if _media_type(content_type) != RESPONSE_MEDIA_TYPE:
             if status >= 500:
                 raise TransportError(
                     f"{prepared.url} answered HTTP {status} without a signed response"
@@ -461,7 +463,7 @@ class FederationClient(_Api):
                 "POST",
                 prepared.url,
                 content=prepared.raw,
-                headers={"content-type": REQUEST_TYPE, "accept": RESPONSE_TYPE},
+                headers={"content-type": REQUEST_MEDIA_TYPE, "accept": RESPONSE_MEDIA_TYPE},
             ) as response:
                 chunks: list[bytes] = []
                 size = 0
@@ -670,7 +672,7 @@ class AsyncFederationClient(_Api):
                 "POST",
                 prepared.url,
                 content=prepared.raw,
-                headers={"content-type": REQUEST_TYPE, "accept": RESPONSE_TYPE},
+                headers={"content-type": REQUEST_MEDIA_TYPE, "accept": RESPONSE_MEDIA_TYPE},
             ) as response:
                 chunks: list[bytes] = []
                 size = 0

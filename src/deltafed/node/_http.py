@@ -12,12 +12,26 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from deltafed._errors import SizeLimitError
+from deltafed.protocol._paths import (
+    API_PREFIX,
+    HEALTH_PATH,
+    METADATA_MEDIA_TYPE,
+    METADATA_PATH,
+    OPENAPI_PATH,
+    OPERATION_PATHS,
+    PATH_OPERATIONS,
+    PROTOCOL_VERSIONS,
+    REQUEST_MEDIA_TYPE,
+    RESPONSE_MEDIA_TYPE,
+)
 
 __all__ = [
     "API_PREFIX",
+    "HEALTH_PATH",
     "JSON_TYPE",
     "METADATA_PATH",
     "METADATA_TYPE",
+    "OPENAPI_PATH",
     "OPERATION_PATHS",
     "PATH_OPERATIONS",
     "PROTOCOL_VERSIONS",
@@ -36,29 +50,12 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
-#: Every path of the binding starts with this.
-API_PREFIX: Final = "/deltafed/v1"
-#: The protocol versions a node of this library speaks.
-PROTOCOL_VERSIONS: Final = ("1",)
-
-#: Media type of a request body (a compact JWS).
-REQUEST_TYPE: Final = "application/deltafed-request+jws"
-#: Media type of a response body (a compact JWS).
-RESPONSE_TYPE: Final = "application/deltafed-response+jws"
-#: Media type of the signed node metadata.
-METADATA_TYPE: Final = "application/deltafed-metadata+jws"
+# The binding's names live in deltafed.protocol (shared with the client); the node's names for
+# them stay importable from here and from deltafed.node.
+REQUEST_TYPE: Final = REQUEST_MEDIA_TYPE
+RESPONSE_TYPE: Final = RESPONSE_MEDIA_TYPE
+METADATA_TYPE: Final = METADATA_MEDIA_TYPE
 JSON_TYPE: Final = "application/json"
-
-#: Operation -> path of the POST endpoint that performs it.
-OPERATION_PATHS: Final = {
-    "certificate.verify": f"{API_PREFIX}/certificates/verify",
-    "certificate.release": f"{API_PREFIX}/certificates/release",
-    "record.request": f"{API_PREFIX}/records",
-}
-PATH_OPERATIONS: Final = {path: op for op, path in OPERATION_PATHS.items()}
-METADATA_PATH: Final = f"{API_PREFIX}/metadata"
-HEALTH_PATH: Final = f"{API_PREFIX}/health"
-OPENAPI_PATH: Final = f"{API_PREFIX}/openapi.json"
 
 
 @dataclass(frozen=True, slots=True)

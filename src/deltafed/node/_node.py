@@ -72,10 +72,10 @@ from deltafed.protocol import (
     VerifiedRequest,
     new_problem_response,
     new_response,
+    peek_unverified_claims,
     sign_document,
     sign_response,
 )
-from deltafed.protocol._jws import peek_payload
 from deltafed.registry import TrustedRegistry
 from deltafed.schemas.common import CertificateStatus
 from deltafed.schemas.identifiers import MemberId, parse_member_id
@@ -98,9 +98,15 @@ METADATA_TYP: Final = "deltafed-metadata+jws"
 #: Problems that say "not now" rather than "no": they are not remembered, so the identical
 #: retransmission of the request is processed again.
 TRANSIENT_CODES: Final = frozenset(
-    {"adapter_unavailable", "adapter_timeout", "adapter_quota_exceeded", "internal_error"}
+    {
+        "adapter_unavailable",
+        "adapter_timeout",
+        "adapter_quota_exceeded",
+        "internal_error",
+        "replay_capacity",
+    }
 )
-#: What the replay store holds for a request whose answer was transient (see TRANSIENT_CODES).
+#: What a replay store without ``forget`` holds for a request to process again.
 _PROCESS_AGAIN: Final = b""
 #: Certificates are issued in China Standard Time: a validity date is a date there.
 _CST: Final = timezone(timedelta(hours=8))
@@ -358,7 +364,7 @@ class Node:
             # No answer without its evidence: this one is withheld, and the identical
             # retransmission will be processed again.
             _log.exception("audit write failed for request %s; answer withheld", claims.jti)
-            self._remember(request, _PROCESS_AGAIN)
+            self._forget(request)
             problem = Problem.from_error(InternalError("audit failed"), request_id=claims.jti)
             withheld = self.sign(
                 new_response(
@@ -370,9 +376,19 @@ class Node:
                 )
             )
             return Answer(problem.status, RESPONSE_TYPE, withheld)
-        transient = problem is not None and problem.code in TRANSIENT_CODES
-        self._remember(request, _PROCESS_AGAIN if transient else response)
+        if problem is not None and problem.code in TRANSIENT_CODES:
+            self._forget(request)
+        else:
+            self._remember(request, response)
         return Answer(200 if problem is None else problem.status, RESPONSE_TYPE, response)
+
+    def _forget(self, request: VerifiedRequest) -> None:
+        try:
+            self.verifier.forget_request(request)
+        except DeltafedError:
+            # A retransmission will be refused as "already being answered" until the entry
+            # expires, instead of being processed again.
+            _log.exception("could not forget request %s", request.jti)
 
     def _remember(self, request: VerifiedRequest, response: bytes) -> None:
         try:
@@ -517,7 +533,7 @@ class Node:
         )
 
     def _stored(self, response: bytes) -> Answer:
-        payload = peek_payload(response) or {}
+        payload = peek_unverified_claims(response) or {}
         status = 200
         if payload.get("sts") == "problem":
             body = payload.get("body")

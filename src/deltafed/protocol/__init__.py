@@ -28,6 +28,19 @@ from deltafed.protocol._claims import (
     VerifiedRequest,
     VerifiedResponse,
 )
+from deltafed.protocol._jws import peek_unverified_claims
+from deltafed.protocol._paths import (
+    API_PREFIX,
+    HEALTH_PATH,
+    METADATA_MEDIA_TYPE,
+    METADATA_PATH,
+    OPENAPI_PATH,
+    OPERATION_PATHS,
+    PATH_OPERATIONS,
+    PROTOCOL_VERSIONS,
+    REQUEST_MEDIA_TYPE,
+    RESPONSE_MEDIA_TYPE,
+)
 from deltafed.protocol._replay import (
     MemoryReplayStore,
     ReplayRecord,
@@ -37,10 +50,20 @@ from deltafed.protocol._replay import (
 from deltafed.protocol._verifier import Limits, ProtocolVerifier
 
 __all__ = [
+    "API_PREFIX",
     "DOCUMENT_TYPES",
+    "HEALTH_PATH",
     "MAX_LIFETIME",
+    "METADATA_MEDIA_TYPE",
+    "METADATA_PATH",
+    "OPENAPI_PATH",
+    "OPERATION_PATHS",
+    "PATH_OPERATIONS",
     "PROBLEM_CODES",
+    "PROTOCOL_VERSIONS",
+    "REQUEST_MEDIA_TYPE",
     "REQUEST_TYP",
+    "RESPONSE_MEDIA_TYPE",
     "RESPONSE_TYP",
     "Limits",
     "MemoryReplayStore",
@@ -57,6 +80,7 @@ __all__ = [
     "new_problem_response",
     "new_request",
     "new_response",
+    "peek_unverified_claims",
     "sign_document",
     "sign_request",
     "sign_response",

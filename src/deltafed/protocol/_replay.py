@@ -57,6 +57,14 @@ class ReplayStore(Protocol):
         """Attach the signed response sent for the message ``key`` with ``digest``."""
         ...
 
+    def forget(self, key: str, digest: str) -> bool:
+        """Forget the message ``key`` if it is the one with ``digest``; whether it was.
+
+        A node forgets a request it answered with a transient problem, so that the identical
+        retransmission is verified and processed again as if it were new.
+        """
+        ...
+
     def purge(self, now: int) -> int:
         """Forget entries that expired at ``now``; return how many were removed."""
         ...
@@ -104,6 +112,16 @@ class MemoryReplayStore:
             known = self._entries.get(key)
             if known is not None and known[0] == digest:
                 self._entries[key] = (digest, known[1], bytes(response))
+
+    def forget(self, key: str, digest: str) -> bool:
+        with self._lock:
+            known = self._entries.get(key)
+            if known is None or known[0] != digest:
+                return False
+            # The heap keeps its (expires_at, key) item: _purge skips it, or removes a later
+            # registration of the same bytes at the same expiry, which is as it should be.
+            del self._entries[key]
+            return True
 
     def purge(self, now: int) -> int:
         with self._lock:
@@ -198,6 +216,16 @@ class SqliteReplayStore:
                 )
             except sqlite3.Error as exc:
                 raise InternalError(f"replay store failed: {exc}") from exc
+
+    def forget(self, key: str, digest: str) -> bool:
+        with self._lock:
+            try:
+                cursor = self._db.execute(
+                    "DELETE FROM replay WHERE key = ? AND digest = ?", (key, digest)
+                )
+            except sqlite3.Error as exc:
+                raise InternalError(f"replay store failed: {exc}") from exc
+            return cursor.rowcount > 0
 
     def purge(self, now: int) -> int:
         with self._lock:

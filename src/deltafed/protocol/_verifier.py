@@ -229,6 +229,22 @@ class ProtocolVerifier:
                 _replay_key(request.claims.iss, request.claims.jti), request.digest, response
             )
 
+    def forget_request(self, request: VerifiedRequest) -> None:
+        """Forget ``request`` so that its identical retransmission is processed again.
+
+        For a request answered with a transient problem. A replay store written before
+        :meth:`ReplayStore.forget` existed gets an empty response instead, which
+        :meth:`verify_request` hands back as ``duplicate_of=b""``: "process again".
+        """
+        if self.replay is None:
+            return
+        key = _replay_key(request.claims.iss, request.claims.jti)
+        forget = getattr(self.replay, "forget", None)
+        if forget is None:
+            self.replay.set_response(key, request.digest, b"")
+        else:
+            forget(key, request.digest)
+
     def verify_response(self, data: bytes, *, request_raw: bytes) -> VerifiedResponse:
         """Verify the response to the request we sent as ``request_raw``.
 

@@ -121,6 +121,8 @@ class World:
 
 @dataclass(frozen=True, slots=True)
 class Case:
+    """One row of the demo: who asks whom, what should happen, and the check that runs it."""
+
     title: str
     requester: str
     provider: str | None

@@ -5,15 +5,16 @@ from __future__ import annotations
 import html
 import json
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final, TextIO
 
-from deltafed_conformance._model import Outcome, RunReport, Status, Verdict
+from deltafed_conformance._model import Check, Outcome, RunReport, Status, Verdict
 from deltafed_conformance._targets import Target
 
 __all__ = [
     "TerminalReporter",
+    "render_check_table",
     "render_html",
     "render_json",
     "render_junit",
@@ -258,3 +259,12 @@ def write_reports(
     ):
         if path is not None:
             Path(path).write_text(render(report), encoding="utf-8")
+
+
+def render_check_table(checks: Sequence[Check]) -> str:
+    """The Markdown table of ``checks`` that ``docs/conformance.md`` carries."""
+    lines = ["| id | check | requirement |", "| --- | --- | --- |"]
+    for check in checks:
+        requirement = check.requirement.removeprefix("docs/protocol.md ").replace("|", "\\|")
+        lines.append(f"| `{check.id}` | {check.title} | {requirement} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,366 @@
+"""Deliberately faulty nodes and adapters: each breaks exactly one requirement.
+
+They are built from the real node by subclassing its overridable steps (verify, decide),
+swapping one of its parts (the replay store, the adapter), or wrapping its ASGI app in a
+middleware that rewrites answers and re-signs them with the node's own key. No node code is
+edited.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from deltafed import (
+    ConsentExpiredError,
+    ConsentInvalidError,
+    ConsentRequiredError,
+    DeltafedError,
+    ExpiredError,
+)
+from deltafed._canonical import sha256_digest
+from deltafed.adapters.shanghai import ShanghaiAdapter
+from deltafed.keys import Verifier, b64url_decode
+from deltafed.node import Node
+from deltafed.policy import Decision, PolicyRequest
+from deltafed.protocol import (
+    MemoryReplayStore,
+    ProtocolVerifier,
+    ReplayRecord,
+    ResponseClaims,
+    VerifiedRequest,
+    sign_response,
+)
+from deltafed.registry import TrustedRegistry
+from deltafed.schemas.certificates import CertificateMetadata
+from deltafed.schemas.common import HolderType
+from deltafed.schemas.identifiers import parse_member_id
+from deltafed_conformance import AdapterTarget, NodeParts
+
+# --- accepts a bad signature ------------------------------------------------------------------
+
+
+class _Unchecked:
+    """A verifier that says yes to every signature (keeps the key's alg and kid)."""
+
+    def __init__(self, inner: Verifier) -> None:
+        self.alg = inner.alg
+        self.kid = inner.kid
+
+    def verify(self, signature: bytes, data: bytes) -> None:
+        return None
+
+
+class _LaxResolver:
+    def __init__(self, registry: TrustedRegistry) -> None:
+        self.registry = registry
+
+    def resolve(self, member: str, kid: str, at: datetime) -> Verifier:
+        return _Unchecked(self.registry.resolve(member, kid, at))  # type: ignore[return-value]
+
+
+class AcceptsBadSignature(Node):
+    def verify(self, raw: bytes) -> VerifiedRequest:
+        lax = ProtocolVerifier(
+            _LaxResolver(self.registry),
+            self.member,
+            clock=self.clock,
+            replay=self.replay,
+            limits=self.limits,
+        )
+        return lax.verify_request(raw)
+
+
+# --- accepts a replay -------------------------------------------------------------------------
+
+
+class DigestKeyedStore(MemoryReplayStore):
+    """Remembers (jti, bytes) instead of jti: the same jti with other bytes is new to it."""
+
+    def register(self, key: str, digest: str, *, expires_at: int, now: int) -> ReplayRecord | None:
+        return super().register(f"{key} {digest}", digest, expires_at=expires_at, now=now)
+
+    def set_response(self, key: str, digest: str, response: bytes) -> None:
+        super().set_response(f"{key} {digest}", digest, response)
+
+    def forget(self, key: str, digest: str) -> bool:
+        return super().forget(f"{key} {digest}", digest)
+
+
+# --- ignores the audience ---------------------------------------------------------------------
+
+
+def _claimed(raw: bytes) -> dict[str, Any]:
+    """The unverified payload of a compact JWS, or ``{}``."""
+    try:
+        payload = json.loads(b64url_decode(raw.split(b".")[1].decode("ascii")))
+    except (IndexError, ValueError, UnicodeDecodeError, DeltafedError):
+        return {}
+    return payload if isinstance(payload, dict) else {}
+
+
+class IgnoresAudience(Node):
+    def verify(self, raw: bytes) -> VerifiedRequest:
+        try:
+            audience = str(parse_member_id(_claimed(raw)["aud"]))
+        except (KeyError, DeltafedError):
+            audience = str(self.member)
+        loose = ProtocolVerifier(
+            self.registry, audience, clock=self.clock, replay=self.replay, limits=self.limits
+        )
+        return loose.verify_request(raw)
+
+
+# --- accepts an expired request ---------------------------------------------------------------
+
+
+class AcceptsExpired(Node):
+    def verify(self, raw: bytes) -> VerifiedRequest:
+        try:
+            return super().verify(raw)
+        except ExpiredError:
+            payload = _claimed(raw)
+            issued = datetime.fromtimestamp(int(payload["iat"]), UTC)
+            back_then = ProtocolVerifier(
+                self.registry,
+                self.member,
+                clock=lambda: issued,
+                replay=self.replay,
+                limits=self.limits,
+            )
+            return back_then.verify_request(raw)
+
+
+# --- policy faults ----------------------------------------------------------------------------
+
+
+class LeaksFields(Node):
+    """Decides on the allowed fields only, then releases every field asked."""
+
+    def decide(self, request: PolicyRequest) -> Decision:
+        scenario = self.registry.scenario(request.scenario)
+        allowed = tuple(f for f in request.fields if f not in scenario.disallowed_fields([f]))
+        decision = super().decide(dataclasses.replace(request, fields=allowed))
+        return dataclasses.replace(decision, fields=tuple(request.fields))
+
+
+class SkipsConsent(Node):
+    def decide(self, request: PolicyRequest) -> Decision:
+        try:
+            return super().decide(request)
+        except (ConsentRequiredError, ConsentInvalidError, ConsentExpiredError):
+            return Decision(
+                scenario=self.registry.scenario(request.scenario),
+                requester=parse_member_id(request.requester),
+                operation=request.operation,
+                target=request.target,
+                fields=tuple(request.fields),
+                consent=None,
+                decided_at=self.clock(),
+            )
+
+
+# --- answers rewritten by a middleware --------------------------------------------------------
+
+Transform = Callable[[int, list[tuple[bytes, bytes]], bytes], tuple[int, bytes, bytes]]
+
+
+class Rewrite:
+    """ASGI middleware: collect the node's answer, transform it, send the result."""
+
+    def __init__(self, app: Any, transform: Transform) -> None:
+        self.app = app
+        self.transform = transform
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start: dict[str, Any] = {}
+        chunks: list[bytes] = []
+
+        async def capture(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                start.update(message)
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body", False):
+                return
+            headers = list(start.get("headers", []))
+            status, kind, body = self.transform(start["status"], headers, b"".join(chunks))
+            kept = [(k, v) for k, v in headers if k not in (b"content-length", b"content-type")]
+            kept += [(b"content-type", kind), (b"content-length", str(len(body)).encode())]
+            await send({"type": "http.response.start", "status": status, "headers": kept})
+            await send({"type": "http.response.body", "body": body})
+
+        await self.app(scope, receive, capture)
+
+
+def _content_type(headers: list[tuple[bytes, bytes]]) -> bytes:
+    return next((v for k, v in headers if k == b"content-type"), b"")
+
+
+def unsigned_errors(node: Node) -> Any:
+    """Every error becomes a plain JSON body: no signature."""
+
+    def transform(
+        status: int, headers: list[tuple[bytes, bytes]], body: bytes
+    ) -> tuple[int, bytes, bytes]:
+        if status < 400:
+            return status, _content_type(headers), body
+        return status, b"application/json", json.dumps({"error": status}).encode()
+
+    return Rewrite(node, transform)
+
+
+def _resigned(node: Node, body: bytes, change: Callable[[dict[str, Any]], None]) -> bytes:
+    payload = json.loads(b64url_decode(body.split(b".")[1].decode()))
+    change(payload)
+    return sign_response(ResponseClaims.parse(payload), node.signer)
+
+
+def unbound_responses(node: Node) -> Any:
+    """Successful answers name other request bytes in ``req``."""
+
+    def change(payload: dict[str, Any]) -> None:
+        if payload["sts"] == "ok":
+            payload["req"] = sha256_digest(b"some other request")
+
+    def transform(
+        status: int, headers: list[tuple[bytes, bytes]], body: bytes
+    ) -> tuple[int, bytes, bytes]:
+        kind = _content_type(headers)
+        if kind != b"application/deltafed-response+jws":
+            return status, kind, body
+        return status, kind, _resigned(node, body, change)
+
+    return Rewrite(node, transform)
+
+
+def misaddressed_responses(node: Node) -> Any:
+    """Successful answers are addressed to the node itself instead of the requester."""
+
+    def change(payload: dict[str, Any]) -> None:
+        if payload["sts"] == "ok":
+            payload["aud"] = str(node.member)
+
+    def transform(
+        status: int, headers: list[tuple[bytes, bytes]], body: bytes
+    ) -> tuple[int, bytes, bytes]:
+        kind = _content_type(headers)
+        if kind != b"application/deltafed-response+jws":
+            return status, kind, body
+        return status, kind, _resigned(node, body, change)
+
+    return Rewrite(node, transform)
+
+
+# --- an adapter that maps a native field wrongly ----------------------------------------------
+
+
+class MisMappingShanghai(ShanghaiAdapter):
+    """Drops the issuer's name for its credit code: the shape stays valid, the value is wrong."""
+
+    async def _find_certificate(
+        self,
+        *,
+        certificate_id: str | None,
+        holder_code: str | None,
+        holder_type: HolderType | None,
+        type_code: str | None,
+    ) -> CertificateMetadata:
+        meta = await super()._find_certificate(
+            certificate_id=certificate_id,
+            holder_code=holder_code,
+            holder_type=holder_type,
+            type_code=type_code,
+        )
+        return meta.model_copy(update={"issuer_name": meta.issuer_code})
+
+
+# --- the table --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Faulty:
+    name: str
+    violates: str
+    target: Callable[[], AdapterTarget]
+    failing: frozenset[str]
+
+
+def _node(cls: type[Node]) -> Callable[[NodeParts], Node]:
+    return lambda parts: parts.build(cls)
+
+
+FAULTY: tuple[Faulty, ...] = (
+    Faulty(
+        "accepts-bad-signature",
+        "§5.1 step 8",
+        lambda: AdapterTarget("memory", name="bad-sig", node_factory=_node(AcceptsBadSignature)),
+        frozenset({"DF-NEG-001", "DF-NEG-002"}),
+    ),
+    Faulty(
+        "accepts-replay",
+        "§5.3",
+        lambda: AdapterTarget(
+            "memory", node_factory=lambda parts: parts.build(replay=DigestKeyedStore())
+        ),
+        frozenset({"DF-NEG-004"}),
+    ),
+    Faulty(
+        "ignores-audience",
+        "§5.2 step 11",
+        lambda: AdapterTarget("memory", node_factory=_node(IgnoresAudience)),
+        frozenset({"DF-NEG-008"}),
+    ),
+    Faulty(
+        "accepts-expired",
+        "§5.2 step 12",
+        lambda: AdapterTarget("memory", node_factory=_node(AcceptsExpired)),
+        frozenset({"DF-NEG-005"}),
+    ),
+    Faulty(
+        "leaks-field-outside-scenario",
+        "§6 field_not_allowed",
+        lambda: AdapterTarget("memory", node_factory=_node(LeaksFields)),
+        frozenset({"DF-POL-004"}),
+    ),
+    Faulty(
+        "skips-consent",
+        "§6 consent_*",
+        lambda: AdapterTarget("memory", node_factory=_node(SkipsConsent)),
+        frozenset({"DF-POL-005", "DF-POL-006", "DF-POL-007"}),
+    ),
+    Faulty(
+        "unsigned-errors",
+        "§7.1 signed errors",
+        lambda: AdapterTarget("memory", wrap=unsigned_errors),
+        frozenset({"DF-ERR-001"}),
+    ),
+    Faulty(
+        "unbound-response",
+        "§4 req binding",
+        lambda: AdapterTarget("memory", wrap=unbound_responses),
+        frozenset({"DF-SIG-002"}),
+    ),
+    Faulty(
+        "misaddressed-response",
+        "§4 aud",
+        lambda: AdapterTarget("memory", wrap=misaddressed_responses),
+        frozenset({"DF-SIG-003"}),
+    ),
+    Faulty(
+        "adapter-maps-wrongly",
+        "§4 result bodies",
+        lambda: AdapterTarget(
+            "shanghai",
+            adapter_factory=lambda clock: MisMappingShanghai.with_sandbox(clock=clock)[0],
+        ),
+        frozenset({"DF-MAP-001"}),
+    ),
+)

@@ -1,0 +1,94 @@
+"""The suite against a live node on loopback, through files as an integrator gets them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from deltafed._clock import system_clock
+from deltafed.adapters.jiangsu import JiangsuAdapter
+from deltafed_conformance import FederationFixture, LiveTarget, Status, run
+from deltafed_conformance._checks import ALL_CHECKS
+
+from .conftest import LoopbackServer
+
+MAPPING = {"DF-MAP-001", "DF-MAP-002", "DF-MAP-003"}
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Iterator[tuple[LoopbackServer, FederationFixture, dict[str, Path]]]:
+    server = LoopbackServer()
+    fixture = FederationFixture("320000", clock=system_clock, endpoint=server.url, key_seed=5)
+    adapter, _ = JiangsuAdapter.with_sandbox()
+    node = fixture.parts(adapter).build()
+    paths = fixture.write(tmp_path)
+    server.start(node)
+    try:
+        yield server, fixture, paths
+    finally:
+        server.stop()
+
+
+def test_live_node_on_loopback_passes(
+    live: tuple[LoopbackServer, FederationFixture, dict[str, Path]],
+) -> None:
+    server, fixture, paths = live
+    target = LiveTarget(
+        server.url,
+        registry=paths["registry"],
+        anchor=paths["anchor"],
+        tester_key=paths["tester"],
+        tester_id=fixture.tester,
+        profile=paths["profile"],
+    )
+    report = run([target])
+    outcome = report.targets[0]
+    assert len(outcome.outcomes) == len(ALL_CHECKS)
+    assert outcome.ids(Status.FAIL, Status.ERROR) == set()
+    # Golden mapping needs the adapter in process; everything else runs on the wire.
+    assert outcome.ids(Status.SKIP) == MAPPING
+    assert report.passed
+
+
+def test_live_node_without_profile_skips_what_it_cannot_know(
+    live: tuple[LoopbackServer, FederationFixture, dict[str, Path]],
+) -> None:
+    server, fixture, paths = live
+    target = LiveTarget(
+        server.url,
+        registry=paths["registry"],
+        anchor=paths["anchor"],
+        tester_key=paths["tester"],
+        tester_id=fixture.tester,
+    )
+    outcome = run([target]).targets[0]
+    # The node is found by its registry endpoint; protocol checks run with a stand-in probe.
+    assert outcome.ids(Status.FAIL, Status.ERROR) == set()
+    skipped = outcome.ids(Status.SKIP)
+    assert "DF-NEG-011" in skipped  # no compromised key given
+    assert "DF-EXC-001" in skipped  # no subject given
+    assert {"DF-NEG-001", "DF-NEG-004", "DF-IDEM-001", "DF-ERR-001"} <= outcome.ids(Status.PASS)
+
+
+def test_unreachable_node_is_an_error_not_a_pass(
+    live: tuple[LoopbackServer, FederationFixture, dict[str, Path]],
+) -> None:
+    _, fixture, paths = live
+    closed = LoopbackServer()  # bound, never started: nothing answers
+    try:
+        target = LiveTarget(
+            closed.url,
+            registry=paths["registry"],
+            anchor=paths["anchor"],
+            tester_key=paths["tester"],
+            tester_id=fixture.tester,
+            node_id=fixture.node,
+            timeout=2.0,
+        )
+        report = run([target], [c for c in ALL_CHECKS if c.id == "DF-DISC-003"])
+    finally:
+        closed.stop()
+    assert report.targets[0].ids(Status.ERROR) == {"DF-DISC-003"}
+    assert report.exit_status == 1

@@ -26,6 +26,7 @@ def check(report: VerificationReport, position: int, kind: str) -> None:
     with pytest.raises(AuditIntegrityError) as err:
         report.raise_for_problems()
     assert err.value.position == position
+    assert err.value.kind == kind
 
 
 @pytest.fixture

@@ -87,7 +87,7 @@ class VerificationReport:
         first = self.first
         if first is not None:
             more = f" (and {len(self.problems) - 1} more)" if len(self.problems) > 1 else ""
-            raise AuditIntegrityError(f"{first}{more}", position=first.position)
+            raise AuditIntegrityError(f"{first}{more}", position=first.position, kind=first.kind)
 
 
 def sha256_text(data: bytes) -> str:

@@ -22,6 +22,7 @@ from deltafed.node import JIANGSU, METADATA_TYP, SHANGHAI, ZHEJIANG, Exchange, N
 from deltafed.protocol import MemoryReplayStore, ProtocolVerifier
 from deltafed.protocol._jws import peek_payload
 from deltafed.registry import TrustedRegistry
+from deltafed.schemas.messages import VerificationResult
 
 from .conftest import BASE, Harness
 
@@ -75,6 +76,18 @@ async def test_verification_by_holder(harness: Harness) -> None:
     assert entry.fields == ()
     assert entry.subject_refs == (harness.audit_log.subject_ref(HOLDER),)
     assert harness.adapter.use_causes == ["跨省通办 test"]  # the request's own use cause
+
+
+async def test_every_verification_answer_is_a_valid_result(harness: Harness) -> None:
+    cards = [c for c in JS.certificates if c.type_code == IDENTITY_CARD.type_code]
+    assert len(cards) > 3
+    for cert in cards:
+        body = {"certificate_id": cert.certificate_id, "use_cause": "check"}
+        sent = await harness.post(harness.sign(body=body, target=cert.certificate_id))
+        verified = harness.verify(sent)
+        assert verified.ok, verified.body
+        assert VerificationResult.parse(verified.body).to_wire() == verified.body
+        assert verified.body["issuer_name"] == cert.issuer_name
 
 
 async def test_verification_by_identifier(harness: Harness) -> None:

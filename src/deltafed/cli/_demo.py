@@ -7,7 +7,10 @@ run), 130 after Ctrl-C (the servers are shut down first).
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
+from types import FrameType
 from typing import Any
 
 from deltafed.demo import run_demo
@@ -48,12 +51,23 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=_demo)
 
 
+def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    # A process manager's SIGTERM gets the same clean shutdown as Ctrl-C.
+    raise KeyboardInterrupt
+
+
 def _demo(args: argparse.Namespace) -> int:
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
         report = run_demo(args.dir, out=sys.stdout, serve=args.serve, keep=args.keep)
     except KeyboardInterrupt:
         print("\ninterrupted: the nodes were shut down cleanly", file=sys.stderr)
         return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     if not report.kept:
         print(f"removed {report.directory} (--no-keep)")
     return report.exit_code

@@ -299,11 +299,16 @@ async def test_bad_native_data_is_a_problem(harness: Harness) -> None:
 
 
 async def test_transient_problem_is_processed_again(harness: Harness) -> None:
-    raw = harness.sign(body=VERIFY_BY_HOLDER)
+    raw = harness.sign(body=VERIFY_BY_HOLDER, jti="transient-request-0001")
     harness.adapter.fail = AdapterUnavailableError("platform down")
     first = await harness.post(raw)
     assert first.status == 503
-    assert len(harness.replay) == 0  # forgotten, not kept with a marker
+    # Released, not forgotten: the id stays bound to these bytes.
+    assert len(harness.replay) == 1
+    other_body = {**VERIFY_BY_HOLDER, "use_cause": "another request, same id"}
+    reused = harness.sign(body=other_body, jti="transient-request-0001")
+    refused = await harness.post(reused)
+    assert problem_of(harness, refused)["code"] == "replay"
     harness.adapter.fail = None
     second = await harness.post(raw)
     assert second.status == 200
@@ -357,7 +362,7 @@ async def test_audit_failure_withholds_the_answer(harness: Harness) -> None:
     assert problem["code"] == "internal_error"
     assert "disk" not in json.dumps(problem)
     assert harness.audit_log.size == 0
-    assert len(harness.replay) == 0
+    assert len(harness.replay) == 1  # released for the identical bytes only
     harness.audit.fail = False
     second = await harness.post(raw)
     assert second.status == 200

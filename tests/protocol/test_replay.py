@@ -49,17 +49,19 @@ def test_response_is_attached_only_to_the_same_digest(make_store) -> None:
     assert len(store) == 1
 
 
-def test_forget_removes_only_the_same_digest(make_store) -> None:
+def test_forget_releases_only_the_same_digest(make_store) -> None:
     store = make_store()
     store.register("a", "sha-256:1", expires_at=200, now=100)
     store.register("b", "sha-256:1", expires_at=200, now=100)
     assert store.forget("a", "sha-256:other") is False
     assert store.forget("missing", "sha-256:1") is False
-    assert len(store) == 2
     assert store.forget("a", "sha-256:1") is True
-    assert store.forget("a", "sha-256:1") is False
-    assert len(store) == 1
-    # Forgotten: the same message registers as new, and lives until its own expiry.
+    # Released, not removed: the id stays bound to its digest until it expires.
+    assert len(store) == 2
+    assert store.register("a", "sha-256:other", expires_at=200, now=150) == ReplayRecord(
+        "sha-256:1", 200, b""
+    )
+    # The identical message claims it again (it is in flight once more), exactly once.
     assert store.register("a", "sha-256:1", expires_at=200, now=150) is None
     assert store.register("a", "sha-256:1", expires_at=200, now=150) == ReplayRecord(
         "sha-256:1", 200, None
@@ -68,13 +70,13 @@ def test_forget_removes_only_the_same_digest(make_store) -> None:
     assert len(store) == 0
 
 
-def test_a_forgotten_entry_frees_its_place(make_store) -> None:
+def test_a_released_entry_keeps_its_place(make_store) -> None:
     store = make_store(max_entries=1)
     store.register("a", "d", expires_at=200, now=100)
+    store.forget("a", "d")
     with pytest.raises(ReplayCapacityError):
         store.register("b", "d", expires_at=200, now=100)
-    store.forget("a", "d")
-    assert store.register("b", "d", expires_at=200, now=100) is None
+    assert store.register("b", "d", expires_at=300, now=200) is None
 
 
 def test_entries_are_purged_after_expiry(make_store) -> None:

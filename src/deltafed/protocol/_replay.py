@@ -22,6 +22,10 @@ __all__ = ["MemoryReplayStore", "ReplayRecord", "ReplayStore", "SqliteReplayStor
 
 _DEFAULT_MAX_ENTRIES = 1_000_000
 
+#: The response a store keeps for a released message: "process the identical bytes again".
+#: A real response is a compact JWS and never empty.
+_RELEASED = b""
+
 
 def _full(max_entries: int) -> ReplayCapacityError:
     return ReplayCapacityError(
@@ -48,9 +52,11 @@ class ReplayStore(Protocol):
     """
 
     def register(self, key: str, digest: str, *, expires_at: int, now: int) -> ReplayRecord | None:
-        """Atomically purge what expired at ``now``, then: if ``key`` is known return its
-        record unchanged; else remember it and return ``None``. A full store raises
-        :class:`~deltafed.ReplayError`."""
+        """Atomically purge what expired at ``now``, then: if ``key`` is unknown, remember it
+        and return ``None``; if it is known with the same ``digest`` and was released by
+        :meth:`forget`, claim it again (it is in flight once more) and return ``None``;
+        otherwise return its record unchanged. A full store raises
+        :class:`~deltafed.ReplayCapacityError`."""
         ...
 
     def set_response(self, key: str, digest: str, response: bytes) -> None:
@@ -58,10 +64,11 @@ class ReplayStore(Protocol):
         ...
 
     def forget(self, key: str, digest: str) -> bool:
-        """Forget the message ``key`` if it is the one with ``digest``; whether it was.
+        """Release the message ``key`` if it is the one with ``digest``; whether it was.
 
-        A node forgets a request it answered with a transient problem, so that the identical
-        retransmission is verified and processed again as if it were new.
+        A node releases a request it answered with a transient problem, so that the identical
+        retransmission is processed again. The id stays bound to ``digest`` until it expires:
+        a different request reusing the id is still refused.
         """
         ...
 
@@ -100,6 +107,9 @@ class MemoryReplayStore:
             self._purge(now)
             known = self._entries.get(key)
             if known is not None:
+                if known[0] == digest and known[2] == _RELEASED:
+                    self._entries[key] = (digest, known[1], None)
+                    return None
                 return ReplayRecord(*known)
             if len(self._entries) >= self.max_entries:
                 raise _full(self.max_entries)
@@ -118,9 +128,7 @@ class MemoryReplayStore:
             known = self._entries.get(key)
             if known is None or known[0] != digest:
                 return False
-            # The heap keeps its (expires_at, key) item: _purge skips it, or removes a later
-            # registration of the same bytes at the same expiry, which is as it should be.
-            del self._entries[key]
+            self._entries[key] = (digest, known[1], _RELEASED)
             return True
 
     def purge(self, now: int) -> int:
@@ -185,6 +193,11 @@ class SqliteReplayStore:
                         "SELECT digest, expires_at, response FROM replay WHERE key = ?", (key,)
                     ).fetchone()
                     if row is not None:
+                        if row[0] == digest and row[2] == _RELEASED:
+                            self._db.execute(
+                                "UPDATE replay SET response = NULL WHERE key = ?", (key,)
+                            )
+                            return None
                         return ReplayRecord(row[0], row[1], row[2])
                     (count,) = self._db.execute(
                         "SELECT n FROM replay_count WHERE id = 0"
@@ -221,7 +234,8 @@ class SqliteReplayStore:
         with self._lock:
             try:
                 cursor = self._db.execute(
-                    "DELETE FROM replay WHERE key = ? AND digest = ?", (key, digest)
+                    "UPDATE replay SET response = ? WHERE key = ? AND digest = ?",
+                    (_RELEASED, key, digest),
                 )
             except sqlite3.Error as exc:
                 raise InternalError(f"replay store failed: {exc}") from exc

@@ -43,15 +43,18 @@ def _uvicorn() -> Any:
         ) from exc
 
 
-def run_uvicorn(app: Any, *, host: str, port: int) -> None:
-    """Serve ``app`` with uvicorn until interrupted."""
-    _uvicorn().run(app, host=host, port=port, lifespan="on", log_level="info", server_header=False)
+def run_uvicorn(app: Any, *, host: str, port: int, **tls: Any) -> None:
+    """Serve ``app`` with uvicorn until interrupted; ``tls`` are uvicorn's ``ssl_*`` options."""
+    _uvicorn().run(
+        app, host=host, port=port, lifespan="on", log_level="info", server_header=False, **tls
+    )
 
 
 def _serve(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     host = args.host or config.host
     port = args.port if args.port is not None else config.port
+    config.check_transport(host)
     if not args.check:
         _uvicorn()  # fail before opening anything if the extra is missing
     node = build_node(config)
@@ -65,6 +68,8 @@ def _serve(args: argparse.Namespace) -> int:
     if args.check:
         anyio.run(node.aclose)
         return 0
-    print(f"listening on http://{host}:{port}")
-    run_uvicorn(node, host=host, port=port)
+    scheme = "https" if config.tls else "http"
+    mutual = " (client certificates required)" if config.tls_client_ca_file else ""
+    print(f"listening on {scheme}://{host}:{port}{mutual}")
+    run_uvicorn(node, host=host, port=port, **config.uvicorn_tls_options())
     return 0

@@ -25,12 +25,22 @@ Example::
     [adapter.config]                     # passed to the adapter's from_config
     sandbox = true
 
-Relative paths are relative to the configuration file. Unknown keys are refused.
+    [tls]                                # required unless host is loopback
+    cert_file = "tls/node.crt"           # the node's certificate chain (PEM)
+    key_file = "tls/node.key"            # its private key (PEM)
+    client_ca_file = "tls/members-ca.pem"  # optional: require client certificates (mutual TLS)
+
+Relative paths are relative to the configuration file. Unknown keys are refused. A node that
+listens on an address other than loopback without ``[tls]`` is refused unless ``[node]`` says
+``allow_plain_http = true``: signed messages are not encrypted, so the records they carry need
+TLS on the wire.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import ssl
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -52,11 +62,20 @@ __all__ = ["NodeConfig", "build_node", "load_config"]
 
 _MAX_CONFIG_BYTES: Final = 64 * 1024
 _SECTIONS: Final = {
-    "node": {"member", "key_file", "host", "port", "response_lifetime", "max_bytes"},
+    "node": {
+        "member",
+        "key_file",
+        "host",
+        "port",
+        "response_lifetime",
+        "max_bytes",
+        "allow_plain_http",
+    },
     "registry": {"file", "anchor", "grace_hours"},
     "audit": {"db", "subject_key_file", "checkpoint_every"},
     "replay": {"db", "max_entries"},
     "adapter": {"name", "config"},
+    "tls": {"cert_file", "key_file", "client_ca_file"},
 }
 
 
@@ -80,6 +99,39 @@ class NodeConfig:
     response_lifetime: int = 60
     max_bytes: int = 262_144
     checkpoint_every: int | None = None
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    tls_client_ca_file: Path | None = None
+    allow_plain_http: bool = False
+
+    @property
+    def tls(self) -> bool:
+        """Whether the node serves HTTPS."""
+        return self.tls_cert_file is not None
+
+    def check_transport(self, host: str) -> None:
+        """Refuse plain HTTP on an address other than loopback, unless explicitly allowed."""
+        if self.tls or self.allow_plain_http or _is_loopback(host):
+            return
+        raise ConfigurationError(
+            f"refusing to serve plain HTTP on {host}: released records would cross the "
+            "network unencrypted",
+            remediation="Add a [tls] section with cert_file and key_file (and client_ca_file "
+            "for mutual TLS), or set allow_plain_http = true in [node] behind a TLS proxy.",
+        )
+
+    def uvicorn_tls_options(self) -> dict[str, Any]:
+        """The uvicorn keyword arguments that turn on (mutual) TLS; empty without ``[tls]``."""
+        if self.tls_cert_file is None:
+            return {}
+        options: dict[str, Any] = {
+            "ssl_certfile": str(self.tls_cert_file),
+            "ssl_keyfile": str(self.tls_key_file),
+        }
+        if self.tls_client_ca_file is not None:
+            options["ssl_ca_certs"] = str(self.tls_client_ca_file)
+            options["ssl_cert_reqs"] = ssl.CERT_REQUIRED
+        return options
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], *, base: Path) -> NodeConfig:
@@ -126,6 +178,23 @@ class NodeConfig:
         if not 0 <= port <= 65535:
             raise ConfigurationError("[node] port must be 0 to 65535")
         replay_db = sections["replay"].get("db")
+        tls_cert = optional("tls", "cert_file", str, None)
+        tls_key = optional("tls", "key_file", str, None)
+        tls_ca = optional("tls", "client_ca_file", str, None)
+        if (tls_cert is None) != (tls_key is None):
+            raise ConfigurationError("[tls] needs both cert_file and key_file")
+        if tls_ca is not None and tls_cert is None:
+            raise ConfigurationError("[tls] client_ca_file needs cert_file and key_file")
+        allow_plain = sections["node"].get("allow_plain_http", False)
+        if not isinstance(allow_plain, bool):
+            raise ConfigurationError("[node] allow_plain_http must be true or false")
+        for name, value in (
+            ("cert_file", tls_cert),
+            ("key_file", tls_key),
+            ("client_ca_file", tls_ca),
+        ):
+            if value is not None and not path(value).is_file():
+                raise ConfigurationError(f"[tls] {name}: no file at {path(value)}")
         return cls(
             member=member,
             key_file=path(need("node", "key_file", str)),
@@ -143,7 +212,20 @@ class NodeConfig:
             response_lifetime=optional("node", "response_lifetime", int, 60),
             max_bytes=optional("node", "max_bytes", int, 262_144),
             checkpoint_every=optional("audit", "checkpoint_every", int, None),
+            tls_cert_file=path(tls_cert) if tls_cert is not None else None,
+            tls_key_file=path(tls_key) if tls_key is not None else None,
+            tls_client_ca_file=path(tls_ca) if tls_ca is not None else None,
+            allow_plain_http=allow_plain,
         )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def load_config(path: str | os.PathLike[str]) -> NodeConfig:

@@ -233,8 +233,8 @@ class ProtocolVerifier:
         """Release ``request`` so that its identical retransmission is processed again.
 
         For a request answered with a transient problem. The message id stays bound to the
-        request's digest: a different request reusing it is still refused. A replay store written before
-        :meth:`ReplayStore.forget` existed gets an empty response instead, which
+        request's digest: a different request reusing it is still refused. A replay store
+        without :meth:`ReplayStore.forget` gets an empty response instead, which
         :meth:`verify_request` hands back as ``duplicate_of=b""``: "process again".
         """
         if self.replay is None:

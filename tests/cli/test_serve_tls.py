@@ -1,0 +1,256 @@
+"""TLS for ``deltafed serve``: configuration, the plain-HTTP refusal, and real (mutual) TLS.
+
+The certificates are made here, for 127.0.0.1, by a throwaway test CA.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import socket
+import ssl
+import threading
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from deltafed import ConfigurationError
+from deltafed.cli import main
+from deltafed.node import build_node, load_config
+
+from .test_serve_cli import write_node_files
+
+NOW = dt.datetime.now(dt.UTC)
+
+
+def _name(common: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
+
+
+def _write_key(key: ec.EllipticCurvePrivateKey, path: Path) -> None:
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+
+
+def make_pki(folder: Path) -> dict[str, Path]:
+    """A test CA, a server certificate for 127.0.0.1 and a client certificate."""
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(_name("deltafed TEST CA"))
+        .issuer_name(_name("deltafed TEST CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(NOW - dt.timedelta(minutes=5))
+        .not_valid_after(NOW + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    paths = {"ca": folder / "ca.pem"}
+    paths["ca"].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    for role, usage in (
+        ("server", ExtendedKeyUsageOID.SERVER_AUTH),
+        ("client", ExtendedKeyUsageOID.CLIENT_AUTH),
+    ):
+        key = ec.generate_private_key(ec.SECP256R1())
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(_name(f"deltafed TEST {role}"))
+            .issuer_name(ca.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(NOW - dt.timedelta(minutes=5))
+            .not_valid_after(NOW + dt.timedelta(days=1))
+            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+        )
+        if role == "server":
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                critical=False,
+            )
+        cert = builder.sign(ca_key, hashes.SHA256())
+        paths[f"{role}_cert"] = folder / f"{role}.crt"
+        paths[f"{role}_key"] = folder / f"{role}.key"
+        paths[f"{role}_cert"].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        _write_key(key, paths[f"{role}_key"])
+    return paths
+
+
+def tls_section(pki: dict[str, Path], *, mutual: bool) -> str:
+    lines = [
+        "[tls]",
+        f'cert_file = "{pki["server_cert"]}"',
+        f'key_file = "{pki["server_key"]}"',
+    ]
+    if mutual:
+        lines.append(f'client_ca_file = "{pki["ca"]}"')
+    return "\n".join(lines) + "\n"
+
+
+def with_tls(tmp_path: Path, section: str, extra: str = "") -> Path:
+    config = write_node_files(tmp_path, extra=extra)
+    config.write_text(config.read_text() + "\n" + section)
+    return config
+
+
+class _Server(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.ready = threading.Event()
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        self.ready.set()
+
+
+def serve(app: Any, options: dict[str, Any]) -> tuple[_Server, threading.Thread, int]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", **options)
+    server = _Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    if not server.ready.wait(timeout=30):
+        raise RuntimeError("uvicorn did not start")
+    return server, thread, port
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ('[tls]\ncert_file = "server.crt"\n', "needs both cert_file and key_file"),
+        ('[tls]\nkey_file = "server.key"\n', "needs both cert_file and key_file"),
+        ('[tls]\nclient_ca_file = "ca.pem"\n', "client_ca_file needs cert_file"),
+        ('[tls]\ncert_file = "nope.crt"\nkey_file = "server.key"\n', "cert_file: no file"),
+        ('[tls]\ncipher = "rc4"\n', "unknown keys ['cipher']"),
+    ],
+)
+def test_bad_tls_sections_are_refused(tmp_path: Path, section: str, message: str) -> None:
+    make_pki(tmp_path)
+    with pytest.raises(ConfigurationError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        load_config(with_tls(tmp_path, section))
+
+
+def test_allow_plain_http_must_be_a_boolean(tmp_path: Path) -> None:
+    config = write_node_files(tmp_path, extra='allow_plain_http = "yes"')
+    with pytest.raises(ConfigurationError, match="allow_plain_http must be true or false"):
+        load_config(config)
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.8.9.10", "::1", "[::1]", "localhost"])
+def test_plain_http_on_loopback_is_allowed(tmp_path: Path, host: str) -> None:
+    load_config(write_node_files(tmp_path)).check_transport(host)
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.0.2.7", "::", "node.example"])
+def test_plain_http_elsewhere_is_refused(tmp_path: Path, host: str) -> None:
+    config = load_config(write_node_files(tmp_path))
+    with pytest.raises(ConfigurationError, match="refusing to serve plain HTTP") as refused:
+        config.check_transport(host)
+    assert refused.value.remediation is not None
+    assert "[tls]" in refused.value.remediation
+
+
+def test_plain_http_elsewhere_when_explicitly_allowed(tmp_path: Path) -> None:
+    config = load_config(write_node_files(tmp_path, extra="allow_plain_http = true"))
+    config.check_transport("0.0.0.0")
+
+
+def test_tls_allows_any_address(tmp_path: Path) -> None:
+    pki = make_pki(tmp_path)
+    config = load_config(with_tls(tmp_path, tls_section(pki, mutual=False)))
+    config.check_transport("0.0.0.0")
+    assert config.uvicorn_tls_options() == {
+        "ssl_certfile": str(pki["server_cert"]),
+        "ssl_keyfile": str(pki["server_key"]),
+    }
+
+
+def test_serve_refuses_plain_http_on_all_interfaces(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_node_files(tmp_path)
+    assert main(["serve", "--config", str(config), "--host", "0.0.0.0", "--check"]) == 2
+    err = capsys.readouterr().err
+    assert "refusing to serve plain HTTP on 0.0.0.0" in err
+    assert not (tmp_path / "audit.db").exists()  # refused before anything was opened
+
+
+def test_serve_hands_tls_options_to_uvicorn(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from deltafed.cli import _serve
+
+    pki = make_pki(tmp_path)
+    config = with_tls(tmp_path, tls_section(pki, mutual=True))
+    seen: dict[str, Any] = {}
+
+    def fake_run(app: Any, *, host: str, port: int, **tls: Any) -> None:
+        seen.update(tls)
+
+    monkeypatch.setattr(_serve, "run_uvicorn", fake_run)
+    assert main(["serve", "--config", str(config), "--port", "9443"]) == 0
+    assert seen["ssl_cert_reqs"] == ssl.CERT_REQUIRED
+    assert seen["ssl_ca_certs"] == str(pki["ca"])
+    assert "listening on https://127.0.0.1:9443 (client certificates required)" in (
+        capsys.readouterr().out
+    )
+
+
+def _context(pki: dict[str, Path], *, client_cert: bool) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=str(pki["ca"]))
+    if client_cert:
+        context.load_cert_chain(str(pki["client_cert"]), str(pki["client_key"]))
+    return context
+
+
+def test_a_node_served_over_tls(tmp_path: Path) -> None:
+    pki = make_pki(tmp_path)
+    config = load_config(with_tls(tmp_path, tls_section(pki, mutual=False)))
+    node = build_node(config)
+    server, thread, port = serve(node, config.uvicorn_tls_options())
+    try:
+        url = f"https://127.0.0.1:{port}/deltafed/v1/health"
+        with httpx.Client(verify=_context(pki, client_cert=False)) as http:
+            assert http.get(url).status_code == 200
+        # A client that does not trust the test CA refuses the connection.
+        with (
+            httpx.Client(verify=ssl.create_default_context()) as http,
+            pytest.raises(httpx.ConnectError),
+        ):
+            http.get(url)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+def test_mutual_tls_requires_a_client_certificate(tmp_path: Path) -> None:
+    pki = make_pki(tmp_path)
+    config = load_config(with_tls(tmp_path, tls_section(pki, mutual=True)))
+    node = build_node(config)
+    server, thread, port = serve(node, config.uvicorn_tls_options())
+    try:
+        url = f"https://127.0.0.1:{port}/deltafed/v1/health"
+        with httpx.Client(verify=_context(pki, client_cert=True)) as http:
+            assert http.get(url).status_code == 200
+        with (
+            httpx.Client(verify=_context(pki, client_cert=False)) as http,
+            pytest.raises((httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError)),
+        ):
+            http.get(url)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)

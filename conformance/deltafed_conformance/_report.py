@@ -130,6 +130,7 @@ def report_document(report: RunReport) -> dict[str, Any]:
 
 
 def render_json(report: RunReport) -> str:
+    """The run as a JSON document: every target, every check, its status and reason."""
     return json.dumps(report_document(report), ensure_ascii=False, indent=2) + "\n"
 
 
@@ -252,6 +253,7 @@ def write_reports(
     junit_path: str | Path | None = None,
     html_path: str | Path | None = None,
 ) -> None:
+    """Write the JSON, JUnit XML and HTML reports to the paths given (``None`` skips one)."""
     for path, render in (
         (json_path, render_json),
         (junit_path, render_junit),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import re
 import sys
 from pathlib import Path
 from typing import Any, Final
@@ -71,12 +72,13 @@ def _kind(obj: Any) -> str:
 
 
 def _signature(name: str, obj: Any) -> str:
-    if inspect.isfunction(obj):
-        try:
-            return f"{name}{inspect.signature(obj)}"
-        except (TypeError, ValueError):
-            return name
-    return name
+    try:
+        text = f"{name}{inspect.signature(obj)}"
+    except (TypeError, ValueError):
+        return name
+    # Defaults such as ``clock=system_clock`` print with a memory address: keep the name.
+    text = re.sub(r"<function ([\w.]+) at 0x[0-9a-f]+>", r"\1", text)
+    return re.sub(r" at 0x[0-9a-f]+", "", text)
 
 
 def _escape(text: str) -> str:

@@ -7,15 +7,12 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import socket
 import ssl
-import threading
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -23,7 +20,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from deltafed import ConfigurationError
 from deltafed.cli import main
-from deltafed.node import build_node, load_config
+from deltafed.node import LoopbackServer, build_node, load_config
 
 from .test_serve_cli import write_node_files
 
@@ -103,29 +100,6 @@ def with_tls(tmp_path: Path, section: str, extra: str = "") -> Path:
     config = write_node_files(tmp_path, extra=extra)
     config.write_text(config.read_text() + "\n" + section)
     return config
-
-
-class _Server(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.ready = threading.Event()
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets)
-        self.ready.set()
-
-
-def serve(app: Any, options: dict[str, Any]) -> tuple[_Server, threading.Thread, int]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", **options)
-    server = _Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    if not server.ready.wait(timeout=30):
-        raise RuntimeError("uvicorn did not start")
-    return server, thread, port
 
 
 @pytest.mark.parametrize(
@@ -220,10 +194,11 @@ def _context(pki: dict[str, Path], *, client_cert: bool) -> ssl.SSLContext:
 def test_a_node_served_over_tls(tmp_path: Path) -> None:
     pki = make_pki(tmp_path)
     config = load_config(with_tls(tmp_path, tls_section(pki, mutual=False)))
-    node = build_node(config)
-    server, thread, port = serve(node, config.uvicorn_tls_options())
+    server = LoopbackServer()
+    server.start(build_node(config), **config.uvicorn_tls_options())
     try:
-        url = f"https://127.0.0.1:{port}/deltafed/v1/health"
+        assert server.url.startswith("https://")
+        url = f"{server.url}/deltafed/v1/health"
         with httpx.Client(verify=_context(pki, client_cert=False)) as http:
             assert http.get(url).status_code == 200
         # A client that does not trust the test CA refuses the connection.
@@ -233,17 +208,17 @@ def test_a_node_served_over_tls(tmp_path: Path) -> None:
         ):
             http.get(url)
     finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+        server.stop()
 
 
 def test_mutual_tls_requires_a_client_certificate(tmp_path: Path) -> None:
     pki = make_pki(tmp_path)
     config = load_config(with_tls(tmp_path, tls_section(pki, mutual=True)))
-    node = build_node(config)
-    server, thread, port = serve(node, config.uvicorn_tls_options())
+    server = LoopbackServer()
+    server.start(build_node(config), **config.uvicorn_tls_options())
     try:
-        url = f"https://127.0.0.1:{port}/deltafed/v1/health"
+        assert server.url.startswith("https://")
+        url = f"{server.url}/deltafed/v1/health"
         with httpx.Client(verify=_context(pki, client_cert=True)) as http:
             assert http.get(url).status_code == 200
         with (
@@ -252,5 +227,4 @@ def test_mutual_tls_requires_a_client_certificate(tmp_path: Path) -> None:
         ):
             http.get(url)
     finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+        server.stop()

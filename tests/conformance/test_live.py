@@ -9,10 +9,9 @@ import pytest
 
 from deltafed._clock import system_clock
 from deltafed.adapters.jiangsu import JiangsuAdapter
+from deltafed.node import LoopbackServer
 from deltafed_conformance import FederationFixture, LiveTarget, Status, run
 from deltafed_conformance._checks import ALL_CHECKS
-
-from .conftest import LoopbackServer
 
 MAPPING = {"DF-MAP-001", "DF-MAP-002", "DF-MAP-003"}
 

@@ -8,21 +8,18 @@ In process: the same nodes behind httpx's ASGI transport. The tests run once per
 from __future__ import annotations
 
 import contextlib
-import socket
-import threading
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from tenacity import RetryCallState, wait_none
 
 from deltafed import FixedClock
 from deltafed.adapters.zhejiang import ZhejiangAdapter
 from deltafed.client import AsyncFederationClient
-from deltafed.node import JIANGSU, SHANGHAI, ZHEJIANG, LocalFederation, Node
+from deltafed.node import JIANGSU, SHANGHAI, ZHEJIANG, LocalFederation, LoopbackServer, Node
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 
@@ -30,46 +27,6 @@ T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-class _Server(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.ready = threading.Event()
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets)
-        self.ready.set()
-
-
-class LoopbackServer:
-    """An ASGI app served by uvicorn on 127.0.0.1, in a background thread."""
-
-    def __init__(self) -> None:
-        # proto IPPROTO_TCP so that asyncio sets TCP_NODELAY on accepted connections.
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.port: int = self.sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    def start(self, app: Any) -> None:
-        config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
-        self._server = _Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [self.sock]}, daemon=True
-        )
-        self._thread.start()
-        if not self._server.ready.wait(timeout=30):
-            raise RuntimeError("uvicorn did not start")
-
-    def stop(self) -> None:
-        if self._server is not None and self._thread is not None:
-            self._server.should_exit = True
-            self._thread.join(timeout=30)
-        self.sock.close()
 
 
 class Federation:

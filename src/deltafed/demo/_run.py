@@ -18,10 +18,10 @@ from deltafed._errors import ConfigurationError, DeltafedError
 from deltafed.audit import AccessRecord, AuditLog, SqliteAuditStore
 from deltafed.demo._cases import CASES, RESIDENT, Case, UnexpectedOutcomeError, World, region_name
 from deltafed.demo._files import NODES, TESTER, DemoFiles, write_federation
-from deltafed.demo._servers import LoopbackServer, load_uvicorn
 from deltafed.demo._table import render_table, text_width
 from deltafed.keys import PrivateKey
 from deltafed.node import Node, NodeConfig, build_node, load_config
+from deltafed.node._loopback import LoopbackServer, load_uvicorn
 from deltafed.registry import TrustedRegistry, load_anchor_file
 
 __all__ = ["CaseResult", "DemoReport", "NodeFactory", "run_demo"]

@@ -28,6 +28,7 @@ from deltafed.node._local import (
     LocalFederation,
     default_scenarios,
 )
+from deltafed.node._loopback import LoopbackServer
 from deltafed.node._node import METADATA_TYP, TRANSIENT_CODES, AuditRecorder, Exchange, Node
 from deltafed.node._openapi import openapi_document
 
@@ -53,6 +54,7 @@ __all__ = [
     "AuditRecorder",
     "Exchange",
     "LocalFederation",
+    "LoopbackServer",
     "Node",
     "NodeConfig",
     "build_node",

@@ -62,6 +62,21 @@ __all__ = [
 MAX_EVIDENCE_BYTES = 8 * 1024 * 1024
 _MIN_SUBJECT_KEY = 16
 _APPEND_ATTEMPTS = 5
+#: Most entries committed in one transaction by group commit.
+_MAX_BATCH = 64
+
+
+@dataclass(slots=True)
+class _Pending:
+    """One ``record`` call waiting for its entry to be committed."""
+
+    values: dict[str, Any]
+    request: bytes
+    response: bytes
+    refs: tuple[str, ...]
+    entry: AuditEntry | None = None
+    error: BaseException | None = None
+    done: bool = False
 
 
 def _normalise_subject(subject: str) -> str:
@@ -271,6 +286,13 @@ class AuditLog:
         self._lock = threading.RLock()
         self._frontier: Frontier | None = None
         self._prev = GENESIS_HASH
+        # Group commit: callers queue their entry; one of them (the leader) commits all that
+        # are queued in one transaction, while the others wait for it.
+        self._queue: list[_Pending] = []
+        self._queue_cv = threading.Condition(threading.Lock())
+        self._leading = False
+        # A store without append_batch gets one entry per transaction.
+        self._batch_limit = _MAX_BATCH if hasattr(store, "append_batch") else 1
 
     # --- writing ---------------------------------------------------------------------------
 
@@ -318,61 +340,142 @@ class AuditLog:
         if isinstance(subjects, str):
             raise InvalidInputError("subjects must be a sequence of identifiers", field="subjects")
         refs = tuple(sorted({self.subject_ref(s) for s in subjects}))
-        request_digest = "sha-256:" + hashlib.sha256(request).hexdigest()
-        response_digest = "sha-256:" + hashlib.sha256(response).hexdigest()
+        pending = _Pending(
+            values={
+                "role": role,
+                "node": self.node,
+                "counterpart": counterpart,
+                "operation": operation,
+                "scenario": scenario,
+                "subject_refs": refs,
+                "fields": tuple(fields),
+                "outcome": outcome,
+                "request_id": request_id,
+                "request_digest": "sha-256:" + hashlib.sha256(request).hexdigest(),
+                "response_digest": "sha-256:" + hashlib.sha256(response).hexdigest(),
+            },
+            request=request,
+            response=response,
+            refs=refs,
+        )
+        self._commit(pending)
+        if pending.error is not None:
+            raise pending.error
+        if pending.entry is None:  # pragma: no cover - _commit always sets one or the other
+            raise AuditError("audit entry was neither committed nor refused")
+        return pending.entry
+
+    def _commit(self, mine: _Pending) -> None:
+        """Group commit: return once ``mine`` is committed (or has failed).
+
+        Whoever finds no commit running leads: it takes what is queued (up to a bound), writes
+        it in one transaction, marks each done, and leads again until its own entry is done;
+        then it hands over to a waiting caller. So concurrent exchanges share one fsync, and
+        each caller still returns only after its own entry is durable.
+        """
+        with self._queue_cv:
+            self._queue.append(mine)
+            while not mine.done and self._leading:
+                self._queue_cv.wait()
+            if mine.done:
+                return
+            self._leading = True
+        try:
+            while not mine.done:
+                with self._queue_cv:
+                    batch = self._queue[: self._batch_limit]
+                    del self._queue[: self._batch_limit]
+                try:
+                    self._append_batch(batch)
+                except BaseException as exc:
+                    # Nothing of this batch is known to be durable: every caller in it fails,
+                    # each with its own error (raised in its own thread); the leader re-raises.
+                    for item in batch:
+                        if item is not mine and item.entry is None and item.error is None:
+                            failed = AuditError(f"audit commit failed: {exc}")
+                            failed.__cause__ = exc
+                            item.error = failed
+                    raise
+                finally:
+                    with self._queue_cv:
+                        for item in batch:
+                            item.done = True
+                        self._queue_cv.notify_all()
+        finally:
+            with self._queue_cv:
+                self._leading = False
+                self._queue_cv.notify_all()
+
+    def _append_batch(self, batch: list[_Pending]) -> None:
+        """Chain, hash and write ``batch`` in one transaction; set each item's entry or error."""
         with self._lock:
             for _ in range(_APPEND_ATTEMPTS):
                 frontier = self._frontier or self._load_tail()
-                at = self._clock()
-                entry = AuditEntry.parse(
-                    {
-                        "seq": frontier.size,
-                        "at": at,
-                        "role": role,
-                        "node": self.node,
-                        "counterpart": counterpart,
-                        "operation": operation,
-                        "scenario": scenario,
-                        "subject_refs": refs,
-                        "fields": tuple(fields),
-                        "outcome": outcome,
-                        "request_id": request_id,
-                        "request_digest": request_digest,
-                        "response_digest": response_digest,
-                        "prev_hash": self._prev,
-                    }
-                )
-                entry_bytes = canonicalize(entry.to_wire())
-                leaf = leaf_hash(entry_bytes)
                 grown = frontier.copy()
-                nodes = tuple(grown.append(leaf))
-                try:
-                    done = self.store.append(
+                prev = self._prev
+                records: list[AppendRecord] = []
+                built: list[tuple[_Pending, AuditEntry]] = []
+                for item in batch:
+                    try:
+                        entry = AuditEntry.parse(
+                            {
+                                **item.values,
+                                "seq": grown.size,
+                                "at": self._clock(),
+                                "prev_hash": prev,
+                            }
+                        )
+                    except InvalidInputError as exc:  # this caller's bad input; the others go on
+                        item.error = exc
+                        continue
+                    entry_bytes = canonicalize(entry.to_wire())
+                    leaf = leaf_hash(entry_bytes)
+                    records.append(
                         AppendRecord(
                             seq=entry.seq,
                             entry=entry_bytes,
-                            request=request,
-                            response=response,
+                            request=item.request,
+                            response=item.response,
                             at=at_key(entry.at),
                             counterpart=str(entry.counterpart),
                             scenario=entry.scenario,
-                            subject_refs=refs,
-                            nodes=nodes,
+                            subject_refs=item.refs,
+                            nodes=tuple(grown.append(leaf)),
                         )
                     )
+                    built.append((item, entry))
+                    prev = "sha-256:" + leaf.hex()
+                if not records:
+                    return
+                try:
+                    done = self._store_batch(records)
                 except BaseException:
                     # The commit may or may not have happened: trust only the store from here.
                     self._frontier = None
                     raise
                 if done:
+                    before = frontier.size
                     self._frontier = grown
-                    self._prev = "sha-256:" + leaf.hex()
-                    if self._every is not None and grown.size % self._every == 0:
+                    self._prev = prev
+                    for item, entry in built:
+                        item.entry = entry
+                    if (
+                        self._every is not None
+                        and grown.size // self._every > before // self._every
+                    ):
                         self.checkpoint()
-                    return entry
-                # Another writer took this position: reload the tail and chain onto it.
+                    return
+                # Another writer took these positions: reload the tail and chain onto it.
                 self._frontier = None
-        raise AuditError(f"could not append to the audit log in {_APPEND_ATTEMPTS} attempts")
+        failure = AuditError(f"could not append to the audit log in {_APPEND_ATTEMPTS} attempts")
+        for item in batch:
+            if item.entry is None and item.error is None:
+                item.error = failure
+
+    def _store_batch(self, records: list[AppendRecord]) -> bool:
+        if self._batch_limit == 1:
+            return self.store.append(records[0])
+        return self.store.append_batch(records)
 
     # --- tree heads and proofs -------------------------------------------------------------
 

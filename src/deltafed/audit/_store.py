@@ -73,6 +73,12 @@ class AuditStore(Protocol):
         """Write ``record`` durably in one transaction; ``False`` if its seq is taken."""
         ...
 
+    def append_batch(self, records: Sequence[AppendRecord]) -> bool:
+        """Write ``records`` (consecutive seqs) durably in ONE transaction, all or none;
+        ``False`` if any seq is taken. This is what lets :class:`AuditLog` commit the
+        entries of concurrent exchanges with one fsync (group commit)."""
+        ...
+
     def size(self) -> int:
         """One more than the highest stored seq (0 when empty)."""
         ...
@@ -116,12 +122,19 @@ class MemoryAuditStore:
         self.checkpoint_list: list[str] = []
 
     def append(self, record: AppendRecord) -> bool:
+        return self.append_batch((record,))
+
+    def append_batch(self, records: Sequence[AppendRecord]) -> bool:
         with self._lock:
-            if record.seq in self.rows or any((lv, ix) in self.nodes for lv, ix, _ in record.nodes):
-                return False
-            self.rows[record.seq] = record
-            for level, index, value in record.nodes:
-                self.nodes[(level, index)] = value
+            for record in records:
+                if record.seq in self.rows or any(
+                    (lv, ix) in self.nodes for lv, ix, _ in record.nodes
+                ):
+                    return False
+            for record in records:
+                self.rows[record.seq] = record
+                for level, index, value in record.nodes:
+                    self.nodes[(level, index)] = value
             return True
 
     def size(self) -> int:
@@ -270,32 +283,16 @@ class SqliteAuditStore:
         return row[0] if row else None
 
     def append(self, record: AppendRecord) -> bool:
+        return self.append_batch((record,))
+
+    def append_batch(self, records: Sequence[AppendRecord]) -> bool:
         with self._lock:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
                 raise AuditError(f"cannot start an audit transaction: {exc}") from exc
             try:
-                self._db.execute(
-                    "INSERT INTO entries (seq, at, counterpart, scenario, entry, request, response)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        record.seq,
-                        record.at,
-                        record.counterpart,
-                        record.scenario,
-                        record.entry,
-                        record.request,
-                        record.response,
-                    ),
-                )
-                self._db.executemany(
-                    "INSERT INTO subjects (subject_ref, seq) VALUES (?, ?)",
-                    [(ref, record.seq) for ref in sorted(set(record.subject_refs))],
-                )
-                self._db.executemany(
-                    "INSERT INTO nodes (level, idx, hash) VALUES (?, ?, ?)", record.nodes
-                )
+                self._insert(records)
                 self._db.execute("COMMIT")
             except sqlite3.IntegrityError:
                 self._db.execute("ROLLBACK")
@@ -306,26 +303,29 @@ class SqliteAuditStore:
                 raise AuditError(f"audit append failed: {exc}") from exc
             return True
 
+    def _insert(self, records: Sequence[AppendRecord]) -> None:
+        self._db.executemany(
+            "INSERT INTO entries (seq, at, counterpart, scenario, entry, request, response)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (r.seq, r.at, r.counterpart, r.scenario, r.entry, r.request, r.response)
+                for r in records
+            ],
+        )
+        self._db.executemany(
+            "INSERT INTO subjects (subject_ref, seq) VALUES (?, ?)",
+            [(ref, r.seq) for r in records for ref in sorted(set(r.subject_refs))],
+        )
+        self._db.executemany(
+            "INSERT INTO nodes (level, idx, hash) VALUES (?, ?, ?)",
+            [n for r in records for n in r.nodes],
+        )
+
     def append_many_unsafe(self, records: Sequence[AppendRecord]) -> None:
         """Write many records in one transaction: for building test and benchmark logs only."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
-            self._db.executemany(
-                "INSERT INTO entries (seq, at, counterpart, scenario, entry, request, response)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (r.seq, r.at, r.counterpart, r.scenario, r.entry, r.request, r.response)
-                    for r in records
-                ],
-            )
-            self._db.executemany(
-                "INSERT INTO subjects (subject_ref, seq) VALUES (?, ?)",
-                [(ref, r.seq) for r in records for ref in sorted(set(r.subject_refs))],
-            )
-            self._db.executemany(
-                "INSERT INTO nodes (level, idx, hash) VALUES (?, ?, ?)",
-                [n for r in records for n in r.nodes],
-            )
+            self._insert(records)
             self._db.execute("COMMIT")
 
     def size(self) -> int:

@@ -14,6 +14,7 @@ the field's path. The pure check functions never read the time.
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import date
 from typing import Annotated, Any, Final, Self
@@ -215,6 +216,17 @@ def compute_organisation_check(first8: str) -> str:
 def _check_credit(value: str) -> str:
     if not isinstance(value, str):
         raise _fail("credit_type", "credit code must be a string")
+    if len(value) != 18:
+        raise _fail("credit_length", f"credit code must be 18 characters, got {len(value)}")
+    return _check_credit_text(value)
+
+
+# The credit codes on the wire are mostly those of a few hundred agencies (issuers, type
+# codes' defining agencies), repeated in every message: valid ones are remembered. The check is
+# a pure function of the text; only successes are cached (lru_cache keeps no exceptions), and
+# the cache is bounded. Resident numbers, which differ per request, are not cached.
+@functools.lru_cache(maxsize=4096)
+def _check_credit_text(value: str) -> str:
     value = value.upper()
     if len(value) != 18:
         raise _fail("credit_length", f"credit code must be 18 characters, got {len(value)}")

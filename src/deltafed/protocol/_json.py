@@ -1,54 +1,23 @@
 """Strict JSON for signed messages: no floats, no NaN, no duplicate member names.
 
-The payload of every deltafed JWS must be in RFC 8785 canonical form. Rather than
-re-serialising with the pure-Python ``rfc8785`` package on every message, the hot path uses
-the standard library encoder, which emits exactly the RFC 8785 bytes for the values the wire
-allows (objects, arrays, strings, I-JSON integers, booleans, null) provided that member names
-sort the same way by code point as by UTF-16 code unit. The two orders can only differ for
-characters at or above U+E000. Only member names are sorted, so string *values* never matter
-(issuer names full of full-width brackets stay on the fast path): when the encoded text holds
-such a character, the member names are looked at, and only if one of them holds one is the
-encoding redone by :func:`deltafed._canonical.canonicalize`. Tests compare both encoders over
-generated values.
+The payload of every deltafed JWS must be in RFC 8785 canonical form. Parsing here applies the
+wire rules; encoding uses the fast canonical encoder of :mod:`deltafed._canonical`, which falls
+back to the pure-Python ``rfc8785`` package only when a member name needs UTF-16 ordering.
 """
 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Callable, Iterable
-from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 from pydantic_core import from_json
 
-from deltafed._canonical import MAX_DEPTH, canonicalize
+from deltafed._canonical import MAX_DEPTH, encode_checked
 from deltafed._errors import InvalidInputError, MalformedMessageError
 
 __all__ = ["canonical_bytes", "canonical_json_value", "check_wire_value", "loads_strict"]
 
 _MAX_SAFE_INT = 2**53 - 1
-#: Characters whose order by code point may differ from their order by UTF-16 code unit.
-_SORTS_DIFFERENTLY = re.compile("[\ue000-\U0010ffff]")
-
-
-# The C encoder of the standard library, built once: what json.dumps(value,
-# ensure_ascii=False, allow_nan=False, sort_keys=True, separators=(",", ":"),
-# check_circular=False) runs, without rebuilding it on every call. Circular values cannot come
-# from JSON; a RecursionError stops one built by hand.
-def _chunk_encoder() -> Callable[[Any, int], Iterable[str]]:
-    if c_make_encoder is not None:
-        chunks: Callable[[Any, int], Iterable[str]] = c_make_encoder(
-            None, None, encode_basestring, None, ":", ",", True, False, False
-        )
-        return chunks
-    encoder = json.JSONEncoder(  # pragma: no cover - CPython has the C encoder
-        ensure_ascii=False, allow_nan=False, sort_keys=True, separators=(",", ":")
-    )
-    return lambda value, _level: encoder.iterencode(value, _one_shot=True)  # pragma: no cover
-
-
-_encode_chunks = _chunk_encoder()
 
 
 def _refuse_constant(token: str) -> Any:
@@ -105,37 +74,7 @@ def canonical_json_value(value: Any) -> bytes:
 
     For values from :func:`loads_strict` or from a validated wire model; anything else goes
     through :func:`canonical_bytes`."""
-    try:
-        text = "".join(_encode_chunks(value, 0))
-        if (
-            not text.isascii()
-            and _SORTS_DIFFERENTLY.search(text) is not None
-            and _a_name_sorts_differently(value)
-        ):
-            return canonicalize(value)
-        return text.encode("utf-8")
-    except UnicodeEncodeError as exc:  # lone surrogates
-        raise InvalidInputError(f"value cannot be encoded as UTF-8: {exc}") from exc
-    except (TypeError, ValueError, RecursionError) as exc:
-        raise InvalidInputError(f"value cannot be canonicalised: {exc}") from exc
-
-
-def _a_name_sorts_differently(value: Any) -> bool:
-    """Whether a member name anywhere in ``value`` holds a character at or above U+E000."""
-    pending = [value]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, dict):
-            for name, member in item.items():
-                if not (isinstance(name, str) and name.isascii()) and (
-                    not isinstance(name, str) or _SORTS_DIFFERENTLY.search(name) is not None
-                ):
-                    return True
-                if isinstance(member, dict | list | tuple):
-                    pending.append(member)
-        elif isinstance(item, list | tuple):
-            pending.extend(m for m in item if isinstance(m, dict | list | tuple))
-    return False
+    return encode_checked(value)
 
 
 def check_wire_value(value: Any, depth: int = 0) -> None:

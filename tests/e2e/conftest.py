@@ -17,6 +17,8 @@ import pytest
 from tenacity import RetryCallState, wait_none
 
 from deltafed import FixedClock
+from deltafed.adapters.jiangsu import JiangsuAdapter
+from deltafed.adapters.shanghai import ShanghaiAdapter
 from deltafed.adapters.zhejiang import ZhejiangAdapter
 from deltafed.client import AsyncFederationClient
 from deltafed.node import JIANGSU, SHANGHAI, ZHEJIANG, LocalFederation, LoopbackServer, Node
@@ -32,8 +34,9 @@ def anyio_backend() -> str:
 class Federation:
     """Three nodes and the means to reach them, in one of the two modes."""
 
-    def __init__(self, mode: str) -> None:
+    def __init__(self, mode: str, adapters: str = "mixed") -> None:
         self.mode = mode
+        self.adapters = adapters
         self.clock = FixedClock(T0)
         self.servers: dict[str, LoopbackServer] = {}
         members: dict[str, str | None] = {SHANGHAI: None, JIANGSU: None, ZHEJIANG: None}
@@ -43,11 +46,24 @@ class Federation:
                 members[member] = self.servers[member].url
         self.fed = LocalFederation(clock=self.clock, members=members, key_seed=11)
         self.zj_adapter, self.zj_sandbox = ZhejiangAdapter.with_sandbox(clock=self.clock)
-        self.nodes: dict[str, Node] = {
-            SHANGHAI: self.fed.node(SHANGHAI),
-            JIANGSU: self.fed.node(JIANGSU),
-            ZHEJIANG: self.fed.node(ZHEJIANG, adapter=self.zj_adapter),
-        }
+        self.platforms: dict[str, Any] = {ZHEJIANG: self.zj_sandbox}
+        if adapters == "province":
+            # Every node behind its own province's platform (sandboxed), as in production.
+            sh_adapter, self.platforms[SHANGHAI] = ShanghaiAdapter.with_sandbox(clock=self.clock)
+            js_adapter, self.platforms[JIANGSU] = JiangsuAdapter.with_sandbox(clock=self.clock)
+            self.nodes: dict[str, Node] = {
+                SHANGHAI: self.fed.node(SHANGHAI, adapter=sh_adapter),
+                JIANGSU: self.fed.node(JIANGSU, adapter=js_adapter),
+                ZHEJIANG: self.fed.node(ZHEJIANG, adapter=self.zj_adapter),
+            }
+        else:
+            self.nodes = {
+                SHANGHAI: self.fed.node(SHANGHAI),
+                JIANGSU: self.fed.node(JIANGSU),
+                ZHEJIANG: self.fed.node(ZHEJIANG, adapter=self.zj_adapter),
+            }
+            self.platforms[SHANGHAI] = self.nodes[SHANGHAI].adapter
+            self.platforms[JIANGSU] = self.nodes[JIANGSU].adapter
         self.node_audit = {m: n.audit for m, n in self.nodes.items()}
         for member, server in self.servers.items():
             server.start(self.nodes[member])
@@ -77,6 +93,12 @@ class Federation:
                 **kw,
             )
 
+    def platform_calls(self, member: str) -> list[str | None]:
+        """The use causes of the certificate and record calls that reached the member's
+        platform (the in-memory adapter or the province sandbox): one per call."""
+        calls: list[str | None] = self.platforms[member].use_causes
+        return calls
+
     def close(self) -> None:
         for server in self.servers.values():
             server.stop()
@@ -92,9 +114,17 @@ def call_then(action: Any) -> Any:
     return wait
 
 
-@pytest.fixture(params=["loopback", "asgi"])
+@pytest.fixture(
+    params=[
+        ("loopback", "mixed"),
+        ("asgi", "mixed"),
+        ("loopback", "province"),
+        ("asgi", "province"),
+    ],
+    ids=lambda p: "-".join(p),
+)
 def federation(request: pytest.FixtureRequest) -> Iterator[Federation]:
-    world = Federation(request.param)
+    world = Federation(*request.param)
     try:
         yield world
     finally:

@@ -16,7 +16,7 @@ from typing import Any, Final
 import httpx
 
 from deltafed._clock import Clock
-from deltafed.adapters import InMemoryAdapter, synthetic_catalogue
+from deltafed.adapters import InMemoryAdapter, ProvinceAdapter, synthetic_catalogue
 from deltafed.adapters._synthetic import (
     BUSINESS_LICENCE,
     DEFAULT_SEED,
@@ -230,7 +230,7 @@ class LocalFederation:
         self,
         member: str,
         *,
-        adapter: InMemoryAdapter | None = None,
+        adapter: ProvinceAdapter | None = None,
         audit: AuditRecorder | None = None,
         replay: ReplayStore | None = None,
         registry: TrustedRegistry | None = None,

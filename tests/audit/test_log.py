@@ -13,9 +13,11 @@ from deltafed import (
     FixedClock,
     IdentifierError,
     KeyNotValidError,
+    MalformedMessageError,
     PrivateKey,
     SignatureInvalidError,
     SizeLimitError,
+    UnknownKeyError,
     WrongIssuerError,
 )
 from deltafed.audit import (
@@ -186,8 +188,17 @@ def test_checkpoint_structure(log: AuditLog, append, resolver, key) -> None:  # 
     with pytest.raises(WrongIssuerError):
         parse_checkpoint(cp.jws, log=PEER)
     other = StaticKeyResolver({NODE: [PrivateKey.from_seed(b"\x02" * 32).public_key]})
-    with pytest.raises(Exception, match="no key"):
+    with pytest.raises(UnknownKeyError, match="no key"):
         cp.verify(other)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [42, None, "", "a.b", "a.b.c.d", b"\xff\xfe.x.y", "e30.e30.", "!!!.###.$$$", "x" * 70_000],
+)
+def test_malformed_checkpoints_get_a_typed_error(bad: object) -> None:
+    with pytest.raises(MalformedMessageError):
+        parse_checkpoint(bad)  # type: ignore[arg-type]
 
 
 def test_inclusion_proofs(log: AuditLog, append, resolver) -> None:  # type: ignore[no-untyped-def]

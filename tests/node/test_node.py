@@ -489,3 +489,11 @@ async def test_node_refuses_an_adapter_of_another_region(harness: Harness) -> No
             MemoryReplayStore(),
             clock=harness.clock,
         )
+
+
+def test_a_local_federation_needs_a_member() -> None:
+    from deltafed import ConfigurationError, system_clock
+    from deltafed.node import LocalFederation
+
+    with pytest.raises(ConfigurationError, match="at least one member"):
+        LocalFederation(clock=system_clock, members={})

@@ -10,6 +10,7 @@ from pytest_httpx import HTTPXMock
 from tenacity import wait_none
 
 from deltafed import (
+    ConfigurationError,
     PeerTimeoutError,
     RollbackError,
     SizeLimitError,
@@ -131,8 +132,10 @@ def test_owns_its_http_client(world: Any, httpx_mock: HTTPXMock) -> None:
     trusted = TrustedRegistry(world.anchor(), clock=world.clock)
     with RegistryClient(trusted, URL, wait=wait_none()) as client:
         assert client.refresh() is True
-    with pytest.raises(ValueError, match="http"):
+    with pytest.raises(ConfigurationError, match="http"):
         RegistryClient(trusted, "file:///etc/passwd")
+    with pytest.raises(ConfigurationError, match="retries"):
+        AsyncRegistryClient(trusted, URL, retries=-1)
 
 
 # --- the async twin ------------------------------------------------------------------------

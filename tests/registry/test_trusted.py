@@ -11,6 +11,7 @@ import pytest
 
 from deltafed import (
     DeltafedError,
+    InvalidInputError,
     KeyCompromisedError,
     KeyNotValidError,
     RegistryExpiredError,
@@ -485,8 +486,10 @@ def test_anchor_validation(world: Any) -> None:
 
     key = world.anchor_keys[0].public_key
     for keys, threshold in (([key, key], 1), ([key], 0), ([key], 2), ([], 1)):
-        with pytest.raises((SchemaValidationError, ValueError)):
+        with pytest.raises(SchemaValidationError):
             AnchorKeys.of(keys, threshold)
+    with pytest.raises(InvalidInputError, match="public keys"):
+        AnchorKeys.of(["not a key"], 1)
 
 
 def test_lookups(world: Any) -> None:

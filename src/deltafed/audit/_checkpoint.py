@@ -110,6 +110,8 @@ def parse_checkpoint(jws: str | bytes, *, log: str | None = None) -> Checkpoint:
 
     ``log``, if given, is the node whose log it must be (else :class:`WrongIssuerError`).
     """
+    if not isinstance(jws, str | bytes):
+        raise MalformedMessageError(f"a checkpoint is a compact JWS, not {type(jws).__name__}")
     text = jws.decode("ascii", "replace") if isinstance(jws, bytes) else jws
     text = text.strip()
     if len(text) > _MAX_JWS:

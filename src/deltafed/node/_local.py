@@ -16,6 +16,7 @@ from typing import Any, Final
 import httpx
 
 from deltafed._clock import Clock
+from deltafed._errors import ConfigurationError
 from deltafed.adapters import InMemoryAdapter, ProvinceAdapter, synthetic_catalogue
 from deltafed.adapters._synthetic import (
     BUSINESS_LICENCE,
@@ -155,7 +156,7 @@ class LocalFederation:
     ) -> None:
         chosen = dict(members) if members is not None else {SHANGHAI: None, JIANGSU: None}
         if not chosen:
-            raise ValueError("a federation needs at least one member")
+            raise ConfigurationError("a federation needs at least one member")
         self.clock = clock
         self.data_seed = data_seed
         self.endpoints: dict[str, str] = {}

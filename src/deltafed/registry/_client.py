@@ -9,7 +9,7 @@ tenacity; other answers fail at once.
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Final
+from typing import Any, Final
 
 import httpx
 from tenacity import (
@@ -23,6 +23,7 @@ from tenacity.wait import wait_base
 
 from deltafed._errors import (
     CommunicationError,
+    ConfigurationError,
     PeerTimeoutError,
     SizeLimitError,
     TransportError,
@@ -44,7 +45,74 @@ class _TransientError(Exception):
         self.error = error
 
 
-class RegistryClient:
+class _ClientBase:
+    """What both clients share: settings, the retry policy, the body limit, the update."""
+
+    def __init__(
+        self,
+        trusted: TrustedRegistry,
+        url: str,
+        *,
+        retries: int,
+        wait: wait_base | None,
+        max_bytes: int,
+    ) -> None:
+        if not url.startswith(("https://", "http://")):
+            raise ConfigurationError(f"registry URL must be http(s), not {url[:80]!r}")
+        if retries < 0:
+            raise ConfigurationError("retries must not be negative")
+        self._trusted = trusted
+        self._url = url
+        self._retries = retries
+        self._wait = wait if wait is not None else wait_exponential(multiplier=0.5, max=8)
+        self._max_bytes = max_bytes
+        self._etag: str | None = None
+
+    @property
+    def trusted(self) -> TrustedRegistry:
+        return self._trusted
+
+    def _retry_policy(self) -> dict[str, Any]:
+        return {
+            "stop": stop_after_attempt(self._retries + 1),
+            "wait": self._wait,
+            "retry": retry_if_exception_type(_TransientError),
+            "reraise": True,
+        }
+
+    def _request_headers(self) -> dict[str, str]:
+        return _headers(self._etag if self._trusted.version is not None else None)
+
+    def _accept(self, fetched: tuple[bytes, str | None] | None) -> bool:
+        """Hand what was fetched to the trusted registry; whether its version changed."""
+        if fetched is None:
+            return False
+        body, etag = fetched
+        before = self._trusted.version
+        self._trusted.update(body)
+        self._etag = etag
+        return self._trusted.version != before
+
+
+class _LimitedBody:
+    """Collects a response body, refusing it once it passes ``limit`` bytes."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.size = 0
+        self.chunks: list[bytes] = []
+
+    def add(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.size > self.limit:
+            raise SizeLimitError(f"registry exceeds {self.limit} bytes")
+        self.chunks.append(chunk)
+
+    def bytes(self) -> bytes:
+        return b"".join(self.chunks)
+
+
+class RegistryClient(_ClientBase):
     """Refreshes a :class:`TrustedRegistry` from the anchor's publication URL.
 
     ``http`` is an :class:`httpx.Client` to use (the caller keeps ownership); without one the
@@ -63,22 +131,9 @@ class RegistryClient:
         timeout: float = 10.0,
         max_bytes: int = MAX_REGISTRY_BYTES,
     ) -> None:
-        if not url.startswith(("https://", "http://")):
-            raise ValueError("registry URL must be http(s)")
-        if retries < 0:
-            raise ValueError("retries must not be negative")
-        self._trusted = trusted
-        self._url = url
+        super().__init__(trusted, url, retries=retries, wait=wait, max_bytes=max_bytes)
         self._owns_http = http is None
         self._http = http or httpx.Client(timeout=timeout, follow_redirects=False)
-        self._retries = retries
-        self._wait = wait if wait is not None else wait_exponential(multiplier=0.5, max=8)
-        self._max_bytes = max_bytes
-        self._etag: str | None = None
-
-    @property
-    def trusted(self) -> TrustedRegistry:
-        return self._trusted
 
     def refresh(self) -> bool:
         """Fetch and verify the registry; return whether the trusted version changed.
@@ -87,39 +142,22 @@ class RegistryClient:
         and a :class:`~deltafed.TrustError` if what was fetched is not trustworthy; in both
         cases the trusted state is unchanged.
         """
-        retrying = Retrying(
-            stop=stop_after_attempt(self._retries + 1),
-            wait=self._wait,
-            retry=retry_if_exception_type(_TransientError),
-            reraise=True,
-        )
         try:
-            fetched = retrying(self._fetch)
+            fetched = Retrying(**self._retry_policy())(self._fetch)
         except _TransientError as exc:
             raise exc.error from exc.error.__cause__
-        if fetched is None:
-            return False
-        body, etag = fetched
-        before = self._trusted.version
-        self._trusted.update(body)
-        self._etag = etag
-        return self._trusted.version != before
+        return self._accept(fetched)
 
     def _fetch(self) -> tuple[bytes, str | None] | None:
-        headers = _headers(self._etag if self._trusted.version is not None else None)
         try:
-            with self._http.stream("GET", self._url, headers=headers) as response:
+            with self._http.stream("GET", self._url, headers=self._request_headers()) as response:
                 if _check_status(response.status_code, self._trusted, self._url):
                     return None
                 _check_declared_size(response, self._max_bytes)
-                chunks: list[bytes] = []
-                size = 0
+                body = _LimitedBody(self._max_bytes)
                 for chunk in response.iter_bytes():
-                    size += len(chunk)
-                    if size > self._max_bytes:
-                        raise SizeLimitError(f"registry exceeds {self._max_bytes} bytes")
-                    chunks.append(chunk)
-                return b"".join(chunks), response.headers.get("ETag")
+                    body.add(chunk)
+                return body.bytes(), response.headers.get("ETag")
         except httpx.HTTPError as exc:
             raise _translate(exc) from exc
 
@@ -139,7 +177,7 @@ class RegistryClient:
         self.close()
 
 
-class AsyncRegistryClient:
+class AsyncRegistryClient(_ClientBase):
     """The asynchronous twin of :class:`RegistryClient` (same rules, an ``httpx.AsyncClient``).
 
     Verification itself is synchronous and CPU-bound but small; it runs in the event loop.
@@ -156,58 +194,31 @@ class AsyncRegistryClient:
         timeout: float = 10.0,
         max_bytes: int = MAX_REGISTRY_BYTES,
     ) -> None:
-        if not url.startswith(("https://", "http://")):
-            raise ValueError("registry URL must be http(s)")
-        if retries < 0:
-            raise ValueError("retries must not be negative")
-        self._trusted = trusted
-        self._url = url
+        super().__init__(trusted, url, retries=retries, wait=wait, max_bytes=max_bytes)
         self._owns_http = http is None
         self._http = http or httpx.AsyncClient(timeout=timeout, follow_redirects=False)
-        self._retries = retries
-        self._wait = wait if wait is not None else wait_exponential(multiplier=0.5, max=8)
-        self._max_bytes = max_bytes
-        self._etag: str | None = None
-
-    @property
-    def trusted(self) -> TrustedRegistry:
-        return self._trusted
 
     async def refresh(self) -> bool:
         """See :meth:`RegistryClient.refresh`."""
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self._retries + 1),
-            wait=self._wait,
-            retry=retry_if_exception_type(_TransientError),
-            reraise=True,
-        )
         try:
-            fetched: tuple[bytes, str | None] | None = await retrying(self._fetch)
+            fetched: tuple[bytes, str | None] | None = await AsyncRetrying(**self._retry_policy())(
+                self._fetch
+            )
         except _TransientError as exc:
             raise exc.error from exc.error.__cause__
-        if fetched is None:
-            return False
-        body, etag = fetched
-        before = self._trusted.version
-        self._trusted.update(body)
-        self._etag = etag
-        return self._trusted.version != before
+        return self._accept(fetched)
 
     async def _fetch(self) -> tuple[bytes, str | None] | None:
-        headers = _headers(self._etag if self._trusted.version is not None else None)
+        headers = self._request_headers()
         try:
             async with self._http.stream("GET", self._url, headers=headers) as response:
                 if _check_status(response.status_code, self._trusted, self._url):
                     return None
                 _check_declared_size(response, self._max_bytes)
-                chunks: list[bytes] = []
-                size = 0
+                body = _LimitedBody(self._max_bytes)
                 async for chunk in response.aiter_bytes():
-                    size += len(chunk)
-                    if size > self._max_bytes:
-                        raise SizeLimitError(f"registry exceeds {self._max_bytes} bytes")
-                    chunks.append(chunk)
-                return b"".join(chunks), response.headers.get("ETag")
+                    body.add(chunk)
+                return body.bytes(), response.headers.get("ETag")
         except httpx.HTTPError as exc:
             raise _translate(exc) from exc
 

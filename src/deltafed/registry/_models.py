@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
-from deltafed._errors import DeltafedError
+from deltafed._errors import DeltafedError, InvalidInputError
 from deltafed.keys import PublicKey
 from deltafed.schemas._base import Code, Name, Timestamp, WireModel
 from deltafed.schemas.catalogue import Catalogue, ScenarioList
@@ -156,8 +156,15 @@ class AnchorKeys(WireModel):
     @classmethod
     def of(cls, keys: Any, threshold: int) -> AnchorKeys:
         """Build from :class:`PublicKey` objects (or anything with ``public_key``)."""
-        jwks = [PublicJwk.from_key(getattr(k, "public_key", k)) for k in keys]
-        return cls(keys=tuple(jwks), threshold=threshold)
+        jwks = []
+        for item in keys:
+            key = getattr(item, "public_key", item)
+            if not isinstance(key, PublicKey):
+                raise InvalidInputError(
+                    f"anchor keys must be public keys, not {type(key).__name__}", field="keys"
+                )
+            jwks.append(PublicJwk.from_key(key))
+        return cls.parse({"keys": tuple(jwks), "threshold": threshold})
 
 
 class RegistryDocument(WireModel):

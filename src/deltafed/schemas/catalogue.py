@@ -14,7 +14,7 @@ on the time takes it as an argument.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Final
+from typing import TYPE_CHECKING, Annotated, Final
 
 from pydantic import Field, ValidationInfo, field_validator
 
@@ -71,7 +71,27 @@ _Fields = Annotated[tuple[FieldSpec, ...], Field(max_length=MAX_FIELDS)]
 _HolderTypes = Annotated[tuple[HolderType, ...], Field(min_length=1, max_length=2)]
 
 
-class CertificateType(WireModel):
+class _WithFields(WireModel):
+    """A catalogue entry with a ``fields`` list: names unique, looked up by name.
+
+    Each subclass declares ``fields`` itself, last, so its field order stays its own.
+    """
+
+    if TYPE_CHECKING:
+        fields: tuple[FieldSpec, ...]
+
+    @field_validator("fields", check_fields=False)
+    @classmethod
+    def _unique_fields(cls, value: tuple[FieldSpec, ...]) -> tuple[FieldSpec, ...]:
+        no_duplicates((f.name for f in value), "field name")
+        return value
+
+    def field(self, name: str) -> FieldSpec | None:
+        """The field called ``name``, or ``None``."""
+        return next((f for f in self.fields if f.name == name), None)
+
+
+class CertificateType(_WithFields):
     """A type of electronic certificate a region issues (one entry of its catalogue)."""
 
     #: GB/T 36903 type code: the defining agency's credit code + 3 digits.
@@ -90,18 +110,8 @@ class CertificateType(WireModel):
         no_duplicates(value, "holder type")
         return value
 
-    @field_validator("fields")
-    @classmethod
-    def _unique_fields(cls, value: tuple[FieldSpec, ...]) -> tuple[FieldSpec, ...]:
-        no_duplicates((f.name for f in value), "field name")
-        return value
 
-    def field(self, name: str) -> FieldSpec | None:
-        """The field called ``name``, or ``None``."""
-        return next((f for f in self.fields if f.name == name), None)
-
-
-class RecordType(WireModel):
+class RecordType(_WithFields):
     """A type of record (registration, social insurance, ...) a region can answer for."""
 
     code: Code
@@ -116,16 +126,6 @@ class RecordType(WireModel):
     def _unique_subject_types(cls, value: tuple[HolderType, ...]) -> tuple[HolderType, ...]:
         no_duplicates(value, "subject type")
         return value
-
-    @field_validator("fields")
-    @classmethod
-    def _unique_fields(cls, value: tuple[FieldSpec, ...]) -> tuple[FieldSpec, ...]:
-        no_duplicates((f.name for f in value), "field name")
-        return value
-
-    def field(self, name: str) -> FieldSpec | None:
-        """The field called ``name``, or ``None``."""
-        return next((f for f in self.fields if f.name == name), None)
 
 
 class Catalogue(WireModel):

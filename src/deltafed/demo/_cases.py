@@ -41,6 +41,7 @@ from deltafed.node import OPERATION_PATHS, REQUEST_TYPE, Node
 from deltafed.protocol import ProtocolVerifier, new_request, sign_request
 from deltafed.registry import TrustedRegistry
 from deltafed.schemas.common import CertificateStatus
+from deltafed.schemas.messages import RecordResponse
 
 __all__ = ["CASES", "Case", "UnexpectedOutcomeError", "Use", "World", "region_name"]
 
@@ -305,11 +306,21 @@ def _minimal_release(world: World) -> str:
     )
 
 
+def _refused(code: str, ask: Callable[[], RecordResponse]) -> str:
+    """Expect the record request ``ask`` makes to be refused with ``code``."""
+    try:
+        record = ask()
+    except PeerProblemError as refusal:
+        return _expect(refusal.problem_code == code, f"refused {refusal.problem_code}")
+    raise UnexpectedOutcomeError(f"RELEASED {', '.join(sorted(record.fields))}")
+
+
 def _extra_field(world: World) -> str:
     with world.client(SHANGHAI) as shanghai:
         world.uses.append(Use(SHANGHAI, SCENARIO_SUBSIDY, "record.request", "field_not_allowed"))
-        try:
-            record = shanghai.request_record(
+        return _refused(
+            "field_not_allowed",
+            lambda: shanghai.request_record(
                 JIANGSU,
                 scenario=SCENARIO_SUBSIDY,
                 use_cause="上海市人才安居补贴: 参保状态核验",
@@ -318,18 +329,16 @@ def _extra_field(world: World) -> str:
                 subject_type="111",
                 fields=[*_ALLOWED, "employer_credit_code"],
                 consent=_consent(shanghai),
-            )
-        except PeerProblemError as refusal:
-            got = f"refused {refusal.problem_code}"
-            return _expect(refusal.problem_code == "field_not_allowed", got)
-    raise UnexpectedOutcomeError(f"RELEASED {', '.join(sorted(record.fields))}")
+            ),
+        )
 
 
 def _unauthorized(world: World) -> str:
     with world.client(ZHEJIANG) as zhejiang:
         world.uses.append(Use(ZHEJIANG, SCENARIO_SUBSIDY, "record.request", "not_authorized"))
-        try:
-            record = zhejiang.request_record(
+        return _refused(
+            "not_authorized",
+            lambda: zhejiang.request_record(
                 JIANGSU,
                 scenario=SCENARIO_SUBSIDY,
                 use_cause="not a Zhejiang service's purpose",
@@ -337,11 +346,8 @@ def _unauthorized(world: World) -> str:
                 subject_code=RESIDENT.resident_id,
                 subject_type="111",
                 fields=list(_ALLOWED),
-            )
-        except PeerProblemError as refusal:
-            got = f"refused {refusal.problem_code}"
-            return _expect(refusal.problem_code == "not_authorized", got)
-    raise UnexpectedOutcomeError(f"RELEASED {', '.join(sorted(record.fields))}")
+            ),
+        )
 
 
 def _tampered_request(world: World) -> str:

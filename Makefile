@@ -1,12 +1,13 @@
-# Two entry points for a fresh machine with only Python 3.11+ and make:
+# Entry points for a fresh machine with only Python 3.11+ and make:
 #   make demo   runs the main job
 #   make test   runs lint, format check, strict types and the whole test suite
+#   make check  the same on the default Python only (the landing gate)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint types pytest schemas bench clean
+.PHONY: demo test check lint types pytest schemas bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +19,12 @@ demo: $(STAMP)
 	$(BIN)/deltafed demo
 
 test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/pytest -q
+
+check: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

@@ -85,13 +85,16 @@ class Check:
 
     ``id`` is stable (``DF-NEG-003``); ``requirement`` is one line quoting the section of
     ``docs/protocol.md`` it enforces; ``run`` raises :class:`CheckFailed` or
-    :class:`CheckSkipped`, or returns when the target conforms.
+    :class:`CheckSkipped`, or returns when the target conforms. ``docs/conformance.md``
+    traces each requirement id of the normative docs to the checks that test it.
     """
 
     id: str
     title: str
     requirement: str
     run: CheckFunction = field(repr=False, compare=False)
+    #: Runs only in process, against an adapter and its sandbox (a live node skips it).
+    in_process: bool = False
 
     def __post_init__(self) -> None:
         match = _CHECK_ID.match(self.id)

@@ -334,7 +334,7 @@ FAULTY: tuple[Faulty, ...] = (
         "skips-consent",
         "§6 consent_*",
         lambda: AdapterTarget("memory", node_factory=_node(SkipsConsent)),
-        frozenset({"DF-POL-005", "DF-POL-006", "DF-POL-007"}),
+        frozenset({"DF-POL-005", "DF-POL-006", "DF-POL-007", "DF-POL-008"}),
     ),
     Faulty(
         "unsigned-errors",

@@ -540,6 +540,12 @@ async def _target_not_body(s: Session) -> tuple[bytes, dict[str, str]]:
     return s.sign(_verify_claims(s, tgt="deltafed-conformance-other-target")), {}
 
 
+async def _kid_with_newline(s: Session) -> tuple[bytes, dict[str, str]]:
+    # Signed correctly over a header whose kid is the tester's key id plus a newline: the
+    # kid is ill-formed (step 4), not a key to look up (unknown_key).
+    return craft(s.probe(), s.tester_key, kid=s.tester_key.kid + "\n"), {}
+
+
 NEGATIVES: Final[tuple[Negative, ...]] = (
     Negative(
         "DF-NEG-001", "Tampered payload", "§5.1 step 8", "bad_signature", 401, _tampered_payload
@@ -670,6 +676,14 @@ NEGATIVES: Final[tuple[Negative, ...]] = (
         "malformed_message",
         400,
         _malformed_issuer,
+    ),
+    Negative(
+        "DF-NEG-051",
+        "kid with a trailing newline",
+        "§2 and §5.1 step 4",
+        "malformed_message",
+        400,
+        _kid_with_newline,
     ),
     Negative(
         "DF-NEG-029",
@@ -838,6 +852,20 @@ async def _retransmit(session: Session, claims: dict[str, Any]) -> None:
     _fail(second.status != first.status, f"HTTP {first.status} then {second.status}")
 
 
+async def neg_trailing_bytes(session: Session) -> None:
+    # A relay that gets X + "\n" answered spends X's id: the padded copy must be refused
+    # before anything is remembered, and the genuine X then answered as if nothing happened.
+    raw = session.sign(session.probe())
+    for junk in (b"\n", b" "):
+        (await session.post(raw + junk)).expect_problem("malformed_message", 400)
+    (await session.post(b" " + raw)).expect_problem("malformed_message", 400)
+    genuine = await session.post(raw)
+    if genuine.claims is not None and genuine.claims.sts == "problem":
+        code = genuine.claims.body.get("code")
+        _fail(code == "replay", "the genuine request was refused as a replay of the padded copy")
+        _fail(code == "malformed_message", "the genuine request was refused as malformed")
+
+
 async def idem_retry_ok(session: Session) -> None:
     await _retransmit(session, session.probe())
 
@@ -936,6 +964,10 @@ _TABLE: Final[tuple[tuple[str, str, str, str, Run], ...]] = (
     ("DF-POL-008", "Consent issuer is not its signer", "§5.5",
      "a consent whose issuer is not the payload's iss is refused with consent_invalid (403)",
      pol_consent_issuer),
+    ("DF-NEG-050", "Bytes around a message", "§2 and §5.1 step 2",
+     "a request with a byte before or after it is malformed_message, and the genuine request "
+     "is then answered, not refused as a replay",
+     neg_trailing_bytes),
     ("DF-IDEM-001", "Idempotent retry", "§5.3 and §7.1",
      "the same request bytes again get the stored answer, byte for byte, with its status",
      idem_retry_ok),

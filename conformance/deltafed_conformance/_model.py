@@ -36,7 +36,7 @@ CATEGORIES: Final[Mapping[str, str]] = {
     "DF-MAP": "mapping",
 }
 
-_CHECK_ID: Final = re.compile(r"^(DF-[A-Z]+)-\d{3}$")
+_CHECK_ID: Final = re.compile(r"(DF-[A-Z]+)-[0-9]{3}")
 
 
 class Status(StrEnum):
@@ -97,7 +97,7 @@ class Check:
     in_process: bool = False
 
     def __post_init__(self) -> None:
-        match = _CHECK_ID.match(self.id)
+        match = _CHECK_ID.fullmatch(self.id)
         if match is None or match.group(1) not in CATEGORIES:
             raise ValueError(f"bad check id {self.id!r}")
         if "docs/protocol.md §" not in self.requirement:

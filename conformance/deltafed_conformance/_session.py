@@ -33,7 +33,7 @@ from deltafed_conformance._profile import Profile, Subject
 
 __all__ = ["SIGNED_ERRORS_CHECK", "Reply", "Session", "authenticate", "craft", "read_reply"]
 
-_COMPACT: Final = re.compile(rb"^([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]*)$")
+_COMPACT: Final = re.compile(rb"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]*)")
 #: The check whose failure explains an unsigned error (see :meth:`Reply.expect_problem`).
 SIGNED_ERRORS_CHECK: Final = "DF-ERR-001"
 
@@ -152,7 +152,7 @@ class Reply:
 
 def authenticate(raw: bytes, registry: TrustedRegistry, node: str, at: datetime) -> ResponseClaims:
     """Read ``raw`` as a response signed by ``node``; ``ValueError`` naming what is wrong."""
-    match = _COMPACT.match(raw)
+    match = _COMPACT.fullmatch(raw)
     if match is None:
         raise ValueError("not a compact JWS")
     header_seg, payload_seg, signature_seg = match.groups()

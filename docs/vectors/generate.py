@@ -485,6 +485,44 @@ def build_cases() -> list[dict[str, Any]]:
     )
     add(
         case(
+            "request-trailing-newline",
+            "A valid request followed by one newline: nothing may follow a message (the "
+            "replay store keys on exact bytes, so accepting it would let a relay burn the id).",
+            "request",
+            valid.decode() + "\n",
+            "malformed_message",
+        )
+    )
+    add(
+        case(
+            "request-leading-space",
+            "A valid request preceded by one space: nothing may precede a message.",
+            "request",
+            " " + valid.decode(),
+            "malformed_message",
+        )
+    )
+    add(
+        case(
+            "request-kid-trailing-newline",
+            "The header kid is the signing key's thumbprint followed by a newline: not a "
+            "well-formed kid (step 4), not an unknown key.",
+            "request",
+            forge(hdr(SH_KEY, kid=SH_KEY.kid + "\n"), request_dict(), SH_KEY.sign),
+            "malformed_message",
+        )
+    )
+    add(
+        case(
+            "request-iss-trailing-newline",
+            "iss is a member id followed by a newline: not a well-formed member id (step 5).",
+            "request",
+            forge(hdr(SH_KEY), request_dict(iss=SHANGHAI + "\n"), SH_KEY.sign),
+            "malformed_message",
+        )
+    )
+    add(
+        case(
             "request-bad-issuer-id",
             "iss is not a member id.",
             "request",
@@ -513,6 +551,16 @@ def build_cases() -> list[dict[str, Any]]:
             "response",
             first_response,
             "ok",
+            request=valid.decode(),
+        )
+    )
+    add(
+        case(
+            "response-trailing-newline",
+            "The valid response followed by one newline.",
+            "response",
+            first_response.decode() + "\n",
+            "malformed_message",
             request=valid.decode(),
         )
     )

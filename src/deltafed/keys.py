@@ -15,6 +15,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
@@ -56,6 +57,8 @@ Algorithm = Literal["EdDSA", "ES256"]
 SUPPORTED_ALGORITHMS: Final[tuple[str, ...]] = ("EdDSA", "ES256")
 
 _MAX_JWK_FIELD = 256
+_B64URL_ALPHABET: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_B64URL: Final = re.compile("[A-Za-z0-9_-]*")
 
 
 def b64url_encode(data: bytes) -> str:
@@ -67,11 +70,16 @@ def b64url_decode(text: str) -> bytes:
     """Decode unpadded base64url strictly; anything else is an :class:`InvalidInputError`."""
     if not isinstance(text, str) or len(text) > 1_400_000:
         raise InvalidInputError("base64url value is not a string or too long")
-    if "=" in text or any(c in text for c in "+/ \n\r\t"):
+    # The whole value, in its one spelling: the alphabet only (base64's decoder would skip any
+    # other character), no length of 1 mod 4, and zero padding bits in the last character.
+    rest = len(text) % 4
+    if not _B64URL.fullmatch(text) or rest == 1:
         raise InvalidInputError("base64url value must be unpadded URL-safe base64")
+    if rest and _B64URL_ALPHABET.index(text[-1]) & (0b1111 if rest == 2 else 0b11):
+        raise InvalidInputError("base64url value is not in its canonical spelling")
     try:
         return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError) as exc:  # pragma: no cover - alphabet checked above
         raise InvalidInputError(f"not valid base64url: {exc}") from exc
 
 

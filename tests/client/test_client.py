@@ -172,6 +172,19 @@ def test_tampered_response_is_detected(world: World, httpx_mock: HTTPXMock) -> N
         verify(world)
 
 
+@pytest.mark.parametrize("junk", [b"\n", b" ", b"\x00"])
+def test_response_with_trailing_bytes_is_refused(
+    world: World, httpx_mock: HTTPXMock, junk: bytes
+) -> None:
+    def padded(request: httpx.Request) -> httpx.Response:
+        good = world.peer.answer(request, RESULT).content
+        return httpx.Response(200, content=good + junk, headers={"content-type": RESPONSE_TYPE})
+
+    httpx_mock.add_callback(padded, url=URL)
+    with pytest.raises(MalformedMessageError):
+        verify(world)
+
+
 def test_response_to_another_request_is_refused(world: World, httpx_mock: HTTPXMock) -> None:
     with world.client() as client:
         other = client._core.prepare(

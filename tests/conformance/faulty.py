@@ -21,6 +21,8 @@ from deltafed import (
     ConsentRequiredError,
     DeltafedError,
     ExpiredError,
+    MalformedMessageError,
+    UnknownKeyError,
 )
 from deltafed._canonical import sha256_digest
 from deltafed.adapters.shanghai import ShanghaiAdapter
@@ -282,6 +284,28 @@ class MisMappingShanghai(ShanghaiAdapter):
         return meta.model_copy(update={"issuer_name": meta.issuer_code})
 
 
+# --- reads less than the whole input ---------------------------------------------------------
+
+
+class StripsWhitespace(Node):
+    """Verifies the request with the whitespace around it removed (a ``$``-anchored parser)."""
+
+    def verify(self, raw: bytes) -> VerifiedRequest:
+        return super().verify(raw.strip())
+
+
+class LooksUpIllFormedKid(Node):
+    """Reports an ill-formed kid as an unknown key, as if it had looked it up as it is."""
+
+    def verify(self, raw: bytes) -> VerifiedRequest:
+        try:
+            return super().verify(raw)
+        except MalformedMessageError as exc:
+            if exc.field == "kid":
+                raise UnknownKeyError("no such key") from exc
+            raise
+
+
 # --- the table --------------------------------------------------------------------------------
 
 
@@ -353,6 +377,18 @@ FAULTY: tuple[Faulty, ...] = (
         "§4 aud",
         lambda: AdapterTarget("memory", wrap=misaddressed_responses),
         frozenset({"DF-SIG-003"}),
+    ),
+    Faulty(
+        "accepts-bytes-around-a-message",
+        "§2 whole input",
+        lambda: AdapterTarget("memory", node_factory=_node(StripsWhitespace)),
+        frozenset({"DF-NEG-050"}),
+    ),
+    Faulty(
+        "looks-up-an-ill-formed-kid",
+        "§2 and §5.1 step 4",
+        lambda: AdapterTarget("memory", node_factory=_node(LooksUpIllFormedKid)),
+        frozenset({"DF-NEG-051"}),
     ),
     Faulty(
         "adapter-maps-wrongly",

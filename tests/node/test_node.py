@@ -219,6 +219,25 @@ async def test_unsigned_garbage_gets_a_signed_problem(harness: Harness) -> None:
     assert harness.audit_log.size == 0
 
 
+@pytest.mark.parametrize("junk", [b"\n", b"\r\n", b" ", b"\x00"])
+async def test_trailing_bytes_are_refused_and_the_genuine_request_still_answered(
+    harness: Harness, junk: bytes
+) -> None:
+    # A party in the middle relays X + junk first: it must not be answered, audited or
+    # remembered, or the genuine X would then be refused as a replay.
+    raw = harness.sign(body=VERIFY_BY_HOLDER)
+    relayed = await harness.post(raw + junk)
+    assert relayed.status == 400
+    assert self_addressed(harness, relayed.response.content)["code"] == "malformed_message"
+    assert harness.adapter.calls == []
+    assert harness.audit_log.size == 0
+    genuine = await harness.post(raw)
+    assert genuine.status == 200
+    assert harness.verify(genuine).body["valid"] is True
+    assert harness.audit_log.size == 1
+    assert harness.audit_log.entry(0).request_id == harness.verify(genuine).claims.rid
+
+
 async def test_tampered_request_is_refused(harness: Harness) -> None:
     raw = harness.sign(body=VERIFY_BY_HOLDER)
     head, payload, sig = raw.split(b".")

@@ -39,7 +39,7 @@ __all__ = [
 #: The entry-point group adapters are declared in.
 ENTRY_POINT_GROUP: Final = "deltafed.adapters"
 
-_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
+_NAME = re.compile(r"[a-z][a-z0-9_-]{0,39}")
 _log = logging.getLogger("deltafed.adapters")
 _lock = threading.Lock()
 _explicit: dict[str, type[ProvinceAdapter]] = {}
@@ -57,7 +57,7 @@ class BrokenAdapter:
 
 
 def _check_name(name: str) -> str:
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise ConfigurationError(
             f"adapter name {name!r} must be a lower-case slug of at most 40 characters"
         )
@@ -92,7 +92,7 @@ def _scan() -> tuple[dict[str, type[ProvinceAdapter]], list[BrokenAdapter]]:
     )
     for ep in points:
         dist = ep.dist.name if ep.dist is not None else None
-        if not _NAME.match(ep.name):
+        if not _NAME.fullmatch(ep.name):
             broken.append(BrokenAdapter(ep.name, ep.value, dist, "invalid adapter name"))
             continue
         if ep.name in targets:

@@ -23,13 +23,15 @@ from deltafed._errors import (
     WrongIssuerError,
     WrongTypeError,
 )
+from deltafed._text import rfc3339_instant
 from deltafed.keys import SUPPORTED_ALGORITHMS, KeyResolver, Signer, b64url_decode, b64url_encode
 
 __all__ = ["CHECKPOINT_TYPE", "Checkpoint", "parse_checkpoint", "sign_checkpoint"]
 
 CHECKPOINT_TYPE = "deltafed-checkpoint+jws"
 _MAX_JWS = 4096
-_ROOT = re.compile(r"^sha-256:[0-9a-f]{64}$")
+_ROOT = re.compile(r"sha-256:[0-9a-f]{64}")
+_COMPACT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 _HEADER_KEYS = {"alg", "kid", "typ"}
 _PAYLOAD_KEYS = {"log", "size", "root", "issued_at"}
 
@@ -113,7 +115,9 @@ def parse_checkpoint(jws: str | bytes, *, log: str | None = None) -> Checkpoint:
     if not isinstance(jws, str | bytes):
         raise MalformedMessageError(f"a checkpoint is a compact JWS, not {type(jws).__name__}")
     text = jws.decode("ascii", "replace") if isinstance(jws, bytes) else jws
-    text = text.strip()
+    if not text.isascii() or not _COMPACT.fullmatch(text):
+        # The whole input is the checkpoint: no whitespace, line ending or second value.
+        raise MalformedMessageError("checkpoint is not a compact JWS (three base64url parts)")
     if len(text) > _MAX_JWS:
         raise MalformedMessageError(f"checkpoint longer than {_MAX_JWS} characters")
     parts = text.split(".")
@@ -139,17 +143,14 @@ def parse_checkpoint(jws: str | bytes, *, log: str | None = None) -> Checkpoint:
     )
     if type(size) is not int or not 0 <= size < 2**53:
         raise MalformedMessageError("checkpoint size must be a non-negative integer")
-    if not isinstance(root, str) or not _ROOT.match(root):
+    if not isinstance(root, str) or not _ROOT.fullmatch(root):
         raise MalformedMessageError("checkpoint root must be sha-256:<64 hex>")
     if not isinstance(who, str) or not 0 < len(who) <= 128:
         raise MalformedMessageError("checkpoint log must be a member id")
     if log is not None and who != str(log):
         raise WrongIssuerError(f"checkpoint is for the log of {who}, not {log}")
-    try:
-        issued_at = datetime.fromisoformat(issued) if isinstance(issued, str) else None
-    except ValueError:
-        issued_at = None
-    if issued_at is None or issued_at.tzinfo is None:
+    issued_at = rfc3339_instant(issued)
+    if issued_at is None:
         raise MalformedMessageError("checkpoint issued_at must be a UTC timestamp")
     try:
         signature = b64url_decode(parts[2])

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from deltafed._canonical import canonicalize
 from deltafed._errors import AuditIntegrityError, DeltafedError
+from deltafed._text import rfc3339_instant
 from deltafed.audit._checkpoint import Checkpoint, parse_checkpoint
 from deltafed.audit._merkle import Frontier, leaf_hash
 from deltafed.audit._store import AuditStore
@@ -151,11 +152,8 @@ def _entry_checks(
 def _index_checks(
     d: dict[str, Any], at: str, counterpart: str, scenario: str, refs: tuple[str, ...]
 ) -> str | None:
-    try:
-        when = datetime.fromisoformat(str(d.get("at")))
-        at_ok = when.tzinfo is not None and at_key(when) == at
-    except ValueError:
-        at_ok = False
+    when = rfc3339_instant(d.get("at"))
+    at_ok = when is not None and at_key(when) == at
     if not at_ok:
         return "time index does not match the entry"
     if d.get("counterpart") != counterpart:

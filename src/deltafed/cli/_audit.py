@@ -21,6 +21,7 @@ from typing import Any
 
 from deltafed._clock import system_clock
 from deltafed._errors import ConfigurationError, InvalidInputError, NotFoundError
+from deltafed._text import hex_or_raw_secret, one_line
 from deltafed.audit import (
     AccessRecord,
     AuditLog,
@@ -94,11 +95,7 @@ def _resolver(args: argparse.Namespace, node: str) -> KeyResolver | None:
 
 
 def _subject_key(path: str) -> bytes:
-    data = _read_small(path).strip()
-    try:
-        return bytes.fromhex(data.decode("ascii"))
-    except (UnicodeDecodeError, ValueError):
-        return data
+    return hex_or_raw_secret(_read_small(path))
 
 
 def _add_keys(parser: argparse.ArgumentParser) -> None:
@@ -176,7 +173,7 @@ def _run_verify(args: argparse.Namespace) -> int:
     try:
         node = _log_node(store, args.node)
         resolver = _resolver(args, node)
-        held = [_read_small(p).decode("ascii", "replace").strip() for p in args.checkpoint]
+        held = [one_line(_read_small(p)).decode("ascii", "replace") for p in args.checkpoint]
         report = verify_log(
             store,
             node=node,

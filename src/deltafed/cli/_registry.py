@@ -19,6 +19,7 @@ from typing import Any
 
 from deltafed._clock import system_clock
 from deltafed._errors import ConfigurationError, InvalidInputError
+from deltafed._text import rfc3339_instant
 from deltafed.keys import PrivateKey, PublicKey
 from deltafed.registry import (
     AnchorKeys,
@@ -41,12 +42,11 @@ _MAX_KEY_FILE = 64 * 1024
 
 
 def _time(text: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise InvalidInputError(f"not an ISO 8601 time: {text!r}") from exc
-    if value.tzinfo is None:
-        raise InvalidInputError(f"time {text!r} needs a UTC offset, e.g. 2026-03-01T08:00:00+08:00")
+    value = rfc3339_instant(text)
+    if value is None:
+        raise InvalidInputError(
+            f"not an RFC 3339 time with a UTC offset: {text!r}, e.g. 2026-03-01T08:00:00+08:00"
+        )
     return value
 
 

@@ -50,6 +50,7 @@ from typing import Any, Final
 
 from deltafed._clock import Clock, system_clock
 from deltafed._errors import ConfigurationError, DeltafedError, InvalidInputError
+from deltafed._text import hex_or_raw_secret
 from deltafed.adapters import create_adapter
 from deltafed.audit import AuditLog, SqliteAuditStore
 from deltafed.keys import PrivateKey
@@ -247,13 +248,10 @@ def load_config(path: str | os.PathLike[str]) -> NodeConfig:
 
 def _subject_key(path: Path) -> bytes:
     try:
-        data = path.read_bytes()[:4096].strip()
+        data = path.read_bytes()[:4096]
     except OSError as exc:
         raise ConfigurationError(f"cannot read subject key {path}: {exc}") from exc
-    try:
-        return bytes.fromhex(data.decode("ascii"))
-    except (UnicodeDecodeError, ValueError):
-        return data
+    return hex_or_raw_secret(data)
 
 
 def build_node(config: NodeConfig, *, clock: Clock = system_clock) -> Node:

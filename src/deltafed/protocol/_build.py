@@ -36,8 +36,8 @@ __all__ = [
 #: The longest lifetime the builders give a message, in seconds (the default verifier limit).
 MAX_LIFETIME: Final = 300
 
-_TYP = re.compile(r"^deltafed-[a-z0-9.\-]{1,38}\+jws$")
-_JTI = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+_TYP = re.compile(r"deltafed-[a-z0-9.\-]{1,38}\+jws")
+_JTI = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
 def new_jti() -> str:
@@ -140,7 +140,7 @@ def _unverified_sender(raw_request: bytes) -> tuple[MemberId | None, str | None]
             member = parse_member_id(iss)
         except InvalidInputError:
             member = None
-    return member, jti if isinstance(jti, str) and _JTI.match(jti) else None
+    return member, jti if isinstance(jti, str) and _JTI.fullmatch(jti) else None
 
 
 def new_problem_response(
@@ -197,7 +197,7 @@ def sign_document(payload: Mapping[str, Any], *, typ: str, signer: Signer) -> by
     ``typ`` must be ``deltafed-<kind>+jws`` and not a request or response type; the payload
     must name its issuer in ``iss`` (a member id): that is the key the verifier looks up.
     """
-    if not isinstance(typ, str) or not _TYP.match(typ) or typ in (REQUEST_TYP, RESPONSE_TYP):
+    if not isinstance(typ, str) or not _TYP.fullmatch(typ) or typ in (REQUEST_TYP, RESPONSE_TYP):
         raise InvalidInputError(
             "typ must be 'deltafed-<kind>+jws' and not a request or response type", field="typ"
         )

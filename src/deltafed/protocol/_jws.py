@@ -47,9 +47,9 @@ FORBIDDEN_ALGORITHMS = frozenset({"none", "HS256", "HS384", "HS512"})
 
 _MAX_HEADER_SEGMENT = 1024
 _MAX_SIGNATURE_BYTES = 512
-_KID = re.compile(r"^[A-Za-z0-9_\-.:]{1,128}$")
-_TYP = re.compile(r"^[a-z0-9.\-]{1,48}\+jws$")
-_COMPACT = re.compile(rb"^([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]*)$")
+_KID = re.compile(r"[A-Za-z0-9_\-.:]{1,128}")
+_TYP = re.compile(r"[a-z0-9.\-]{1,48}\+jws")
+_COMPACT = re.compile(rb"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]*)")
 
 
 # base64url through binascii directly: the base64 module's wrappers cost more than the
@@ -109,9 +109,9 @@ def _header(segment: bytes) -> _Header:
     if extra:
         name = extra[0][:32]
         problem = (f"protected header member {name!r} is not allowed", f"header.{name}")
-    elif not isinstance(kid, str) or not _KID.match(kid):
+    elif not isinstance(kid, str) or not _KID.fullmatch(kid):
         problem = ("protected header 'kid' is missing or ill-formed", "kid")
-    elif not isinstance(typ, str) or not _TYP.match(typ):
+    elif not isinstance(typ, str) or not _TYP.fullmatch(typ):
         problem = ("protected header 'typ' is missing or ill-formed", "typ")
     return _Header(
         alg, kid if isinstance(kid, str) else "", typ if isinstance(typ, str) else "", problem
@@ -148,7 +148,7 @@ def parse_compact(data: bytes, *, max_bytes: int, algorithms: Collection[str]) -
     """Check size, structure and header of a compact JWS; the signature is not checked here."""
     if len(data) > max_bytes:
         raise SizeLimitError(f"message of {len(data)} bytes exceeds the limit of {max_bytes}")
-    match = _COMPACT.match(data)
+    match = _COMPACT.fullmatch(data)
     if match is None:
         raise MalformedMessageError("not a compact JWS (three base64url segments)")
     header_seg, payload_seg, signature_seg = match.groups()
@@ -186,7 +186,7 @@ def peek_payload(data: bytes) -> dict[str, Any] | None:
     """The payload of a compact JWS without any check (not even for duplicate members).
 
     For addressing a problem, and for reading back a request this node signed itself."""
-    match = _COMPACT.match(data)
+    match = _COMPACT.fullmatch(data)
     if match is None:
         return None
     try:

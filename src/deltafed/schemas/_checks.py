@@ -86,7 +86,7 @@ def holder_code_after_type(value: str, info: ValidationInfo, type_field: str) ->
     return _check_holder_code(value, holder_type)
 
 
-_ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def _parse_iso_date(value: object) -> object:
@@ -94,7 +94,7 @@ def _parse_iso_date(value: object) -> object:
         raise fail("date", "a date is required, not a date and time")
     if isinstance(value, date):
         return value
-    if not isinstance(value, str) or not _ISO_DATE.match(value):
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
         raise fail("date", "dates are YYYY-MM-DD strings")
     try:
         return date.fromisoformat(value)

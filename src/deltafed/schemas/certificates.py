@@ -64,12 +64,12 @@ _PINYIN_ALIASES: Final = {"CZZTDMLX": "CZZTDMLXDM"}
 _DATE_FIELDS: Final = frozenset({"issued_on", "valid_from", "valid_until"})
 #: Values of ZZYXQJZRQ that mean "no end date" (long-term validity).
 LONG_TERM_MARKERS: Final = frozenset({"", "长期"})
-_YYYYMMDD = re.compile(r"^[0-9]{8}$")
+_YYYYMMDD = re.compile(r"[0-9]{8}")
 
 
 def parse_yyyymmdd(value: object, *, field: str) -> date:
     """Parse a GB/T 36903 ``yyyyMMdd`` date; the error names ``field``."""
-    if not isinstance(value, str) or not _YYYYMMDD.match(value):
+    if not isinstance(value, str) or not _YYYYMMDD.fullmatch(value):
         raise SchemaValidationError(
             f"{field}: dates must be 8 digits yyyyMMdd, got {str(value)[:20]!r}",
             field=field,

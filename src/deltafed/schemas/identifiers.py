@@ -103,7 +103,7 @@ _DELTA_LOCAL: Final[dict[str, str]] = {
 #: Every division code this library knows, code -> name.
 DIVISIONS: Final[dict[str, str]] = {**PROVINCES, **_DELTA_LOCAL}
 
-_SIX_DIGITS = re.compile(r"^[0-9]{6}$")
+_SIX_DIGITS = re.compile(r"[0-9]{6}")
 
 
 def _fail(kind: str, message: str) -> PydanticCustomError:
@@ -111,7 +111,7 @@ def _fail(kind: str, message: str) -> PydanticCustomError:
 
 
 def _check_division(value: str) -> str:
-    if not isinstance(value, str) or not _SIX_DIGITS.match(value):
+    if not isinstance(value, str) or not _SIX_DIGITS.fullmatch(value):
         raise _fail("division_format", "division code must be 6 digits")
     if value not in DIVISIONS:
         raise _fail("division_unknown", f"unknown administrative division code {value}")
@@ -132,7 +132,7 @@ def division_name(code: str) -> str:
 
 def province_of(code: str) -> str:
     """The province-level code of any 6-digit division code (first two digits + 0000)."""
-    if not isinstance(code, str) or not _SIX_DIGITS.match(code[:6]):
+    if not isinstance(code, str) or not _SIX_DIGITS.fullmatch(code[:6]):
         raise IdentifierError("division code must start with 6 digits", field="division")
     return code[:2] + "0000"
 
@@ -141,7 +141,7 @@ def province_of(code: str) -> str:
 
 _RESIDENT_WEIGHTS: Final = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _RESIDENT_CHECK: Final = "10X98765432"
-_RESIDENT_SHAPE = re.compile(r"^[0-9]{17}[0-9X]$")
+_RESIDENT_SHAPE = re.compile(r"[0-9]{17}[0-9X]")
 
 
 def compute_resident_check(first17: str) -> str:
@@ -160,7 +160,7 @@ def _check_resident(value: str) -> str:
         raise _fail(
             "resident_length", f"resident identity number must be 18 characters, got {len(value)}"
         )
-    if not _RESIDENT_SHAPE.match(value):
+    if not _RESIDENT_SHAPE.fullmatch(value):
         raise _fail(
             "resident_charset", "resident identity number must be 17 digits and a digit or X"
         )
@@ -193,7 +193,7 @@ _CREDIT_VALUE: Final = {c: i for i, c in enumerate(CREDIT_CODE_CHARSET)}
 _CREDIT_WEIGHTS: Final = tuple(pow(3, i, 31) for i in range(17))
 _ORG_WEIGHTS: Final = (3, 7, 9, 10, 5, 8, 4, 2)
 _ORG_VALUE: Final = {c: i for i, c in enumerate("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")}
-_CREDIT_SHAPE = re.compile(r"^[0-9A-HJ-NP-RTUWXY]{2}[0-9]{6}[0-9A-HJ-NP-RTUWXY]{10}$")
+_CREDIT_SHAPE = re.compile(r"[0-9A-HJ-NP-RTUWXY]{2}[0-9]{6}[0-9A-HJ-NP-RTUWXY]{10}")
 
 
 def compute_credit_check(first17: str) -> str:
@@ -230,7 +230,7 @@ def _check_credit_text(value: str) -> str:
     value = value.upper()
     if len(value) != 18:
         raise _fail("credit_length", f"credit code must be 18 characters, got {len(value)}")
-    if not _CREDIT_SHAPE.match(value):
+    if not _CREDIT_SHAPE.fullmatch(value):
         raise _fail(
             "credit_charset",
             "credit code must use 0-9 and A-Y without I O S V Z, with digits in positions 3-8",
@@ -298,7 +298,7 @@ def _check_certificate(value: str) -> str:
         raise _fail("certificate_length", "certificate identifier is longer than 160 characters")
     if not value.startswith(_CERT_ROOT + "."):
         raise _fail("certificate_root", f"certificate identifier must start with {_CERT_ROOT}.")
-    m = _CERT_SHAPE.match(value)
+    m = _CERT_SHAPE.fullmatch(value)
     if m is None:
         raise _fail(
             "certificate_format",
@@ -340,7 +340,7 @@ def _check_type_code(value: str) -> str:
         raise _fail(
             "type_code_length", f"certificate type code must be 21 characters, got {len(value)}"
         )
-    if not _TYPE_CODE_SHAPE.match(value):
+    if not _TYPE_CODE_SHAPE.fullmatch(value):
         raise _fail(
             "type_code_format",
             "certificate type code must be an 18-character credit code + 3 digits",
@@ -447,7 +447,7 @@ class MemberId(str):
             raise _fail("member_type", "member id must be a string")
         if len(value) > 128:
             raise _fail("member_length", "member id is longer than 128 characters")
-        m = _MEMBER_SHAPE.match(value)
+        m = _MEMBER_SHAPE.fullmatch(value)
         if m is None:
             raise _fail(
                 "member_format", "member id must be REGION/DEPARTMENT[/SYSTEM], lower-case slugs"

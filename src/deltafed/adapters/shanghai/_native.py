@@ -41,6 +41,7 @@ from deltafed._errors import (
     DeltafedError,
     NotFoundError,
 )
+from deltafed._text import rfc3339_instant
 from deltafed.adapters._http import NativeHttp, RetryPolicy, decode_json_object, retrying
 
 __all__ = [
@@ -261,10 +262,7 @@ class ShanghaiLicenceClient:
 
 def parse_iso_instant(text: str) -> datetime:
     """An ISO 8601 instant with an offset; naive times are bad data."""
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise AdapterDataError(f"Shanghai: {text[:30]!r} is not an ISO 8601 time") from exc
-    if value.utcoffset() is None:
-        raise AdapterDataError("Shanghai: a time without offset")
+    value = rfc3339_instant(text)
+    if value is None:
+        raise AdapterDataError(f"Shanghai: {str(text)[:30]!r} is not an ISO 8601 time with offset")
     return value

@@ -44,9 +44,9 @@ _SHANGHAI: Final = timezone(timedelta(hours=8))
 _STATUS_NAME: Final = {shared: native for native, shared in SH_STATUS.items()}
 _HOLDER_NAME: Final = {shared: native for native, shared in SH_HOLDER_TYPES.items()}
 _LICENCE: Final = re.compile(
-    r"^/api/v2/licences/(?P<id>[0-9A-Z.]{1,160})(?P<rest>/extract|/status)?$"
+    r"/api/v2/licences/(?P<id>[0-9A-Z.]{1,160})(?P<rest>/extract|/status)?"
 )
-_RECORD: Final = re.compile(r"^/api/v2/records/(?P<type>[A-Za-z0-9_.:-]{1,64})/query$")
+_RECORD: Final = re.compile(r"/api/v2/records/(?P<type>[A-Za-z0-9_.:-]{1,64})/query")
 
 
 def _ok(result: Any) -> NativeReply:
@@ -136,7 +136,7 @@ class ShanghaiSandbox(SandboxTransport):
             if cert is None or cert.holder_type.value != holder_type:
                 return _error("A0410", "no such licence")
             return self._licence_answer(cert, "")
-        match = _LICENCE.match(path)
+        match = _LICENCE.fullmatch(path)
         if match is not None:
             cert = self.data.certificate(match["id"])
             if cert is None:
@@ -153,7 +153,7 @@ class ShanghaiSandbox(SandboxTransport):
                 values = {f: cert.data[f] for f in fields if isinstance(f, str) and f in cert.data}
                 return _ok({"licenceId": cert.certificate_id, "fields": values})
             return _error("A0400", "unsupported method", 405)
-        record_match = _RECORD.match(path)
+        record_match = _RECORD.fullmatch(path)
         if record_match is not None and request.method == "POST":
             return self._record(record_match["type"], payload)
         return _error("A0400", "unknown resource", 404)

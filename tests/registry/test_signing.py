@@ -186,9 +186,22 @@ TAMPER_CASES: list[tuple[str, Callable[[Any, bytes], bytes], type[DeltafedError]
     (
         "signature-truncated",
         lambda w, d: _mutate_json(
-            d, lambda o: o["signatures"][0].update(signature=o["signatures"][0]["signature"][:-4])
+            d,
+            lambda o: o["signatures"][0].update(
+                signature=b64url_encode(b64url_decode(o["signatures"][0]["signature"])[:-3])
+            ),
         ),
         ThresholdNotMetError,
+    ),
+    (
+        "signature-non-canonical-base64",
+        lambda w, d: _mutate_json(
+            d,
+            lambda o: o["signatures"][0].update(
+                signature=o["signatures"][0]["signature"][:-1] + "B"
+            ),
+        ),
+        RegistryInvalidError,
     ),
     (
         "no-signatures",

@@ -27,6 +27,7 @@ PUBLIC_PACKAGES: Final[tuple[str, ...]] = (
     "deltafed.adapters",
     "deltafed.node",
     "deltafed.client",
+    "deltafed.concerns",
     "deltafed_conformance",
 )
 

@@ -58,6 +58,8 @@ peer sent us something bad" from "we could not reach the peer"::
     ├── AuditError                         audit_error
     │   └── AuditIntegrityError            audit_integrity
     ├── ConfigurationError                 configuration_error
+    │   └── CalendarError                  calendar_unknown_year
+    ├── NotSupportedError                  not_supported
     └── InternalError                      internal_error
 
 The codes of the classes a peer can send back are the closed list of problem codes of the
@@ -80,6 +82,7 @@ __all__ = [
     "AuditError",
     "AuditIntegrityError",
     "BindingMismatchError",
+    "CalendarError",
     "CommunicationError",
     "ConfigurationError",
     "ConsentExpiredError",
@@ -98,6 +101,7 @@ __all__ = [
     "MethodNotAllowedError",
     "NotAuthorizedError",
     "NotFoundError",
+    "NotSupportedError",
     "NotYetValidError",
     "PeerProblemError",
     "PeerTimeoutError",
@@ -534,6 +538,19 @@ class ConfigurationError(DeltafedError):
     """The configuration, a key file or an argument is unusable."""
 
     code = "configuration_error"
+
+
+class CalendarError(ConfigurationError):
+    """The working-day calendar does not know the year asked about: no deadline is guessed."""
+
+    code = "calendar_unknown_year"
+
+
+class NotSupportedError(DeltafedError):
+    """An optional capability (such as an adapter hook) this implementation does not offer."""
+
+    code = "not_supported"
+    status = 501
 
 
 class InternalError(DeltafedError):

@@ -639,6 +639,9 @@ def test_the_http_names_are_shared_by_node_and_client() -> None:
         "certificate.verify": "/deltafed/v1/certificates/verify",
         "certificate.release": "/deltafed/v1/certificates/release",
         "record.request": "/deltafed/v1/records",
+        "concern.file": "/deltafed/v1/concerns",
+        "concern.history": "/deltafed/v1/concerns/history",
+        "concern.escalations": "/deltafed/v1/concerns/escalations",
     }
     assert {v: k for k, v in protocol.PATH_OPERATIONS.items()} == protocol.OPERATION_PATHS
     for path in (protocol.HEALTH_PATH, protocol.METADATA_PATH, protocol.OPENAPI_PATH):

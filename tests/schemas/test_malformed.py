@@ -51,7 +51,36 @@ SCENARIO = {
     "consent_required": True,
 }
 
+CONCERN = {
+    "id": "concern-0000000001",
+    "filer": {"type": "111", "code": RESIDENT},
+    "subject": {"kind": "certificate", "ref": CERT_ID},
+    "category": "objection",
+    "text": "The address is wrong (test)",
+    "consent": {"given": True, "given_at": AT},
+    "filed_at": AT,
+}
+CONCERN_HISTORY = {"concern_id": "concern-0000000001", "filing": "a.b.c", "events": ["d.e.f"]}
 VALID: dict[str, dict[str, Any]] = {
+    "Concern": CONCERN,
+    "ConcernEvent": {
+        "iss": "320000/dsj",
+        "aud": "310000/dsj",
+        "cid": "concern-0000000001",
+        "seq": 0,
+        "prev": DIGEST,
+        "iat": 1767225600,
+        "kind": "filed",
+        "status": "filed",
+        "ack_due": AT,
+        "answer_due": AT,
+    },
+    "ConcernHistory": CONCERN_HISTORY,
+    "ConcernPolicy": {
+        "deadlines": [{"category": "question", "acknowledge_days": 1, "answer_days": 3}]
+    },
+    "EscalationList": {"concerns": [CONCERN_HISTORY]},
+    "HistoryQuery": {"concern_id": "concern-0000000001"},
     "FieldSpec": FIELD,
     "CertificateType": CERT_TYPE,
     "RecordType": RECORD_TYPE,

@@ -24,6 +24,8 @@ def test_closed_list_matches_the_error_tree_exactly() -> None:
         "audit_error",
         "audit_integrity",
         "configuration_error",
+        "calendar_unknown_year",
+        "not_supported",
     } == LOCAL_ONLY_CODES
 
 

@@ -32,6 +32,9 @@ EXPECTED = {
     # consent, problem, audit
     "Consent", "MAX_CONSENT_LIFETIME", "LOCAL_ONLY_CODES", "PROBLEM_CODES", "Problem",
     "ProblemCode", "AuditEntry", "OUTCOMES", "Outcome",
+    # concerns
+    "Concern", "ConcernEvent", "ConcernHistory", "ConcernPolicy", "EscalationList",
+    "HistoryQuery",
     # export
     "EXPORTED_MODELS", "check_json_schemas", "export_json_schemas",
 }  # fmt: skip

@@ -9,6 +9,12 @@ the invariants and delegates to exactly one hook that an adapter implements::
     certificate_status      _certificate_status     CertificateStatus
     fetch_record            _fetch_record           RecordData
     catalogue               _catalogue              Catalogue
+    correct_certificate     _correct_certificate    CertificateMetadata (optional hook)
+    revoke_certificate      _revoke_certificate     CertificateStatus (optional hook)
+
+The last two serve an upheld objection to certificate data (``deltafed.concerns``): issue a
+corrected version of a certificate, or revoke it, on the native platform. They are optional: an
+adapter that does not override them raises :class:`~deltafed.NotSupportedError`.
 
 The data calls also take an optional ``use_cause`` (用证事由): the reason the caller stated
 for using the data. The hooks keep their signatures; a hook reads the cause of the call it is
@@ -53,6 +59,7 @@ from deltafed._errors import (
     DeltafedError,
     InvalidInputError,
     NotFoundError,
+    NotSupportedError,
     SizeLimitError,
 )
 from deltafed.schemas.catalogue import Catalogue, CertificateType, RecordType
@@ -366,6 +373,59 @@ class ProvinceAdapter(abc.ABC):
         ordered = {name: result.fields[name] for name in wanted}
         return RecordData(record_type=rtype.code, as_of=result.as_of, fields=ordered)
 
+    async def correct_certificate(
+        self, certificate_id: str, fields: Mapping[str, str], *, reason: str
+    ) -> CertificateMetadata:
+        """Issue a corrected version of a certificate with ``fields`` (name -> new value) and
+        return its metadata; the old version stops being valid.
+
+        Optional: :class:`~deltafed.NotSupportedError` when the adapter has no such hook.
+        """
+        cid = parse_certificate_id(certificate_id)
+        ctype = self._certificate_type(certificate_type_of(cid))
+        if not isinstance(fields, Mapping):
+            raise InvalidInputError("fields must map field names to values", field="fields")
+        wanted = self._check_fields(list(fields), {f.name for f in ctype.fields}, ctype.name)
+        values = {}
+        for name in wanted:
+            value = fields[name]
+            if not isinstance(value, str) or not value.strip():
+                raise InvalidInputError(f"field {name} needs a non-empty text value", field=name)
+            _check_length(value, name, self._label)
+            values[name] = value
+        why = _check_reason(reason)
+        context = CallContext(why)
+        result = await self._guarded(
+            "correct_certificate", lambda: self._correct_certificate(cid, values, why), context
+        )
+        meta = self._check_metadata(result)
+        if meta.identifier == cid or meta.type_code != certificate_type_of(cid):
+            raise AdapterDataError(
+                f"{self._label}: a corrected certificate needs a new identifier of the same type"
+            )
+        if meta.status is not CertificateStatus.VALID:
+            raise AdapterDataError(f"{self._label}: the corrected certificate is not valid")
+        return meta
+
+    async def revoke_certificate(self, certificate_id: str, *, reason: str) -> CertificateStatus:
+        """Revoke a certificate on the platform; returns its new status (``03`` revoked).
+
+        Optional: :class:`~deltafed.NotSupportedError` when the adapter has no such hook.
+        """
+        cid = parse_certificate_id(certificate_id)
+        self._certificate_type(certificate_type_of(cid))
+        why = _check_reason(reason)
+        result = await self._guarded(
+            "revoke_certificate", lambda: self._revoke_certificate(cid, why), CallContext(why)
+        )
+        try:
+            status = CertificateStatus(result)
+        except ValueError as exc:
+            raise AdapterDataError(f"{self._label}: unknown status {result!r}") from exc
+        if status is not CertificateStatus.REVOKED:
+            raise AdapterDataError(f"{self._label}: the platform did not revoke the certificate")
+        return status
+
     async def aclose(self) -> None:
         """Release connections; idempotent."""
         if not self._closed:
@@ -415,6 +475,18 @@ class ProvinceAdapter(abc.ABC):
         self, record_type: str, subject_code: str, subject_type: HolderType, fields: tuple[str, ...]
     ) -> RecordData:
         """Exactly the requested fields of a record."""
+
+    async def _correct_certificate(
+        self, certificate_id: str, fields: dict[str, str], reason: str
+    ) -> CertificateMetadata:
+        """Optional: issue the corrected version; the default says it is not supported."""
+        raise NotSupportedError(f"{self._label} cannot correct certificates")
+
+    async def _revoke_certificate(
+        self, certificate_id: str, reason: str
+    ) -> CertificateStatus | str:
+        """Optional: revoke on the platform; the default says it is not supported."""
+        raise NotSupportedError(f"{self._label} cannot revoke certificates")
 
     async def _aclose(self) -> None:
         """Release resources; called once by :meth:`aclose`."""
@@ -504,6 +576,14 @@ class ProvinceAdapter(abc.ABC):
             raise AdapterError(f"{self._label}: {what} failed: {type(exc).__name__}") from exc
         finally:
             _CALL.reset(token)
+
+
+def _check_reason(value: object) -> str:
+    # The reason travels like a use cause: the same length bound and the same checks.
+    checked = _check_use_cause(value)
+    if checked is None:
+        raise InvalidInputError("a correction or revocation states its reason", field="reason")
+    return checked
 
 
 def _holder_type(value: object, *, field_name: str = "holder_type") -> HolderType:

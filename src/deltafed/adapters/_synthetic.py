@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from types import MappingProxyType
@@ -65,6 +65,7 @@ __all__ = [
     "agency_credit_code",
     "certificate_identifier",
     "company_credit_code",
+    "corrected_certificate",
     "synthetic_catalogue",
     "synthetic_metadata",
     "synthetic_population",
@@ -107,6 +108,25 @@ def certificate_identifier(type_code: str, issuer: str, serial: str, version: st
     """A GB/T 36904 certificate identifier with its MOD 37,36 check character."""
     check = compute_certificate_check(type_code, issuer, serial, version)
     return f"1.2.156.3005.2.{type_code}.{issuer}.{serial}.{version}.{check}"
+
+
+def corrected_certificate(
+    cert: SyntheticCertificate, fields: Mapping[str, str]
+) -> SyntheticCertificate:
+    """The next version of ``cert`` (same serial, version + 1) with ``fields`` changed, valid.
+
+    Correcting ``name`` also corrects the holder's name in the metadata. The sandboxes and the
+    in-memory adapter serve an upheld objection with it.
+    """
+    parts = cert.certificate_id.split(".")
+    new_id = certificate_identifier(parts[5], parts[6], parts[7], f"{int(parts[8]) + 1:03d}")
+    return replace(
+        cert,
+        certificate_id=new_id,
+        holder_name=fields.get("name", cert.holder_name),
+        status=CertificateStatus.VALID,
+        data=MappingProxyType({**cert.data, **fields}),
+    )
 
 
 @dataclass(frozen=True)

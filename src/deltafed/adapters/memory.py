@@ -17,6 +17,7 @@ from deltafed._errors import ConfigurationError, NotFoundError
 from deltafed.adapters._base import DEFAULT_TIMEOUT, ProvinceAdapter, RecordData, RecordValue
 from deltafed.adapters._synthetic import (
     DEFAULT_SEED,
+    certificate_identifier,
     synthetic_catalogue,
     synthetic_metadata,
     synthetic_population,
@@ -168,6 +169,32 @@ class InMemoryAdapter(ProvinceAdapter):
         if status is None or status is cert.metadata.status:
             return cert.metadata
         return cert.metadata.model_copy(update={"status": status})
+
+    # --- optional hooks: an upheld objection ------------------------------------------------
+
+    async def _correct_certificate(
+        self, certificate_id: str, fields: dict[str, str], reason: str
+    ) -> CertificateMetadata:
+        self._called("correct_certificate")
+        old = self._get(certificate_id)
+        parts = certificate_id.split(".")
+        new_id = certificate_identifier(parts[5], parts[6], parts[7], f"{int(parts[8]) + 1:03d}")
+        meta = old.metadata.model_copy(
+            update={
+                "identifier": new_id,
+                "status": CertificateStatus.VALID,
+                "holder_name": fields.get("name", old.metadata.holder_name),
+            }
+        )
+        self.add_certificate(MemoryCertificate(meta, {**old.data, **fields}))
+        self.set_status(certificate_id, CertificateStatus.CANCELLED)
+        return meta
+
+    async def _revoke_certificate(self, certificate_id: str, reason: str) -> CertificateStatus:
+        self._called("revoke_certificate")
+        self._get(certificate_id)
+        self.revoke(certificate_id)
+        return CertificateStatus.REVOKED
 
     # --- hooks ------------------------------------------------------------------------------
 

@@ -139,6 +139,9 @@ def _media_type(value: str | None) -> str:
 
 def _subjects(body: Mapping[str, Any]) -> tuple[str, ...]:
     code = body.get("holder_code") or body.get("subject_code")
+    filer = body.get("filer")  # a concern: the resident or company who files it
+    if code is None and isinstance(filer, Mapping):
+        code = filer.get("code")
     return (code,) if isinstance(code, str) else ()
 
 

@@ -89,7 +89,14 @@ from deltafed.schemas.messages import (
 )
 from deltafed.schemas.problem import Problem
 
-__all__ = ["METADATA_TYP", "TRANSIENT_CODES", "AuditRecorder", "Exchange", "Node"]
+__all__ = [
+    "METADATA_TYP",
+    "TRANSIENT_CODES",
+    "AuditRecorder",
+    "ConcernHandler",
+    "Exchange",
+    "Node",
+]
 
 _log = logging.getLogger("deltafed.node")
 
@@ -138,6 +145,13 @@ class AuditRecorder(Protocol):
     ) -> object: ...
 
 
+class ConcernHandler(Protocol):
+    """What the node needs to answer concern operations
+    (:class:`deltafed.concerns.ConcernService` fits): the ok body and the subjects to audit."""
+
+    async def perform(self, request: VerifiedRequest) -> tuple[dict[str, Any], list[str]]: ...
+
+
 @dataclass(slots=True)
 class Exchange:
     """One verified request being answered: what the audit entry will say about it."""
@@ -176,6 +190,7 @@ class Node:
         limits: Limits | None = None,
         policy: PolicyEngine | None = None,
         response_lifetime: int = 60,
+        concerns: ConcernHandler | None = None,
     ) -> None:
         try:
             self.member: MemberId = parse_member_id(member_id)
@@ -198,6 +213,8 @@ class Node:
         self.clock = clock
         self.limits = limits if limits is not None else Limits()
         self.response_lifetime = response_lifetime
+        #: Answers the concern operations (``None``: this node takes no concerns).
+        self.concerns = concerns
         self.verifier = ProtocolVerifier(
             registry, self.member, clock=clock, replay=replay, limits=self.limits
         )
@@ -401,11 +418,20 @@ class Node:
     async def perform(self, exchange: Exchange) -> dict[str, Any]:
         """Steps 3 to 5: parse the body, decide, ask the adapter; the result body."""
         op = exchange.request.claims.op
+        if op.startswith("concern."):
+            return await self._concern(exchange)
         if op == "certificate.verify":
             return await self._verify_certificate(exchange)
         if op == "certificate.release":
             return await self._release_certificate(exchange)
         return await self._request_record(exchange)
+
+    async def _concern(self, exchange: Exchange) -> dict[str, Any]:
+        if self.concerns is None:
+            raise NotFoundError(f"{self.member} takes no concerns", field="op")
+        result, subjects = await self.concerns.perform(exchange.request)
+        exchange.subjects = list(subjects)
+        return result
 
     async def _verify_certificate(self, exchange: Exchange) -> dict[str, Any]:
         claims = exchange.request.claims
@@ -563,9 +589,9 @@ class Node:
             "region": self.member.region,
             "protocol_versions": list(PROTOCOL_VERSIONS),
             "keys": [self.signer.public_jwk()],
-            "endpoints": {"base": base, "paths": dict(OPERATION_PATHS)},
+            "endpoints": {"base": base, "paths": self._served_paths()},
             "offers": {
-                "operations": sorted(OPERATION_PATHS),
+                "operations": sorted(self._served_paths()),
                 "certificate_types": [t.type_code for t in catalogue.certificate_types],
                 "record_types": [t.code for t in catalogue.record_types],
             },
@@ -579,6 +605,13 @@ class Node:
         if name is not None:
             payload["name"] = name
         return sign_document(payload, typ=METADATA_TYP, signer=self.signer)
+
+    def _served_paths(self) -> dict[str, str]:
+        return {
+            op: path
+            for op, path in OPERATION_PATHS.items()
+            if self.concerns is not None or not op.startswith("concern.")
+        }
 
     def health(self) -> Answer:
         """``ok`` when the registry is fresh, ``degraded`` in its grace period (both 200);

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from deltafed.node._http import (
     HEALTH_PATH,
@@ -23,6 +23,7 @@ from deltafed.node._http import (
     RESPONSE_TYPE,
 )
 from deltafed.protocol import RequestClaims, ResponseClaims
+from deltafed.schemas.concerns import Concern, ConcernHistory, EscalationList, HistoryQuery
 from deltafed.schemas.messages import (
     RecordRequest,
     RecordResponse,
@@ -36,6 +37,14 @@ from deltafed.schemas.problem import Problem
 __all__ = ["openapi_document"]
 
 _REF = "#/components/schemas/{model}"
+
+
+class EmptyBody(BaseModel):
+    """An empty JSON object."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
 _COMPACT_JWS = r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$"
 
 _OPERATIONS: dict[str, tuple[str, type[BaseModel], type[BaseModel]]] = {
@@ -53,6 +62,21 @@ _OPERATIONS: dict[str, tuple[str, type[BaseModel], type[BaseModel]]] = {
         "Release the fields of a record (household registration, social insurance...)",
         RecordRequest,
         RecordResponse,
+    ),
+    "concern.file": (
+        "File a resident's or company's concern with the region responsible for its subject",
+        Concern,
+        ConcernHistory,
+    ),
+    "concern.history": (
+        "The signed history of a concern (to its filer, or its supervisor once escalated)",
+        HistoryQuery,
+        ConcernHistory,
+    ),
+    "concern.escalations": (
+        "The histories of the concerns escalated to the asking supervisor",
+        EmptyBody,
+        EscalationList,
     ),
 }
 

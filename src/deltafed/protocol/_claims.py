@@ -55,6 +55,8 @@ _LOCAL_ONLY_CODES: Final = frozenset(
         "audit_error",
         "audit_integrity",
         "configuration_error",
+        "calendar_unknown_year",
+        "not_supported",
     }
 )
 #: The closed list of problem codes of the protocol (see ``docs/protocol.md``).

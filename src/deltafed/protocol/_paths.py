@@ -37,6 +37,10 @@ OPERATION_PATHS: Final = {
     "certificate.verify": f"{API_PREFIX}/certificates/verify",
     "certificate.release": f"{API_PREFIX}/certificates/release",
     "record.request": f"{API_PREFIX}/records",
+    # cross-region concerns (docs/protocol.md section 10)
+    "concern.file": f"{API_PREFIX}/concerns",
+    "concern.history": f"{API_PREFIX}/concerns/history",
+    "concern.escalations": f"{API_PREFIX}/concerns/escalations",
 }
 #: Path -> the operation performed there.
 PATH_OPERATIONS: Final = {path: op for op, path in OPERATION_PATHS.items()}

@@ -14,6 +14,7 @@ from deltafed._errors import InvalidInputError, UnknownKeyError, UnknownMemberEr
 from deltafed.keys import PublicKey
 from deltafed.registry._models import AnchorKeys, PublicJwk, RegistryDocument
 from deltafed.schemas.catalogue import Catalogue, UseScenario
+from deltafed.schemas.concerns import ConcernPolicy
 from deltafed.schemas.identifiers import parse_member_id
 
 __all__ = ["DEFAULT_VALIDITY", "RegistryBuilder"]
@@ -32,6 +33,7 @@ class RegistryBuilder:
         self._members: dict[str, dict[str, Any]] = {}
         self._catalogues: dict[str, Catalogue] = {}
         self._scenarios: dict[str, UseScenario] = {}
+        self._concern_policy: ConcernPolicy | None = None
 
     @classmethod
     def from_document(cls, doc: RegistryDocument) -> RegistryBuilder:
@@ -45,6 +47,7 @@ class RegistryBuilder:
             builder._catalogues[catalogue.region] = catalogue
         for scenario in doc.scenarios.scenarios:
             builder._scenarios[scenario.id] = scenario
+        builder._concern_policy = doc.concern_policy
         return builder
 
     def bump(self) -> RegistryBuilder:
@@ -133,6 +136,11 @@ class RegistryBuilder:
         self._scenarios[scenario.id] = scenario
         return self
 
+    def set_concern_policy(self, policy: ConcernPolicy | None) -> RegistryBuilder:
+        """The deadlines of cross-region concerns (``None``: the federation takes none)."""
+        self._concern_policy = policy
+        return self
+
     def build(
         self,
         *,
@@ -141,8 +149,14 @@ class RegistryBuilder:
         validity: timedelta = DEFAULT_VALIDITY,
     ) -> RegistryDocument:
         """Validate into a :class:`RegistryDocument` (expiring ``validity`` after issue)."""
+        concerns = (
+            {}
+            if self._concern_policy is None
+            else {"concern_policy": self._concern_policy.to_wire()}
+        )
         return RegistryDocument.parse(
             {
+                **concerns,
                 "federation": self.federation,
                 "version": self.version,
                 "issued_at": issued_at.isoformat(),

@@ -16,6 +16,7 @@ from deltafed._errors import DeltafedError, InvalidInputError
 from deltafed.keys import PublicKey
 from deltafed.schemas._base import Code, Name, Timestamp, WireModel
 from deltafed.schemas.catalogue import Catalogue, ScenarioList
+from deltafed.schemas.concerns import ConcernPolicy
 from deltafed.schemas.identifiers import MemberId
 
 __all__ = [
@@ -178,6 +179,8 @@ class RegistryDocument(WireModel):
     members: tuple[Member, ...] = Field(default=(), max_length=MAX_MEMBERS)
     catalogues: tuple[Catalogue, ...] = Field(default=(), max_length=64)
     scenarios: ScenarioList = ScenarioList()
+    #: Deadlines of cross-region concerns per category (absent: the federation takes none).
+    concern_policy: ConcernPolicy | None = None
 
     @field_validator("members")
     @classmethod
@@ -208,7 +211,21 @@ class RegistryDocument(WireModel):
                 raise ValueError(
                     f"scenario {scenario.id}: requester {scenario.requester} is not a member"
                 )
+        self._check_concern_desks(known)
         return self
+
+    def _check_concern_desks(self, known: set[MemberId]) -> None:
+        for catalogue in self.catalogues:
+            for desk in catalogue.concern_desks or ():
+                for who in (desk.member, desk.supervisor):
+                    if who not in known:
+                        raise ValueError(f"concern desk {desk.member}: {who} is not a member")
+                for category in desk.categories:
+                    if self.concern_policy is None or not self.concern_policy.deadline(category):
+                        raise ValueError(
+                            f"concern desk {desk.member} takes {category} concerns but the "
+                            "concern policy sets no deadline for them"
+                        )
 
     def member(self, member_id: str) -> Member | None:
         for member in self.members:

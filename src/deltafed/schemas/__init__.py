@@ -63,6 +63,14 @@ from deltafed.schemas.common import (
     RequestId,
     SubjectRef,
 )
+from deltafed.schemas.concerns import (
+    Concern,
+    ConcernEvent,
+    ConcernHistory,
+    ConcernPolicy,
+    EscalationList,
+    HistoryQuery,
+)
 from deltafed.schemas.consent import (
     MAX_CONSENT_LIFETIME,
     Consent,
@@ -136,12 +144,18 @@ __all__ = [
     "CertificateType",
     "CertificateTypeCode",
     "Code",
+    "Concern",
+    "ConcernEvent",
+    "ConcernHistory",
+    "ConcernPolicy",
     "Consent",
     "CreditCode",
     "Digest",
     "DivisionCode",
+    "EscalationList",
     "FieldSpec",
     "FieldValue",
+    "HistoryQuery",
     "HolderType",
     "IsoDate",
     "LongText",

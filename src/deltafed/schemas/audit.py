@@ -18,6 +18,7 @@ from deltafed.schemas._base import Code, NonNegInt, Timestamp, WireModel
 from deltafed.schemas._checks import fail
 from deltafed.schemas.catalogue import MAX_FIELDS
 from deltafed.schemas.common import Digest, Operation, RequestId, SubjectRef
+from deltafed.schemas.concerns import ConcernAction
 from deltafed.schemas.identifiers import MemberId
 
 __all__ = ["OUTCOMES", "AuditEntry", "Outcome"]
@@ -52,7 +53,8 @@ class AuditEntry(WireModel):
     node: MemberId
     #: The other side of the exchange.
     counterpart: MemberId
-    operation: Operation
+    #: The operation, or the concern action the node signed (``concern.answer``...).
+    operation: Literal[Operation, ConcernAction]
     scenario: Code
     #: Keyed hashes of the subjects (holders) concerned.
     subject_refs: Annotated[tuple[SubjectRef, ...], Field(max_length=64)]

@@ -22,6 +22,7 @@ from deltafed._errors import IdentifierError, InvalidInputError
 from deltafed.schemas._base import Code, Name, Timestamp, WireBool, WireModel
 from deltafed.schemas._checks import RequiredText, fail, no_duplicates, not_empty
 from deltafed.schemas.common import HolderType, Operation
+from deltafed.schemas.concerns import ConcernCategory, ConcernDesk, check_concern_categories
 from deltafed.schemas.identifiers import (
     CertificateTypeCode,
     MemberId,
@@ -139,6 +140,22 @@ class Catalogue(WireModel):
         tuple[CertificateType, ...], Field(max_length=MAX_CATALOGUE_ENTRIES)
     ] = ()
     record_types: Annotated[tuple[RecordType, ...], Field(max_length=MAX_CATALOGUE_ENTRIES)] = ()
+    #: Who answers concerns about this region's certificates, records and procedures.
+    concern_desks: Annotated[tuple[ConcernDesk, ...], Field(max_length=64)] | None = None
+
+    @field_validator("concern_desks")
+    @classmethod
+    def _check_desks(
+        cls, value: tuple[ConcernDesk, ...] | None, info: ValidationInfo
+    ) -> tuple[ConcernDesk, ...] | None:
+        region = info.data.get("region")
+        for desk in value or ():
+            if region is not None and desk.member.region != region:
+                raise fail(
+                    "region_mismatch",
+                    f"concern desk {desk.member} is not in this catalogue's region {region}",
+                )
+        return value
 
     @field_validator("certificate_types")
     @classmethod
@@ -215,6 +232,15 @@ class UseScenario(WireModel):
     max_consent_days: Annotated[int, Field(strict=True, ge=1, le=_MAX_CONSENT_DAYS)] | None = None
     valid_from: Timestamp | None = None
     valid_until: Timestamp | None = None
+    #: For ``concern.file``: the concern categories the requester may file (default deny).
+    concern_categories: Annotated[tuple[ConcernCategory, ...], Field(max_length=3)] | None = None
+
+    @field_validator("concern_categories")
+    @classmethod
+    def _check_concern_categories(
+        cls, value: tuple[str, ...] | None, info: ValidationInfo
+    ) -> tuple[str, ...] | None:
+        return check_concern_categories(value, info.data.get("operations"))
 
     @field_validator("providers")
     @classmethod

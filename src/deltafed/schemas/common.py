@@ -10,7 +10,15 @@ from pydantic import StringConstraints
 __all__ = ["CertificateStatus", "Digest", "HolderType", "Operation", "RequestId", "SubjectRef"]
 
 #: What a request asks a node to do.
-Operation = Literal["certificate.verify", "certificate.release", "record.request"]
+Operation = Literal[
+    "certificate.verify",
+    "certificate.release",
+    "record.request",
+    # cross-region concerns (docs/protocol.md section 10)
+    "concern.file",
+    "concern.history",
+    "concern.escalations",
+]
 
 
 class HolderType(StrEnum):

@@ -78,6 +78,8 @@ LOCAL_ONLY_CODES: Final[frozenset[str]] = frozenset(
         "audit_error",
         "audit_integrity",
         "configuration_error",
+        "calendar_unknown_year",
+        "not_supported",
     }
 )
 

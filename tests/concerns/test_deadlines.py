@@ -1,0 +1,107 @@
+"""Reminders and escalations with a frozen clock, across the 2026 Spring Festival and its
+make-up working days (filed Friday 13 February; Saturday 14th is a working day; 15th to 23rd
+are off)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from deltafed._canonical import sha256_digest
+from deltafed.concerns import CHINA_STANDARD_TIME, ConcernFiler, verify_history
+from deltafed.concerns._example import SCENARIO_CONCERNS, SCENARIO_SUPERVISION
+from deltafed.concerns._filer import escalations
+from deltafed.node import JIANGSU
+from deltafed.protocol import ProtocolVerifier
+
+pytestmark = pytest.mark.anyio
+SUPERVISOR = "320000/zwfw"
+
+
+def cst(day: int, hour: int, month: int = 2) -> datetime:
+    """``hour`` o'clock in China on ``day`` ``month`` 2026."""
+    return datetime(2026, month, day, hour, 0, tzinfo=CHINA_STANDARD_TIME)
+
+
+def tick(world: Any, when: datetime) -> list[Any]:
+    """Move the frozen clock to ``when`` and run the node's deadline sweep."""
+    world.clock.set(when)
+    return list(world.service.tick())
+
+
+async def test_reminder_then_escalation_across_the_holiday(
+    world: Any, shanghai: ConcernFiler, make_concern: Any
+) -> None:
+    filed = await shanghai.afile(make_concern(), scenario=SCENARIO_CONCERNS)
+    # Still Friday: nothing is due yet.
+    assert tick(world, cst(13, 18)) == []
+    # Saturday 14th is a make-up working day, the last one before the acknowledgement is due.
+    reminders = tick(world, cst(14, 9))
+    assert [(e.kind, e.stage) for e in reminders] == [("reminder", "acknowledge")]
+    assert tick(world, cst(14, 10)) == []  # once per stage
+    # Sunday 15th (the holiday): the acknowledgement is overdue and escalated.
+    late = tick(world, cst(15, 8))
+    assert [(e.kind, e.stage, e.to) for e in late] == [("escalated", "acknowledge", SUPERVISOR)]
+    # During the holiday nothing else falls due: the answer is due at the end of the 25th.
+    assert tick(world, cst(20, 12)) == []
+    assert tick(world, cst(24, 12)) == []
+    # Wednesday 25th, the last working day for the answer: a reminder, then the escalation.
+    assert [e.stage for e in tick(world, cst(25, 9))] == ["answer"]
+    escalated = tick(world, cst(26, 0))
+    assert [(e.kind, e.stage) for e in escalated] == [("escalated", "answer")]
+    assert tick(world, datetime(2026, 3, 10, tzinfo=UTC)) == []
+
+    # The filer sees every notice in the signed history.
+    seen = await shanghai.ahistory(filed.id)
+    assert [e.event.kind for e in seen.events] == [
+        "filed",
+        "reminder",
+        "escalated",
+        "reminder",
+        "escalated",
+    ]
+    assert seen.status == "filed"
+
+    # Every event was audited by the responding node, escalations with the supervisor.
+    entries = world.logs[JIANGSU].by_counterpart(SUPERVISOR)
+    assert [e.operation for e in entries] == ["concern.escalate", "concern.escalate"]
+
+    # The supervisor reads what was escalated to it, and verifies it from the filing on.
+    async with httpx.AsyncClient(transport=world.transport(), timeout=10) as http:
+        supervisor = world.client(SUPERVISOR, http)
+        result = await supervisor.exchange(
+            JIANGSU,
+            operation="concern.escalations",
+            target=SUPERVISOR,
+            scenario=SCENARIO_SUPERVISION,
+            body={},
+        )
+    listed = escalations(result)
+    assert [h.concern_id for h in listed.concerns] == [filed.id]
+    history = listed.concerns[0]
+    verifier = ProtocolVerifier(world.node.registry, SUPERVISOR, clock=world.clock, replay=None)
+    events = verify_history(
+        verifier,
+        history.events,
+        concern_id=filed.id,
+        filing_digest=sha256_digest(history.filing.encode()),
+        responsible=JIANGSU,
+        filer=shanghai.member,
+    )
+    assert len(events) == 5
+
+
+async def test_acknowledged_in_time_means_no_acknowledgement_notice(
+    world: Any, shanghai: ConcernFiler, make_concern: Any
+) -> None:
+    filed = await shanghai.afile(make_concern(), scenario=SCENARIO_CONCERNS)
+    world.service.acknowledge(filed.id)
+    assert tick(world, cst(14, 9)) == []
+    assert tick(world, cst(15, 9)) == []
+    # The answer is still owed: reminded on the 25th, escalated after it.
+    assert [e.stage for e in tick(world, cst(25, 9))] == ["answer"]
+    world.service.answer(filed.id, "已核实，数据无误 (test)", outcome="not_upheld")
+    assert tick(world, datetime(2026, 3, 1, tzinfo=UTC)) == []

@@ -1,0 +1,162 @@
+"""File, acknowledge, answer, correct: the whole exchange through a node, with a frozen clock."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from deltafed import InvalidInputError, NotFoundError, PeerProblemError
+from deltafed.adapters import synthetic_catalogue, synthetic_population
+from deltafed.concerns import ConcernFiler
+from deltafed.concerns._example import SCENARIO_CONCERNS, SCENARIO_SUPERVISION, add_concerns
+from deltafed.node import JIANGSU, SHANGHAI, ZHEJIANG
+
+SUPERVISOR = "320000/zwfw"
+CERT = synthetic_population().region("320000").certificates[1]
+World = Any
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_file_acknowledge_answer_within_the_deadline(
+    world: World, shanghai: ConcernFiler, make_concern: Any
+) -> None:
+    filed = await shanghai.afile(make_concern(), scenario=SCENARIO_CONCERNS)
+    assert filed.responsible == JIANGSU
+    assert filed.status == "filed"
+    first = filed.events[0].event
+    # Friday 13 Feb 2026: acknowledge by the end of the make-up Saturday, answer by the end of
+    # the second working day after the Spring Festival.
+    assert first.ack_due is not None
+    assert first.answer_due is not None
+    assert first.ack_due.isoformat() == "2026-02-14T16:00:00+00:00"
+    assert first.answer_due.isoformat() == "2026-02-25T16:00:00+00:00"
+    assert first.prev == filed.filing_digest
+
+    world.clock.advance(3600)
+    world.service.acknowledge(filed.id)
+    world.clock.advance(3600)
+    world.service.update(filed.id, "accepted")
+    answer = await world.service.uphold_objection(
+        filed.id, "地址已更正 (test)", corrections={"address": "扬州市测试路521号"}
+    )
+    assert answer.answer is not None
+    assert answer.answer.correction is not None
+    new_id = answer.answer.correction.new_certificate_id
+    assert new_id is not None
+    assert new_id != CERT.certificate_id
+
+    seen = await shanghai.ahistory(filed.id)
+    assert [e.event.kind for e in seen.events] == ["filed", "acknowledged", "status", "answered"]
+    assert seen.status == "answered"
+    assert seen.events[-1].event.iat < int(first.answer_due.timestamp())
+
+    # The corrected certificate is valid on the platform, the old one is not.
+    meta = await world.adapter.find_certificate(certificate_id=new_id)
+    assert meta.status.value == "01"
+    assert (await world.adapter.certificate_data(new_id, ["address"])) == {
+        "address": "扬州市测试路521号"
+    }
+    old = await world.adapter.find_certificate(certificate_id=CERT.certificate_id)
+    assert old.status.value != "01"
+
+    # Idempotent: the same answer again is the same event; closing then works once.
+    again = await world.service.uphold_objection(
+        filed.id, "地址已更正 (test)", corrections={"address": "扬州市测试路521号"}
+    )
+    assert again == answer
+    closed = world.service.close(filed.id)
+    assert world.service.close(filed.id) == closed
+    with pytest.raises(InvalidInputError):
+        world.service.update(filed.id, "in_progress")
+
+
+async def test_filing_twice_is_idempotent_and_an_id_cannot_be_reused(
+    world: World, shanghai: ConcernFiler, make_concern: Any
+) -> None:
+    one = await shanghai.afile(make_concern(), scenario=SCENARIO_CONCERNS)
+    two = await shanghai.afile(make_concern(), scenario=SCENARIO_CONCERNS)
+    assert [e.raw for e in one.events] == [e.raw for e in two.events]
+    with pytest.raises(PeerProblemError) as caught:
+        await shanghai.afile(make_concern(text="another text"), scenario=SCENARIO_CONCERNS)
+    assert caught.value.problem_code == "invalid_input"
+    assert len(world.service.list_concerns()) == 1
+
+
+async def test_a_member_the_scenario_does_not_allow_cannot_file(
+    world: World, make_concern: Any
+) -> None:
+    async with httpx.AsyncClient(transport=world.transport(), timeout=10) as http:
+        zhejiang = ConcernFiler(world.client(ZHEJIANG, http), world.node.registry)
+        with pytest.raises(PeerProblemError) as caught:
+            await zhejiang.afile(make_concern(), scenario=SCENARIO_CONCERNS)
+    assert caught.value.problem_code == "not_authorized"
+    assert world.service.list_concerns() == []
+
+
+async def test_a_category_outside_the_scenario_is_refused(world: World, make_concern: Any) -> None:
+    builder = world.fed.builder()
+    add_concerns(
+        builder,
+        synthetic_catalogue("320000"),
+        desk=JIANGSU,
+        supervisor=SUPERVISOR,
+        filers=[SHANGHAI],
+        categories=["question"],
+    )
+    world.node.registry.update(world.fed.sign_registry(builder))
+    async with httpx.AsyncClient(transport=world.transport(), timeout=10) as http:
+        filer = ConcernFiler(world.client(SHANGHAI, http), world.node.registry)
+        with pytest.raises(PeerProblemError) as caught:
+            await filer.afile(make_concern(), scenario=SCENARIO_CONCERNS)
+        assert caught.value.problem_code == "not_authorized"
+        asked = await filer.afile(
+            make_concern(2, category="question", text="办理流程? (test)"),
+            scenario=SCENARIO_CONCERNS,
+        )
+        assert asked.status == "filed"
+
+
+async def test_no_consent_no_concern(
+    world: World, shanghai: ConcernFiler, make_concern: Any
+) -> None:
+    refused = make_concern(consent={"given": False, "given_at": "2026-02-13T01:55:00Z"})
+    with pytest.raises(PeerProblemError) as caught:
+        await shanghai.afile(refused, scenario=SCENARIO_CONCERNS)
+    assert caught.value.problem_code == "consent_required"
+
+
+async def test_history_is_only_for_the_filer(
+    world: World, shanghai: ConcernFiler, make_concern: Any
+) -> None:
+    filed = await shanghai.afile(make_concern(), scenario=SCENARIO_CONCERNS)
+    async with httpx.AsyncClient(transport=world.transport(), timeout=10) as http:
+        supervisor = world.client(SUPERVISOR, http)
+        result = await supervisor.exchange(
+            JIANGSU,
+            operation="concern.history",
+            target=filed.id,
+            scenario=SCENARIO_SUPERVISION,
+            body={"concern_id": filed.id},
+        )
+    assert not result.response.ok
+    assert result.body["code"] == "not_found"
+
+
+async def test_operator_errors_are_typed(
+    world: World, shanghai: ConcernFiler, make_concern: Any
+) -> None:
+    with pytest.raises(NotFoundError):
+        world.service.acknowledge("no-such-concern-000")
+    filed = await shanghai.afile(make_concern(), scenario=SCENARIO_CONCERNS)
+    with pytest.raises(InvalidInputError):
+        world.service.close(filed.id)  # not answered yet
+    with pytest.raises(InvalidInputError):
+        world.service.update(filed.id, "answered")
+    rejected = world.service.reject(filed.id, reason="不属于本部门职责 (test)")
+    assert rejected.status == "rejected"
+    assert rejected.reason
+    assert world.service.tick(world.clock() + timedelta(days=30)) == []

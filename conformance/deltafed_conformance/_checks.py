@@ -23,6 +23,7 @@ from deltafed.policy import CONSENT_TYP
 from deltafed.protocol import PROBLEM_CODES, RESPONSE_TYP, ProtocolVerifier
 from deltafed.schemas.messages import RecordResponse, ReleaseResult, VerificationResult
 from deltafed.schemas.problem import Problem
+from deltafed_conformance._concern_checks import CONCERN_CHECKS
 from deltafed_conformance._golden import golden_check
 from deltafed_conformance._model import Check, CheckFailed, CheckSkipped
 from deltafed_conformance._profile import Subject
@@ -997,7 +998,7 @@ _FIXED: Final[tuple[Check, ...]] = tuple(
 )
 
 #: Every check of the suite, in run order.
-ALL_CHECKS: Final[tuple[Check, ...]] = _FIXED
+ALL_CHECKS: Final[tuple[Check, ...]] = _FIXED + CONCERN_CHECKS
 
 
 def select_checks(only: list[str] | tuple[str, ...] | None = None) -> tuple[Check, ...]:

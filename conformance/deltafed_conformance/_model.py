@@ -34,6 +34,7 @@ CATEGORIES: Final[Mapping[str, str]] = {
     "DF-POL": "policy",
     "DF-IDEM": "retry",
     "DF-MAP": "mapping",
+    "DF-CONC": "concerns",
 }
 
 _CHECK_ID: Final = re.compile(r"(DF-[A-Z]+)-[0-9]{3}")

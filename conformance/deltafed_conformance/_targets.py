@@ -15,7 +15,7 @@ import abc
 import contextlib
 import hashlib
 import json
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
@@ -25,9 +25,11 @@ import httpx
 
 from deltafed._clock import Clock, system_clock
 from deltafed._errors import ConfigurationError
-from deltafed.adapters import ProvinceAdapter, create_adapter, load_adapter
+from deltafed.adapters import ProvinceAdapter, create_adapter, load_adapter, synthetic_catalogue
 from deltafed.adapters._province import HttpProvinceAdapter
 from deltafed.audit import AuditLog
+from deltafed.concerns import ConcernService, SqliteConcernStore
+from deltafed.concerns._example import add_concerns
 from deltafed.keys import PrivateKey
 from deltafed.node import LocalFederation, Node, default_scenarios
 from deltafed.protocol import MemoryReplayStore, ReplayStore
@@ -90,9 +92,15 @@ class FederationFixture:
         self.node = f"{region}/dsj"
         self.tester = f"{other}/conformance"
         self.outsider = f"{other}/conformance-outsider"
+        self.supervisor = f"{other}/conformance-supervisor"
         self.federation = LocalFederation(
             clock=clock,
-            members={self.tester: None, self.node: endpoint, self.outsider: None},
+            members={
+                self.tester: None,
+                self.node: endpoint,
+                self.outsider: None,
+                self.supervisor: None,
+            },
             scenarios=default_scenarios(self.tester, [region]),
             key_seed=key_seed,
         )
@@ -104,6 +112,14 @@ class FederationFixture:
             self.tester, self.compromised_key.public_key, not_before=now - timedelta(days=30)
         )
         builder.compromise_key(self.tester, self.compromised_key.kid, at=now - timedelta(days=1))
+        # Concerns (protocol section 10): the node answers those about its catalogue.
+        add_concerns(
+            builder,
+            synthetic_catalogue(region),
+            desk=self.node,
+            supervisor=self.supervisor,
+            filers=[self.tester],
+        )
         self.federation.sign_registry(builder)
 
     @property
@@ -125,14 +141,26 @@ class FederationFixture:
         return synthetic_profile(self.region, seed=seed, node=self.node)
 
     def parts(self, adapter: ProvinceAdapter) -> NodeParts:
+        registry = self.trusted_registry()
+        audit = self.federation.audit_log(self.node)
+        store = SqliteConcernStore()
+        concerns = ConcernService(
+            self.node, self.node_key, registry, store, audit, adapter=adapter, clock=self.clock
+        )
+
+        async def close_store() -> None:
+            store.close()
+
         return NodeParts(
             member=self.node,
             signer=self.node_key,
-            registry=self.trusted_registry(),
+            registry=registry,
             adapter=adapter,
-            audit=self.federation.audit_log(self.node),
+            audit=audit,
             replay=MemoryReplayStore(),
             clock=self.clock,
+            options={"concerns": concerns},
+            closers=[close_store],
         )
 
     def write(self, directory: str | Path, *, seed: int | None = None) -> dict[str, Path]:
@@ -207,10 +235,12 @@ class NodeParts:
     replay: ReplayStore
     clock: Clock
     options: dict[str, Any] = field(default_factory=dict)
+    #: Run when the node shuts down (closing what the parts opened).
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     def build(self, cls: type[Node] = Node, **changes: Any) -> Node:
         parts = replace(self, **changes) if changes else self
-        return cls(
+        node = cls(
             parts.member,
             parts.signer,
             parts.registry,
@@ -220,6 +250,9 @@ class NodeParts:
             clock=parts.clock,
             **parts.options,
         )
+        for closer in parts.closers:
+            node.on_shutdown(closer)
+        return node
 
 
 def _default_adapter(name: str, config: Mapping[str, Any] | None, clock: Clock) -> ProvinceAdapter:

@@ -13,7 +13,7 @@ from deltafed.node import LoopbackServer
 from deltafed_conformance import FederationFixture, LiveTarget, Status, run
 from deltafed_conformance._checks import ALL_CHECKS
 
-MAPPING = {"DF-MAP-001", "DF-MAP-002", "DF-MAP-003"}
+MAPPING = {"DF-MAP-001", "DF-MAP-002", "DF-MAP-003", "DF-CONC-008"}  # in process only
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ import httpx
 
 from deltafed._clock import Clock, system_clock
 from deltafed._errors import ConfigurationError, NotFoundError
-from deltafed.adapters._synthetic import RegionData, SyntheticCertificate
+from deltafed.adapters._synthetic import RegionData, SyntheticCertificate, corrected_certificate
 from deltafed.schemas.common import CertificateStatus
 
 __all__ = ["FAULT_NAMES", "Faults", "NativeReply", "SandboxTransport"]
@@ -97,6 +97,35 @@ class SandboxTransport(httpx.AsyncBaseTransport, abc.ABC):
         #: that carried none. Token calls are not business calls.
         self.use_causes: list[str | None] = []
         self._status: dict[str, CertificateStatus] = {}
+        #: Certificates the platform issued while running (corrected versions), by id.
+        self._issued: dict[str, SyntheticCertificate] = {}
+
+    # --- what the platform holds ----------------------------------------------------------
+
+    def certificate(self, certificate_id: str) -> SyntheticCertificate | None:
+        """A certificate by identifier, the versions issued while running included."""
+        return self._issued.get(certificate_id) or self.data.certificate(certificate_id)
+
+    def find(self, holder_code: str, type_code: str) -> SyntheticCertificate | None:
+        """The holder's certificate of a type: the newest corrected version first."""
+        for cert in reversed(self._issued.values()):
+            if cert.holder_code == holder_code and cert.type_code == type_code:
+                return cert
+        return self.data.find(holder_code, type_code)
+
+    def correct(self, certificate_id: str, fields: Mapping[str, str]) -> SyntheticCertificate:
+        """Issue the next version of a certificate with ``fields`` changed; the old version is
+        cancelled (an upheld objection). Unknown certificates and fields raise."""
+        cert = self.certificate(certificate_id)
+        if cert is None:
+            raise NotFoundError(f"the sandbox holds no certificate {certificate_id}")
+        unknown = set(fields) - set(cert.data)
+        if unknown:
+            raise NotFoundError(f"the certificate has no field(s) {sorted(unknown)}")
+        new = corrected_certificate(cert, fields)
+        self._issued[new.certificate_id] = new
+        self.set_status(certificate_id, CertificateStatus.CANCELLED)
+        return new
 
     # --- state a test or demo changes at runtime -----------------------------------------
 
@@ -105,7 +134,7 @@ class SandboxTransport(httpx.AsyncBaseTransport, abc.ABC):
         self.set_status(certificate_id, CertificateStatus.REVOKED)
 
     def set_status(self, certificate_id: str, status: CertificateStatus) -> None:
-        if self.data.certificate(certificate_id) is None:
+        if self.certificate(certificate_id) is None:
             raise NotFoundError(f"the sandbox holds no certificate {certificate_id}")
         self._status[certificate_id] = CertificateStatus(status)
 

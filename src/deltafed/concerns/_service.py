@@ -171,6 +171,13 @@ class ConcernService:
             raise InvalidInputError("tgt must be the concern's id", field="tgt")
         now = self.clock()
         doc = self.registry.current
+        region = concern.subject.responsible_region
+        if region != self.member.region:
+            raise NotAuthorizedError(
+                f"concerns about {concern.subject.kind} {concern.subject.ref} are answered in "
+                f"region {region}, not by {self.member}",
+                field="aud",
+            )
         desk = route(doc, concern.subject, concern.category)
         if desk.member != self.member:
             raise NotAuthorizedError(

@@ -13,10 +13,12 @@ from deltafed.adapters._province import HttpProvinceAdapter, native_str, native_
 from deltafed.adapters._sandboxkit import SandboxTransport
 from deltafed.adapters._synthetic import RegionData, synthetic_catalogue
 from deltafed.adapters.jiangsu._native import (
+    CORRECT_PATH,
     DATA_PATH,
     JS_RECORD_TIME_FORMAT,
     QUERY_PATH,
     RECORD_PATH,
+    REVOKE_PATH,
     STATUS_PATH,
     JiangsuCertShareClient,
     JiangsuCredentials,
@@ -138,6 +140,31 @@ class JiangsuAdapter(HttpProvinceAdapter):
         )
         if not isinstance(data, dict) or data.get("ZZBS") != certificate_id:
             raise AdapterDataError(f"{_WHERE}: status answer is not for {certificate_id}")
+        return CertificateStatus(native_str(data, "ZZZT", where=_WHERE))
+
+    async def _correct_certificate(
+        self, certificate_id: str, fields: dict[str, str], reason: str
+    ) -> CertificateMetadata:
+        data = await self.native.call(
+            CORRECT_PATH,
+            {
+                "certIdentifier": certificate_id,
+                "items": fields,
+                "reason": reason,
+                "useCause": self._use_cause,
+            },
+        )
+        if not isinstance(data, dict):
+            raise AdapterDataError(f"{_WHERE}: data is not an object")
+        return CertificateMetadata.from_gbt36903(data)
+
+    async def _revoke_certificate(self, certificate_id: str, reason: str) -> CertificateStatus:
+        data = await self.native.call(
+            REVOKE_PATH,
+            {"certIdentifier": certificate_id, "reason": reason, "useCause": self._use_cause},
+        )
+        if not isinstance(data, dict) or data.get("ZZBS") != certificate_id:
+            raise AdapterDataError(f"{_WHERE}: revocation answer is not for {certificate_id}")
         return CertificateStatus(native_str(data, "ZZZT", where=_WHERE))
 
     async def _fetch_record(

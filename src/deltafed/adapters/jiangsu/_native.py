@@ -43,12 +43,14 @@ from deltafed._errors import (
 from deltafed.adapters._http import NativeHttp, RetryPolicy, decode_json_object, retrying
 
 __all__ = [
+    "CORRECT_PATH",
     "DATA_PATH",
     "JIANGSU_GATEWAY_CODES",
     "JIANGSU_STATUS",
     "JS_RECORD_TIME_FORMAT",
     "QUERY_PATH",
     "RECORD_PATH",
+    "REVOKE_PATH",
     "STATUS_PATH",
     "TOKEN_PATH",
     "JiangsuCertShareClient",
@@ -62,6 +64,9 @@ QUERY_PATH: Final = "/cert-share/api/v1/certificate/query"
 DATA_PATH: Final = "/cert-share/api/v1/certificate/data"
 STATUS_PATH: Final = "/cert-share/api/v1/certificate/status"
 RECORD_PATH: Final = "/cert-share/api/v1/record/query"
+#: Issue a corrected version of a certificate / revoke one (an upheld objection, 异议处理).
+CORRECT_PATH: Final = "/cert-share/api/v1/certificate/correct"
+REVOKE_PATH: Final = "/cert-share/api/v1/certificate/revoke"
 #: Record times: ``yyyyMMddHHmmss`` in Beijing time.
 JS_RECORD_TIME_FORMAT: Final = "%Y%m%d%H%M%S"
 #: Renew the access token this many seconds before it ends.

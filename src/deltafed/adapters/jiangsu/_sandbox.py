@@ -20,10 +20,12 @@ from deltafed._clock import Clock, system_clock
 from deltafed.adapters._sandboxkit import Faults, NativeReply, SandboxTransport
 from deltafed.adapters._synthetic import RegionData, SyntheticCertificate
 from deltafed.adapters.jiangsu._native import (
+    CORRECT_PATH,
     DATA_PATH,
     JS_RECORD_TIME_FORMAT,
     QUERY_PATH,
     RECORD_PATH,
+    REVOKE_PATH,
     STATUS_PATH,
     TOKEN_PATH,
     tif_signature,
@@ -161,12 +163,14 @@ class JiangsuSandbox(SandboxTransport):
     def _business(self, path: str, data: Mapping[str, Any]) -> NativeReply:
         if path == RECORD_PATH:
             return self._record(data)
+        if path in (CORRECT_PATH, REVOKE_PATH):
+            return self._amend(path, data)
         if path == QUERY_PATH and "certIdentifier" not in data:
-            cert = self.data.find(str(data.get("holderCode")), str(data.get("certTypeCode")))
+            cert = self.find(str(data.get("holderCode")), str(data.get("certTypeCode")))
             if cert is not None and cert.holder_type.value != data.get("holderTypeCode"):
                 cert = None
         else:
-            cert = self.data.certificate(str(data.get("certIdentifier")))
+            cert = self.certificate(str(data.get("certIdentifier")))
         if path not in (QUERY_PATH, DATA_PATH, STATUS_PATH):
             return _head(20)
         if cert is None:
@@ -188,6 +192,23 @@ class JiangsuSandbox(SandboxTransport):
                 "items": {i: cert.data[i] for i in items if isinstance(i, str) and i in cert.data},
             },
         )
+
+    def _amend(self, path: str, data: Mapping[str, Any]) -> NativeReply:
+        cert = self.certificate(str(data.get("certIdentifier")))
+        if cert is None:
+            return _head(10)
+        if not str(data.get("reason", "")).strip():
+            return _head(20)
+        if path == REVOKE_PATH:
+            self.revoke(cert.certificate_id)
+            return _head(0, {"ZZBS": cert.certificate_id, "ZZZT": "03"})
+        items = data.get("items")
+        if not isinstance(items, dict) or not all(
+            isinstance(v, str) and k in cert.data for k, v in items.items()
+        ):
+            return _head(20)
+        new = self.correct(cert.certificate_id, items)
+        return _head(0, pinyin_record(new, self.status_of(new).value))
 
     def _record(self, data: Mapping[str, Any]) -> NativeReply:
         record = self.data.record(str(data.get("recordCode")), str(data.get("subjectCode")))

@@ -164,6 +164,29 @@ class ShanghaiAdapter(HttpProvinceAdapter):
             raise AdapterDataError(f"{_WHERE}: unknown status")
         return CertificateStatus(status)
 
+    async def _correct_certificate(
+        self, certificate_id: str, fields: dict[str, str], reason: str
+    ) -> CertificateMetadata:
+        doc = await self.native.call(
+            "POST",
+            f"/api/v2/licences/{quote(certificate_id)}/corrections",
+            body={"fields": fields, "reason": reason},
+        )
+        return licence_to_metadata(doc)
+
+    async def _revoke_certificate(self, certificate_id: str, reason: str) -> CertificateStatus:
+        result = await self.native.call(
+            "POST",
+            f"/api/v2/licences/{quote(certificate_id)}/revocation",
+            body={"reason": reason},
+        )
+        if not isinstance(result, dict) or result.get("licenceId") != certificate_id:
+            raise AdapterDataError(f"{_WHERE}: revocation answer is not for {certificate_id}")
+        status = SH_STATUS.get(native_str(result, "status", where=_WHERE))
+        if status is None:
+            raise AdapterDataError(f"{_WHERE}: unknown status")
+        return CertificateStatus(status)
+
     async def _fetch_record(
         self, record_type: str, subject_code: str, subject_type: HolderType, fields: tuple[str, ...]
     ) -> RecordData:

@@ -44,7 +44,7 @@ _SHANGHAI: Final = timezone(timedelta(hours=8))
 _STATUS_NAME: Final = {shared: native for native, shared in SH_STATUS.items()}
 _HOLDER_NAME: Final = {shared: native for native, shared in SH_HOLDER_TYPES.items()}
 _LICENCE: Final = re.compile(
-    r"/api/v2/licences/(?P<id>[0-9A-Z.]{1,160})(?P<rest>/extract|/status)?"
+    r"/api/v2/licences/(?P<id>[0-9A-Z.]{1,160})(?P<rest>/extract|/status|/corrections|/revocation)?"
 )
 _RECORD: Final = re.compile(r"/api/v2/records/(?P<type>[A-Za-z0-9_.:-]{1,64})/query")
 
@@ -130,7 +130,7 @@ class ShanghaiSandbox(SandboxTransport):
         self.use_causes.append(purpose if isinstance(purpose, str) else None)
         if request.method == "GET" and path == "/api/v2/licences":
             holder_type = SH_HOLDER_TYPES.get(query.get("holderIdType", ""))
-            cert = self.data.find(query.get("holderId", ""), query.get("licenceType", ""))
+            cert = self.find(query.get("holderId", ""), query.get("licenceType", ""))
             if holder_type is None:
                 return _error("A0400", "holderIdType unknown")
             if cert is None or cert.holder_type.value != holder_type:
@@ -138,7 +138,7 @@ class ShanghaiSandbox(SandboxTransport):
             return self._licence_answer(cert, "")
         match = _LICENCE.fullmatch(path)
         if match is not None:
-            cert = self.data.certificate(match["id"])
+            cert = self.certificate(match["id"])
             if cert is None:
                 return _error("A0410", "no such licence")
             rest = match["rest"] or ""
@@ -152,11 +152,27 @@ class ShanghaiSandbox(SandboxTransport):
                     return _error("A0301", "access denied")
                 values = {f: cert.data[f] for f in fields if isinstance(f, str) and f in cert.data}
                 return _ok({"licenceId": cert.certificate_id, "fields": values})
+            if (request.method, rest) == ("POST", "/corrections"):
+                return self._correct(cert, payload)
+            if (request.method, rest) == ("POST", "/revocation"):
+                if not str(payload.get("reason", "")).strip():
+                    return _error("A0400", "reason is required")
+                self.revoke(cert.certificate_id)
+                return _ok({"licenceId": cert.certificate_id, "status": _STATUS_NAME["03"]})
             return _error("A0400", "unsupported method", 405)
         record_match = _RECORD.fullmatch(path)
         if record_match is not None and request.method == "POST":
             return self._record(record_match["type"], payload)
         return _error("A0400", "unknown resource", 404)
+
+    def _correct(self, cert: SyntheticCertificate, payload: dict[str, Any]) -> NativeReply:
+        fields = payload.get("fields")
+        if not isinstance(fields, dict) or not str(payload.get("reason", "")).strip():
+            return _error("A0400", "fields (an object) and reason are required")
+        if not all(isinstance(v, str) and k in cert.data for k, v in fields.items()):
+            return _error("A0400", "unknown field or value that is not text")
+        new = self.correct(cert.certificate_id, fields)
+        return _ok(licence_json(new, self.status_of(new).value))
 
     def _licence_answer(self, cert: SyntheticCertificate, rest: str) -> NativeReply:
         if cert.type_code in self.denied_types:

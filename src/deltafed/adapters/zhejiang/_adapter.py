@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import timedelta, timezone
 from typing import Any, ClassVar, Final
@@ -158,6 +159,30 @@ class ZhejiangAdapter(HttpProvinceAdapter):
         datas = await self._call("license/status", {"licenseCode": certificate_id})
         if not isinstance(datas, dict) or datas.get("licenseCode") != certificate_id:
             raise AdapterDataError(f"{_WHERE}: status answer is not for {certificate_id}")
+        status = ZJ_STATUS.get(native_str(datas, "licenseStatus", where=_WHERE))
+        if status is None:
+            raise AdapterDataError(f"{_WHERE}: unknown licenseStatus")
+        return CertificateStatus(status)
+
+    async def _correct_certificate(
+        self, certificate_id: str, fields: dict[str, str], reason: str
+    ) -> CertificateMetadata:
+        doc = await self._call(
+            "license/correct",
+            {
+                "licenseCode": certificate_id,
+                "items": json.dumps(fields, ensure_ascii=False),
+                "reason": reason,
+            },
+        )
+        return licence_to_metadata(doc)
+
+    async def _revoke_certificate(self, certificate_id: str, reason: str) -> CertificateStatus:
+        datas = await self._call(
+            "license/revoke", {"licenseCode": certificate_id, "reason": reason}
+        )
+        if not isinstance(datas, dict) or datas.get("licenseCode") != certificate_id:
+            raise AdapterDataError(f"{_WHERE}: revocation answer is not for {certificate_id}")
         status = ZJ_STATUS.get(native_str(datas, "licenseStatus", where=_WHERE))
         if status is None:
             raise AdapterDataError(f"{_WHERE}: unknown licenseStatus")

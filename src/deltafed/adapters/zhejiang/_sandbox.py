@@ -161,18 +161,18 @@ class ZhejiangSandbox(SandboxTransport):
     def _service(self, service: str, form: Mapping[str, str]) -> NativeReply:
         self.use_causes.append(form.get("useReason"))
         if service == "license/queryById":
-            cert = self.data.certificate(form.get("licenseCode", ""))
+            cert = self.certificate(form.get("licenseCode", ""))
             return _reply("20") if cert is None else _reply("00", self._licence_json(cert))
         if service == "license/queryByHolder":
             holder_type = ZJ_HOLDER_TYPES.get(form.get("holderIdType", ""))
             if holder_type is None:
                 return _reply("19", msg="证件类型错误")
-            cert = self.data.find(form.get("holderIdCode", ""), form.get("licenseTypeCode", ""))
+            cert = self.find(form.get("holderIdCode", ""), form.get("licenseTypeCode", ""))
             if cert is None or cert.holder_type.value != holder_type:
                 return _reply("20")
             return _reply("00", self._licence_json(cert))
         if service == "license/items":
-            cert = self.data.certificate(form.get("licenseCode", ""))
+            cert = self.certificate(form.get("licenseCode", ""))
             if cert is None:
                 return _reply("20")
             wanted = [c for c in form.get("itemCodes", "").split(",") if c]
@@ -183,12 +183,14 @@ class ZhejiangSandbox(SandboxTransport):
             ]
             return _reply("00", json.dumps({"licenseCode": cert.certificate_id, "items": items}))
         if service == "license/status":
-            cert = self.data.certificate(form.get("licenseCode", ""))
+            cert = self.certificate(form.get("licenseCode", ""))
             if cert is None:
                 return _reply("20")
             status = _STATUS_CODE[self.status_of(cert).value]
             # This service answers datas as an object, not a string: clients must take both.
             return _reply("00", {"licenseCode": cert.certificate_id, "licenseStatus": status})
+        if service in ("license/correct", "license/revoke"):
+            return self._amend(service, form)
         if service == "record/query":
             record = self.data.record(form.get("recordCode", ""), form.get("subjectIdCode", ""))
             subject_type = ZJ_HOLDER_TYPES.get(form.get("subjectIdType", ""))
@@ -205,6 +207,26 @@ class ZhejiangSandbox(SandboxTransport):
                 ),
             )
         return _reply("19", msg="未知服务")
+
+    def _amend(self, service: str, form: Mapping[str, str]) -> NativeReply:
+        cert = self.certificate(form.get("licenseCode", ""))
+        if cert is None:
+            return _reply("20")
+        if not form.get("reason", "").strip():
+            return _reply("19", msg="缺少更正理由")
+        if service == "license/revoke":
+            self.revoke(cert.certificate_id)
+            status = _STATUS_CODE[self.status_of(cert).value]
+            return _reply("00", {"licenseCode": cert.certificate_id, "licenseStatus": status})
+        try:
+            items = json.loads(form.get("items", ""))
+        except ValueError:
+            return _reply("19", msg="items 不是 JSON")
+        if not isinstance(items, dict) or not all(
+            isinstance(v, str) and k in cert.data for k, v in items.items()
+        ):
+            return _reply("19", msg="更正项错误")
+        return _reply("00", self._licence_json(self.correct(cert.certificate_id, items)))
 
     def _licence_json(self, cert: SyntheticCertificate) -> str:
         doc = {

@@ -10,7 +10,12 @@ import pytest
 
 from deltafed import FixedClock, PrivateKey, RollbackError, cli
 from deltafed.cli import main
-from deltafed.registry import TrustedRegistry, load_anchor_file, load_registry_file
+from deltafed.registry import (
+    RegistryFile,
+    TrustedRegistry,
+    load_anchor_file,
+    load_registry_file,
+)
 
 MEMBER = "310000/dsj"
 
@@ -158,6 +163,49 @@ def test_anchor_rotation_from_the_command_line(
         trusted.update_from_file(path)
     assert trusted.version == 3
     assert trusted.anchor.same_as(load_anchor_file(files.path("anchor2.json")))
+
+
+def test_sign_cosign_and_publish_write_every_version(
+    files: Files, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A node that trusts version 1 follows a rotation it missed from the publication point."""
+    _build(files, capsys)
+    a0, a1 = str(files.root / "a0.pem"), str(files.root / "a1.pem")
+    a2, a2_pub = files.key("a2", 12)
+    doc, anchor = files.path("doc.json"), files.path("anchor.json")
+    staging, point = files.root / "registry.jws", files.root / "www" / "registry.jws"
+    point.parent.mkdir()
+    status, out, _ = run(capsys, "sign", "--doc", doc, "--key", a0, "--out", str(staging))
+    assert status == 0
+    assert "registry.1.jws" in out
+    assert run(capsys, "cosign", str(staging), "--key", a1)[0] == 0
+    assert (files.root / "registry.1.jws").read_bytes() == staging.read_bytes()
+    assert run(capsys, "publish", str(staging), "--anchor", anchor, "--to", str(point))[0] == 0
+    trusted = TrustedRegistry(load_anchor_file(anchor), clock=FixedClock(datetime.now(UTC)))
+    source = RegistryFile(trusted, point)
+    assert source.refresh() is True
+    assert trusted.version == 1
+    rotated = files.path("rotated-anchor.json")
+    assert run(capsys, "set-anchor", "--doc", doc, "--anchor-key", a2_pub,
+               "--threshold", "1", "--anchor-out", rotated)[0] == 0  # fmt: skip
+    assert run(capsys, "sign", "--doc", doc, "--key", a0, a1, "--out", str(staging))[0] == 0
+    assert run(capsys, "cosign", str(staging), "--key", a2)[0] == 0
+    assert run(capsys, "publish", str(staging), "--anchor", anchor, "--to", str(point))[0] == 0
+    assert run(capsys, "sign", "--doc", doc, "--key", a2, "--out", str(staging))[0] == 0
+    # Version 3 is signed by the new anchor alone: the old pin refuses to publish it.
+    status, _, err = run(capsys, "publish", str(staging), "--anchor", anchor, "--to", str(point))
+    assert status == 2
+    assert "threshold_not_met" in err
+    assert run(capsys, "publish", str(staging), "--anchor", rotated, "--to", str(point))[0] == 0
+    assert sorted(p.name for p in point.parent.iterdir()) == [
+        "registry.1.jws",
+        "registry.2.jws",
+        "registry.3.jws",
+        "registry.jws",
+    ]
+    assert source.refresh() is True  # walks version 2 (the rotation), then 3
+    assert trusted.version == 3
+    assert trusted.anchor.same_as(load_anchor_file(rotated))
 
 
 def test_compromise_key(files: Files, capsys: pytest.CaptureFixture[str]) -> None:

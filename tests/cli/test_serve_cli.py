@@ -12,7 +12,7 @@ import pytest
 
 from deltafed import system_clock
 from deltafed.cli import _serve, main
-from deltafed.node import JIANGSU, SHANGHAI, LocalFederation, Node, load_config
+from deltafed.node import JIANGSU, SHANGHAI, LocalFederation, Node, build_node, load_config
 
 
 def write_node_files(tmp_path: Path, **overrides: Any) -> Path:
@@ -26,6 +26,7 @@ def write_node_files(tmp_path: Path, **overrides: Any) -> Path:
         "key_file": '"jiangsu.pem"',
         "adapter": '"memory"',
         "extra": "",
+        "registry_extra": "",
     }
     settings.update(overrides)
     config = tmp_path / "node.toml"
@@ -41,6 +42,7 @@ port = 0
 [registry]
 file = "registry.jws"
 anchor = "anchor.json"
+{settings["registry_extra"]}
 
 [audit]
 db = "audit.db"
@@ -120,6 +122,8 @@ def test_missing_uvicorn_is_a_clear_error(
         ({"adapter": '"no-such-adapter"'}, "no adapter named 'no-such-adapter'"),
         ({"key_file": '"shanghai.pem"'}, "is not a key of 320000/dsj"),
         ({"key_file": "42"}, "key_file must be a str"),
+        ({"registry_extra": 'url = "ftp://x/registry.jws"'}, "url must be an http(s) URL"),
+        ({"registry_extra": "poll_seconds = -1"}, "poll_seconds must not be negative"),
     ],
 )
 def test_configuration_errors(
@@ -144,3 +148,27 @@ def test_not_toml(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad.write_text("[node\n")
     assert main(["serve", "--config", str(bad), "--check"]) == 2
     assert "not valid TOML" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("registry_extra", "source"),
+    [
+        ("", "RegistryFile"),
+        ('url = "https://anchor.example.test/yrd/registry.jws"', "AsyncRegistryClient"),
+        ("poll_seconds = 0", None),
+    ],
+)
+def test_the_node_polls_its_publication_point(
+    tmp_path: Path, registry_extra: str, source: str | None
+) -> None:
+    node = build_node(load_config(write_node_files(tmp_path, registry_extra=registry_extra)))
+    try:
+        if source is None:
+            assert node.poller is None
+        else:
+            assert node.poller is not None
+            assert type(node.poller.source).__name__ == source
+            assert node.poller.interval == 60
+            assert node.poller.trusted is node.registry
+    finally:
+        anyio.run(node.aclose)

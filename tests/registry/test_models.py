@@ -22,6 +22,8 @@ EXPECTED_API = {
     # trusted state, files, network
     "AsyncRegistryClient", "RegistryClient", "RegistryState", "TrustedRegistry", "load_anchor_file",
     "load_registry_file",
+    # live updates
+    "PollStatus", "RegistryFile", "RegistryPoller", "write_publication",
 }  # fmt: skip
 
 

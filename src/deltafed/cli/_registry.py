@@ -6,6 +6,9 @@ edits it with ``init``, ``add-member``, ``add-key``, ``retire-key``, ``compromis
 times, signs the document with the anchor keys given and then raises the working document's
 version by one, so the working document always holds the *next* version to publish.
 ``cosign`` adds signatures of other anchor key holders to a signed file without changing it.
+``sign`` and ``cosign`` also write the file under its versioned name beside it
+(``registry.<version>.jws``): nodes that missed versions fetch them from there.
+``publish`` copies a verified file to the publication point, with its versioned name.
 ``verify`` checks a signed file against a pinned anchor; ``show`` prints a summary.
 """
 
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,6 +34,7 @@ from deltafed.registry import (
     parse_signed_registry,
     sign_registry,
     verify_registry,
+    write_publication,
 )
 from deltafed.registry._files import read_limited
 from deltafed.registry._signing import MAX_REGISTRY_BYTES
@@ -190,17 +195,14 @@ def _cmd_sign(args: argparse.Namespace) -> int:
     now = system_clock()
     stamped = b.build(issued_at=now, validity=timedelta(days=args.valid_days))
     data = sign_registry(stamped, signers)
-    try:
-        Path(args.out).write_bytes(data)
-    except OSError as exc:
-        raise ConfigurationError(f"cannot write {args.out}: {exc}") from exc
+    versioned = write_publication(args.out, data)
     b.bump()
     _save(args.doc, b, stamped)
     have = len({s.kid for s in signers} & stamped.anchor.kids)
     print(
         f"signed version {stamped.version} (expires {stamped.expires_at.isoformat()}) with "
-        f"{have} of {stamped.anchor.threshold} required anchor signatures -> {args.out}; "
-        f"working document now at version {b.version}"
+        f"{have} of {stamped.anchor.threshold} required anchor signatures -> {args.out} "
+        f"(and {versioned.name}); working document now at version {b.version}"
     )
     return 0
 
@@ -210,11 +212,28 @@ def _cmd_cosign(args: argparse.Namespace) -> int:
     signers = [PrivateKey.load(p) for p in args.key]
     out = args.out or args.registry
     signed = add_signatures(data, signers)
-    try:
-        Path(out).write_bytes(signed)
-    except OSError as exc:
-        raise ConfigurationError(f"cannot write {out}: {exc}") from exc
+    version = parse_signed_registry(signed).document().version
+    if re.fullmatch(rf".+\.{version}\.jws", Path(out).name):
+        try:  # already the versioned copy: rewrite it alone
+            Path(out).write_bytes(signed)
+        except OSError as exc:
+            raise ConfigurationError(f"cannot write {out}: {exc}") from exc
+    else:
+        write_publication(out, signed)
     print(f"{out} now carries {len(parse_signed_registry(signed).kids)} signature(s)")
+    return 0
+
+
+def _cmd_publish(args: argparse.Namespace) -> int:
+    data = read_limited(args.registry, MAX_REGISTRY_BYTES)
+    doc = verify_registry(data, load_anchor_file(args.anchor))
+    if system_clock() >= doc.expires_at:
+        raise ConfigurationError(
+            f"registry version {doc.version} expired at {doc.expires_at.isoformat()}; "
+            "sign a new version instead of publishing this one"
+        )
+    versioned = write_publication(args.to, data)
+    print(f"published version {doc.version} at {args.to} and {versioned}")
     return 0
 
 
@@ -353,6 +372,16 @@ def register(subparsers: Any) -> None:
     p.add_argument("--key", nargs="+", required=True, metavar="KEYFILE")
     p.add_argument("--out", help="default: overwrite the input")
     p.set_defaults(func=_cmd_cosign)
+
+    p = sub.add_parser(
+        "publish", help="verify a signed registry and copy it to the publication point"
+    )
+    p.add_argument("registry")
+    p.add_argument("--anchor", required=True, help="pinned AnchorKeys JSON")
+    p.add_argument(
+        "--to", required=True, metavar="PATH", help="the published file, e.g. /srv/yrd/registry.jws"
+    )
+    p.set_defaults(func=_cmd_publish)
 
     p = sub.add_parser("verify", help="verify a signed registry against a pinned anchor")
     p.add_argument("registry")

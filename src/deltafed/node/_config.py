@@ -12,6 +12,8 @@ Example::
     file = "registry.jws"                # the signed registry
     anchor = "anchor.json"               # the pinned trust anchor, delivered out of band
     grace_hours = 24
+    url = "https://anchor.example/yrd/registry.jws"  # optional publication point to poll
+    poll_seconds = 60                    # poll the URL (or else the file); 0: never
 
     [audit]
     db = "audit.db"                      # SQLite, durable commits
@@ -56,7 +58,13 @@ from deltafed.audit import AuditLog, SqliteAuditStore
 from deltafed.keys import PrivateKey
 from deltafed.node._node import Node
 from deltafed.protocol import Limits, MemoryReplayStore, ReplayStore, SqliteReplayStore
-from deltafed.registry import TrustedRegistry, load_anchor_file
+from deltafed.registry import (
+    AsyncRegistryClient,
+    RegistryFile,
+    RegistryPoller,
+    TrustedRegistry,
+    load_anchor_file,
+)
 from deltafed.schemas.identifiers import parse_member_id
 
 __all__ = ["NodeConfig", "build_node", "load_config"]
@@ -72,7 +80,7 @@ _SECTIONS: Final = {
         "max_bytes",
         "allow_plain_http",
     },
-    "registry": {"file", "anchor", "grace_hours"},
+    "registry": {"file", "anchor", "grace_hours", "url", "poll_seconds"},
     "audit": {"db", "subject_key_file", "checkpoint_every"},
     "replay": {"db", "max_entries"},
     "adapter": {"name", "config"},
@@ -104,6 +112,8 @@ class NodeConfig:
     tls_key_file: Path | None = None
     tls_client_ca_file: Path | None = None
     allow_plain_http: bool = False
+    registry_url: str | None = None
+    poll_seconds: int = 60
 
     @property
     def tls(self) -> bool:
@@ -186,6 +196,12 @@ class NodeConfig:
             raise ConfigurationError("[tls] needs both cert_file and key_file")
         if tls_ca is not None and tls_cert is None:
             raise ConfigurationError("[tls] client_ca_file needs cert_file and key_file")
+        registry_url = optional("registry", "url", str, None)
+        if registry_url is not None and not registry_url.startswith(("https://", "http://")):
+            raise ConfigurationError("[registry] url must be an http(s) URL")
+        poll_seconds = optional("registry", "poll_seconds", int, 60)
+        if poll_seconds < 0:
+            raise ConfigurationError("[registry] poll_seconds must not be negative")
         allow_plain = sections["node"].get("allow_plain_http", False)
         if not isinstance(allow_plain, bool):
             raise ConfigurationError("[node] allow_plain_http must be true or false")
@@ -217,6 +233,8 @@ class NodeConfig:
             tls_key_file=path(tls_key) if tls_key is not None else None,
             tls_client_ca_file=path(tls_ca) if tls_ca is not None else None,
             allow_plain_http=allow_plain,
+            registry_url=registry_url,
+            poll_seconds=poll_seconds,
         )
 
 
@@ -282,6 +300,14 @@ def build_node(config: NodeConfig, *, clock: Clock = system_clock) -> Node:
         replay = SqliteReplayStore(config.replay_db, max_entries=config.replay_max_entries)
     else:
         replay = MemoryReplayStore(max_entries=config.replay_max_entries)
+    source: AsyncRegistryClient | RegistryFile | None = None
+    poller: RegistryPoller | None = None
+    if config.poll_seconds > 0:
+        if config.registry_url is not None:
+            source = AsyncRegistryClient(registry, config.registry_url)
+        else:
+            source = RegistryFile(registry, config.registry_file)
+        poller = RegistryPoller(source, interval=config.poll_seconds, clock=clock)
     try:
         node = Node(
             config.member,
@@ -293,6 +319,7 @@ def build_node(config: NodeConfig, *, clock: Clock = system_clock) -> Node:
             clock=clock,
             limits=Limits(max_bytes=config.max_bytes),
             response_lifetime=config.response_lifetime,
+            poller=poller,
         )
     except DeltafedError:
         store.close()
@@ -300,6 +327,8 @@ def build_node(config: NodeConfig, *, clock: Clock = system_clock) -> Node:
 
     async def close() -> None:
         await adapter.aclose()
+        if isinstance(source, AsyncRegistryClient):
+            await source.aclose()
         store.close()
         if isinstance(replay, SqliteReplayStore):
             replay.close()

@@ -22,11 +22,12 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, timedelta, timezone
 from typing import Any, Final, Literal, Protocol, TypeVar
 
+import anyio
 import anyio.to_thread
 
 from deltafed._clock import Clock, system_clock
@@ -76,7 +77,7 @@ from deltafed.protocol import (
     sign_document,
     sign_response,
 )
-from deltafed.registry import TrustedRegistry
+from deltafed.registry import RegistryPoller, TrustedRegistry
 from deltafed.schemas.common import CertificateStatus
 from deltafed.schemas.identifiers import MemberId, parse_member_id
 from deltafed.schemas.messages import (
@@ -191,6 +192,7 @@ class Node:
         policy: PolicyEngine | None = None,
         response_lifetime: int = 60,
         concerns: ConcernHandler | None = None,
+        poller: RegistryPoller | None = None,
     ) -> None:
         try:
             self.member: MemberId = parse_member_id(member_id)
@@ -205,6 +207,8 @@ class Node:
             raise ConfigurationError("a node needs a replay store")
         if not 1 <= response_lifetime <= 300:
             raise ConfigurationError("response_lifetime must be 1 to 300 seconds")
+        if poller is not None and poller.trusted is not registry:
+            raise ConfigurationError("the registry poller must refresh the node's own registry")
         self.signer = signer
         self.registry = registry
         self.adapter = adapter
@@ -225,8 +229,13 @@ class Node:
                 registry, provider_region=self.member.region, clock=clock, limits=self.limits
             )
         )
+        #: Refreshes :attr:`registry` from the publication point while the node is served.
+        self.poller = poller
         self._in_flight: set[str] = set()
         self._on_shutdown: list[Callable[[], Awaitable[None]]] = []
+        self._background: list[Callable[[], Coroutine[Any, Any, None]]] = []
+        if poller is not None:
+            self._background.append(poller.run)
 
     # --- ASGI --------------------------------------------------------------------------------
 
@@ -245,18 +254,27 @@ class Node:
         await send_answer(send, answer)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await self.aclose()
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+        async with anyio.create_task_group() as background:
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    for task in self._background:
+                        background.start_soon(task)
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    background.cancel_scope.cancel()
+                    break
+        await self.aclose()
+        await send({"type": "lifespan.shutdown.complete"})
 
     def on_shutdown(self, callback: Callable[[], Awaitable[None]]) -> None:
         """Run ``callback`` when the server shuts the node down (see :meth:`aclose`)."""
         self._on_shutdown.append(callback)
+
+    def in_background(self, task: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run ``task`` while the server serves the node (started at lifespan startup,
+        cancelled at shutdown); the registry poller runs this way."""
+        self._background.append(task)
 
     async def aclose(self) -> None:
         """Run the shutdown callbacks (closing what :func:`build_node` opened)."""
@@ -618,14 +636,24 @@ class Node:
         ``unavailable`` with 503 once it expired, so that a load balancer stops sending."""
         state = str(self.registry.state)
         healthy = state in ("fresh", "grace")
-        body = {
-            "status": ("ok" if state == "fresh" else "degraded") if healthy else "unavailable",
+        degraded = state != "fresh"
+        body: dict[str, Any] = {
             "member": str(self.member),
             "protocol_versions": list(PROTOCOL_VERSIONS),
             "registry": state,
             "registry_version": self.registry.version,
             "time": self.clock().astimezone(UTC).isoformat(),
         }
+        if self.poller is not None:
+            poll = self.poller.status
+            body["registry_poll"] = {
+                "status": "failing" if poll.failing else "ok",
+                "last_error": poll.last_error,
+                "last_success": poll.last_success.isoformat() if poll.last_success else None,
+            }
+            degraded = degraded or poll.failing
+        status = ("degraded" if degraded else "ok") if healthy else "unavailable"
+        body = {"status": status, **body}
         return Answer(200 if healthy else 503, JSON_TYPE, _json(body))
 
     def openapi(self) -> bytes:

@@ -8,7 +8,10 @@ Layers, after python-tuf:
 * :class:`TrustedRegistry` - admits only verified data (threshold, anchor rotation, rollback,
   expiry with a bounded grace period) and answers trust questions; it is the
   :class:`~deltafed.keys.KeyResolver` of the protocol layer;
-* :class:`RegistryClient` - fetches the registry over HTTP into a :class:`TrustedRegistry`.
+* :class:`RegistryClient` - fetches the registry over HTTP into a :class:`TrustedRegistry`,
+  walking every intermediate version; :class:`RegistryFile` does the same from a file system;
+* :class:`RegistryPoller` - refreshes from the publication point every interval (live trust
+  updates); :func:`write_publication` publishes a version beside the current one.
 
 See ``docs/trust.md`` for the model and the operator's steps.
 """
@@ -24,6 +27,8 @@ from deltafed.registry._models import (
     PublicJwk,
     RegistryDocument,
 )
+from deltafed.registry._poller import PollStatus, RegistryPoller
+from deltafed.registry._publication import RegistryFile, write_publication
 from deltafed.registry._signing import (
     MAX_REGISTRY_BYTES,
     REGISTRY_TYP,
@@ -45,10 +50,13 @@ __all__ = [
     "KeyState",
     "Member",
     "MemberKey",
+    "PollStatus",
     "PublicJwk",
     "RegistryBuilder",
     "RegistryClient",
     "RegistryDocument",
+    "RegistryFile",
+    "RegistryPoller",
     "RegistryState",
     "SignedRegistry",
     "TrustedRegistry",
@@ -58,4 +66,5 @@ __all__ = [
     "parse_signed_registry",
     "sign_registry",
     "verify_registry",
+    "write_publication",
 ]

@@ -1,9 +1,12 @@
 """Fetching the registry over HTTP into a :class:`TrustedRegistry`.
 
-The client is the only part of the registry package that does I/O. It never trusts what it
-downloads: the bytes go to :meth:`TrustedRegistry.update`, which verifies them or keeps the
-previous state. Transient failures (connection errors, timeouts, 5xx, 429) are retried with
-tenacity; other answers fail at once.
+The client never trusts what it downloads: the bytes go to :meth:`TrustedRegistry.update`,
+which verifies them or keeps the previous state. A refresh is conditional (``If-None-Match``
+with the ETag, ``If-Modified-Since`` with the ``Last-Modified`` time of the version trusted);
+when the published version is more than one ahead, the versions in between are fetched from
+their versioned URLs beside the current one and verified in order on a staged copy (see
+:mod:`deltafed.registry._publication`). Transient failures (connection errors, timeouts, 5xx,
+429) are retried with tenacity; other answers fail at once.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from deltafed._errors import (
     SizeLimitError,
     TransportError,
 )
+from deltafed.registry._publication import peek_version, versioned_url, versions_to_walk
 from deltafed.registry._signing import MAX_REGISTRY_BYTES
 from deltafed.registry._trusted import TrustedRegistry
 
@@ -67,10 +71,15 @@ class _ClientBase:
         self._wait = wait if wait is not None else wait_exponential(multiplier=0.5, max=8)
         self._max_bytes = max_bytes
         self._etag: str | None = None
+        self._last_modified: str | None = None
 
     @property
     def trusted(self) -> TrustedRegistry:
         return self._trusted
+
+    @property
+    def location(self) -> str:
+        return self._url
 
     def _retry_policy(self) -> dict[str, Any]:
         return {
@@ -80,18 +89,38 @@ class _ClientBase:
             "reraise": True,
         }
 
-    def _request_headers(self) -> dict[str, str]:
-        return _headers(self._etag if self._trusted.version is not None else None)
+    def _request_headers(self, conditional: bool) -> dict[str, str]:
+        if not conditional or self._trusted.version is None:
+            return _headers(None, None)
+        return _headers(self._etag, self._last_modified)
 
-    def _accept(self, fetched: tuple[bytes, str | None] | None) -> bool:
-        """Hand what was fetched to the trusted registry; whether its version changed."""
-        if fetched is None:
-            return False
-        body, etag = fetched
+    def _walk(self, body: bytes) -> tuple[TrustedRegistry, list[str]]:
+        """A staged copy of the trusted state and the URLs of the versions to walk first."""
+        target = peek_version(body, max_bytes=self._max_bytes)
+        urls = [
+            versioned_url(self._url, version)
+            for version in versions_to_walk(self._trusted.version, target)
+        ]
+        return self._trusted.staged(), urls
+
+    def _accept(self, staged: TrustedRegistry, fetched: _Fetched) -> bool:
+        """Verify the current file on the staged walk and switch to it; whether it changed."""
         before = self._trusted.version
-        self._trusted.update(body)
-        self._etag = etag
+        staged.update(fetched.body)
+        self._trusted.adopt(staged)
+        self._etag, self._last_modified = fetched.etag, fetched.last_modified
         return self._trusted.version != before
+
+
+class _Fetched:
+    """A downloaded file and its cache validators."""
+
+    __slots__ = ("body", "etag", "last_modified")
+
+    def __init__(self, response: httpx.Response, body: bytes) -> None:
+        self.body = body
+        self.etag = response.headers.get("ETag")
+        self.last_modified = response.headers.get("Last-Modified")
 
 
 class _LimitedBody:
@@ -142,22 +171,34 @@ class RegistryClient(_ClientBase):
         and a :class:`~deltafed.TrustError` if what was fetched is not trustworthy; in both
         cases the trusted state is unchanged.
         """
+        fetched = self._get(self._url, conditional=True)
+        if fetched is None:
+            return False
+        staged, urls = self._walk(fetched.body)
+        for url in urls:
+            step = self._get(url, conditional=False)
+            if step is None:
+                raise TransportError(f"registry server answered 304 to an unconditional {url}")
+            staged.update(step.body, intermediate=True)
+        return self._accept(staged, fetched)
+
+    def _get(self, url: str, *, conditional: bool) -> _Fetched | None:
         try:
-            fetched = Retrying(**self._retry_policy())(self._fetch)
+            return Retrying(**self._retry_policy())(self._fetch, url, conditional)
         except _TransientError as exc:
             raise exc.error from exc.error.__cause__
-        return self._accept(fetched)
 
-    def _fetch(self) -> tuple[bytes, str | None] | None:
+    def _fetch(self, url: str, conditional: bool) -> _Fetched | None:
+        headers = self._request_headers(conditional)
         try:
-            with self._http.stream("GET", self._url, headers=self._request_headers()) as response:
-                if _check_status(response.status_code, self._trusted, self._url):
+            with self._http.stream("GET", url, headers=headers) as response:
+                if _check_status(response.status_code, self._trusted, url):
                     return None
                 _check_declared_size(response, self._max_bytes)
                 body = _LimitedBody(self._max_bytes)
                 for chunk in response.iter_bytes():
                     body.add(chunk)
-                return body.bytes(), response.headers.get("ETag")
+                return _Fetched(response, body.bytes())
         except httpx.HTTPError as exc:
             raise _translate(exc) from exc
 
@@ -200,25 +241,37 @@ class AsyncRegistryClient(_ClientBase):
 
     async def refresh(self) -> bool:
         """See :meth:`RegistryClient.refresh`."""
+        fetched = await self._get(self._url, conditional=True)
+        if fetched is None:
+            return False
+        staged, urls = self._walk(fetched.body)
+        for url in urls:
+            step = await self._get(url, conditional=False)
+            if step is None:
+                raise TransportError(f"registry server answered 304 to an unconditional {url}")
+            staged.update(step.body, intermediate=True)
+        return self._accept(staged, fetched)
+
+    async def _get(self, url: str, *, conditional: bool) -> _Fetched | None:
         try:
-            fetched: tuple[bytes, str | None] | None = await AsyncRetrying(**self._retry_policy())(
-                self._fetch
+            fetched: _Fetched | None = await AsyncRetrying(**self._retry_policy())(
+                self._fetch, url, conditional
             )
         except _TransientError as exc:
             raise exc.error from exc.error.__cause__
-        return self._accept(fetched)
+        return fetched
 
-    async def _fetch(self) -> tuple[bytes, str | None] | None:
-        headers = self._request_headers()
+    async def _fetch(self, url: str, conditional: bool) -> _Fetched | None:
+        headers = self._request_headers(conditional)
         try:
-            async with self._http.stream("GET", self._url, headers=headers) as response:
-                if _check_status(response.status_code, self._trusted, self._url):
+            async with self._http.stream("GET", url, headers=headers) as response:
+                if _check_status(response.status_code, self._trusted, url):
                     return None
                 _check_declared_size(response, self._max_bytes)
                 body = _LimitedBody(self._max_bytes)
                 async for chunk in response.aiter_bytes():
                     body.add(chunk)
-                return body.bytes(), response.headers.get("ETag")
+                return _Fetched(response, body.bytes())
         except httpx.HTTPError as exc:
             raise _translate(exc) from exc
 
@@ -238,10 +291,12 @@ class AsyncRegistryClient(_ClientBase):
         await self.aclose()
 
 
-def _headers(etag: str | None) -> dict[str, str]:
+def _headers(etag: str | None, last_modified: str | None) -> dict[str, str]:
     headers = {"Accept": "application/json", "User-Agent": _USER_AGENT}
     if etag is not None:
         headers["If-None-Match"] = etag
+    if last_modified is not None:
+        headers["If-Modified-Since"] = last_modified
     return headers
 
 

@@ -8,9 +8,17 @@
 3. its version is higher than the trusted one (the same version only with the same payload);
 4. it is not past its expiry plus the grace period, and not issued in the future.
 
-Any failure leaves the previous state in force. Between ``expires_at`` and
-``expires_at + grace`` the last good registry keeps working with a loud warning; after that
-it is refused (:class:`~deltafed.RegistryExpiredError`).
+Any failure leaves the previous state in force. The verified state is one immutable snapshot
+that an update replaces by a single assignment, so a reader (a request being answered in
+another thread or task) sees either the old version or the new one, never a mixture.
+
+A node that missed versions walks them in order, as TUF walks root versions: every
+intermediate version is verified against the anchor trusted at that point (so an anchor
+rotation in between is followed), but only the last one must be unexpired. :meth:`staged`
+and :meth:`adopt` do such a walk on a copy and switch to its result in one step.
+
+Between ``expires_at`` and ``expires_at + grace`` the last good registry keeps working with a
+loud warning; after that it is refused (:class:`~deltafed.RegistryExpiredError`).
 
 Keys that a later version drops are kept as *historical* keys, valid only inside their window
 (closed at the time the dropping version was issued, if they had no end), so that messages and
@@ -22,7 +30,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -77,6 +86,18 @@ class _KeyRecord:
         self.key: PublicKey = entry.jwk.public_key()
 
 
+@dataclass(frozen=True, slots=True)
+class _Snapshot:
+    """Everything verified, replaced as a whole by an update."""
+
+    anchor: AnchorKeys
+    keys: Mapping[tuple[str, str], _KeyRecord]
+    history: Mapping[tuple[str, str], _KeyRecord]
+    compromised: Mapping[str, datetime]
+    doc: RegistryDocument | None = None
+    payload: bytes | None = None
+
+
 class TrustedRegistry:
     """Holds the last verified registry and answers trust questions from it alone.
 
@@ -98,18 +119,14 @@ class TrustedRegistry:
     ) -> None:
         if grace < timedelta(0) or max_skew < timedelta(0):
             raise ValueError("grace and max_skew must not be negative")
-        self._anchor = anchor
         self._clock = clock
         self._grace = grace
         self._on_warning = on_warning
         self._max_skew = max_skew
         self._warn_every = warn_every
         self._max_bytes = max_bytes
-        self._doc: RegistryDocument | None = None
-        self._payload: bytes | None = None
-        self._keys: dict[tuple[str, str], _KeyRecord] = {}
-        self._history: dict[tuple[str, str], _KeyRecord] = {}
-        self._compromised: dict[str, datetime] = {}
+        self._snap = _Snapshot(anchor=anchor, keys={}, history={}, compromised={})
+        self._origin: _Snapshot | None = None
         self._last_warning: datetime | None = None
 
     # --- admitting new data --------------------------------------------------------------
@@ -117,43 +134,47 @@ class TrustedRegistry:
     @property
     def anchor(self) -> AnchorKeys:
         """The anchor new registry versions must be signed by."""
-        return self._anchor
+        return self._snap.anchor
 
-    def update(self, data: bytes) -> RegistryDocument:
+    def update(self, data: bytes, *, intermediate: bool = False) -> RegistryDocument:
         """Verify ``data`` and make it the trusted registry; return the trusted document.
 
         On any failure nothing changes and a :class:`~deltafed.TrustError` (or
-        :class:`~deltafed.SizeLimitError`) is raised.
+        :class:`~deltafed.SizeLimitError`) is raised. ``intermediate=True`` admits a version
+        that is only a step of a walk (see :meth:`staged`): its expiry is not checked, every
+        other check is; use it only on a staged copy, whose walk ends with a version checked
+        in full.
         """
+        snap = self._snap
         signed = parse_signed_registry(data, max_bytes=self._max_bytes)
-        signed.check_threshold(self._anchor, role="current anchor")
+        signed.check_threshold(snap.anchor, role="current anchor")
         doc = signed.document()
-        if not doc.anchor.same_as(self._anchor):
+        if not doc.anchor.same_as(snap.anchor):
             signed.check_threshold(doc.anchor, role="new anchor")
         now = self._clock()
-        if self._doc is not None:
-            if doc.version < self._doc.version:
+        if snap.doc is not None:
+            if doc.version < snap.doc.version:
                 raise RollbackError(
                     f"registry version {doc.version} is older than the trusted version "
-                    f"{self._doc.version}"
+                    f"{snap.doc.version}"
                 )
-            if doc.version == self._doc.version:
-                if signed.payload != self._payload:
+            if doc.version == snap.doc.version:
+                if signed.payload != snap.payload:
                     raise RollbackError(
                         f"registry version {doc.version} differs from the trusted document "
                         "of the same version",
                         remediation="The anchor must publish changes under a higher version.",
                     )
-                return self._doc
-        if self._doc is not None and doc.federation != self._doc.federation:
+                return snap.doc
+        if snap.doc is not None and doc.federation != snap.doc.federation:
             raise RegistryInvalidError(
-                f"registry is for federation {doc.federation!r}, not {self._doc.federation!r}"
+                f"registry is for federation {doc.federation!r}, not {snap.doc.federation!r}"
             )
         if doc.issued_at > now + self._max_skew:
             raise RegistryInvalidError(
                 f"registry version {doc.version} is issued in the future ({doc.issued_at})"
             )
-        if now >= doc.expires_at + self._grace:
+        if not intermediate and now >= doc.expires_at + self._grace:
             raise RegistryExpiredError(
                 f"registry version {doc.version} expired at {doc.expires_at}, beyond the grace "
                 "period"
@@ -161,20 +182,65 @@ class TrustedRegistry:
         self._admit(doc, signed.payload)
         return doc
 
+    def staged(self) -> TrustedRegistry:
+        """A copy of this trusted state to walk new versions on; see :meth:`adopt`.
+
+        The copy shares the (immutable) verified state; updating it leaves this registry
+        untouched until :meth:`adopt` switches to the copy's result.
+        """
+        copy = TrustedRegistry(
+            self._snap.anchor,
+            clock=self._clock,
+            grace=self._grace,
+            max_skew=self._max_skew,
+            warn_every=self._warn_every,
+            max_bytes=self._max_bytes,
+        )
+        copy._snap = self._snap
+        copy._origin = self._snap
+        return copy
+
+    def adopt(self, staged: TrustedRegistry) -> RegistryDocument:
+        """Switch, in one step, to the state a walk reached on ``staged``.
+
+        ``staged`` must come from :meth:`staged` on this registry, with no other update of
+        this registry in between (otherwise :class:`~deltafed.RollbackError`: walk again);
+        its last version must be usable now (checked in full, not as an intermediate).
+        """
+        if staged._origin is None or staged._origin is not self._snap:
+            raise RollbackError(
+                "the trusted registry changed while new versions were being walked",
+                remediation="Poll again: the walk starts from the version now trusted.",
+            )
+        doc = staged._snap.doc
+        if doc is None:
+            raise TrustError("the staged walk holds no registry")
+        if self._clock() >= doc.expires_at + self._grace:
+            raise RegistryExpiredError(
+                f"registry version {doc.version} expired at {doc.expires_at}, beyond the grace "
+                "period"
+            )
+        if staged._snap is not self._snap:
+            self._snap = staged._snap
+            self._last_warning = None
+            _log.info("trusted registry %s version %d", doc.federation, doc.version)
+        return doc
+
     def update_from_file(self, path: str | os.PathLike[str]) -> RegistryDocument:
         """:meth:`update` with the bytes of a registry file."""
         return self.update(read_limited(path, self._max_bytes))
 
     def _admit(self, doc: RegistryDocument, payload: bytes) -> None:
+        snap = self._snap
         keys: dict[tuple[str, str], _KeyRecord] = {}
         for member in doc.members:
             for entry in member.keys:
                 keys[(str(member.id), entry.kid)] = _KeyRecord(
                     str(member.id), entry, entry.not_after
                 )
-        history = dict(self._history)
-        if self._doc is not None:
-            for ident, record in self._keys.items():
+        history = dict(snap.history)
+        if snap.doc is not None:
+            for ident, record in snap.keys.items():
                 if ident not in keys:
                     # A dropped key signs nothing after the version that dropped it.
                     closed = record.not_after
@@ -183,47 +249,77 @@ class TrustedRegistry:
                     history[ident] = _KeyRecord(record.member, record.entry, closed)
         for ident in keys:
             history.pop(ident, None)
-        compromised = dict(self._compromised)
+        compromised = dict(snap.compromised)
         for record in keys.values():
             when = record.entry.compromised_at
             if when is not None:
                 earlier = compromised.get(record.entry.kid)
                 compromised[record.entry.kid] = when if earlier is None else min(when, earlier)
-        # Everything computed; switch atomically.
-        self._doc, self._payload = doc, payload
-        self._keys, self._history, self._compromised = keys, history, compromised
-        self._anchor = doc.anchor
+        # Everything computed; switch atomically (one assignment).
+        self._snap = _Snapshot(
+            anchor=doc.anchor,
+            doc=doc,
+            payload=payload,
+            keys=keys,
+            history=history,
+            compromised=compromised,
+        )
         self._last_warning = None
-        _log.info("trusted registry %s version %d", doc.federation, doc.version)
+        if self._origin is None:
+            _log.info("trusted registry %s version %d", doc.federation, doc.version)
 
     # --- reading ------------------------------------------------------------------------
 
     @property
     def state(self) -> RegistryState:
-        if self._doc is None:
+        return self._state_of(self._snap.doc)
+
+    def _state_of(self, doc: RegistryDocument | None) -> RegistryState:
+        if doc is None:
             return RegistryState.EMPTY
         now = self._clock()
-        if now < self._doc.expires_at:
+        if now < doc.expires_at:
             return RegistryState.FRESH
-        if now < self._doc.expires_at + self._grace:
+        if now < doc.expires_at + self._grace:
             return RegistryState.GRACE
         return RegistryState.EXPIRED
 
     @property
     def version(self) -> int | None:
         """The trusted version, even if expired (for rollback checks and diagnostics)."""
-        return self._doc.version if self._doc is not None else None
+        doc = self._snap.doc
+        return doc.version if doc is not None else None
+
+    @property
+    def federation(self) -> str | None:
+        """The federation of the trusted registry, even if expired."""
+        doc = self._snap.doc
+        return doc.federation if doc is not None else None
+
+    @property
+    def expires_at(self) -> datetime | None:
+        """When the trusted version expires (its grace period follows), even if expired."""
+        doc = self._snap.doc
+        return doc.expires_at if doc is not None else None
+
+    @property
+    def grace(self) -> timedelta:
+        """How long an expired registry keeps working."""
+        return self._grace
 
     @property
     def current(self) -> RegistryDocument:
         """The trusted document; raises if none is trusted or it is past its grace period."""
-        doc = self._doc
+        return self._current(self._snap)
+
+    def _current(self, snap: _Snapshot) -> RegistryDocument:
+        doc = snap.doc
         if doc is None:
             raise TrustError(
                 "no registry has been verified yet",
                 remediation="Load the registry file or refresh it from the publication point.",
             )
-        state = self.state
+        state = self._state_of(doc)
         if state is RegistryState.EXPIRED:
             raise RegistryExpiredError(
                 f"registry version {doc.version} expired at {doc.expires_at.isoformat()} and "
@@ -301,15 +397,17 @@ class TrustedRegistry:
 
     def resolve(self, member: str, kid: str, at: datetime) -> Verifier:
         """The verifier for ``kid`` of ``member`` if the key was trusted to sign at ``at``."""
-        doc = self.current
+        snap = self._snap
+        doc = self._current(snap)
+        keys, history = snap.keys, snap.history
         ident = (str(member), kid)
-        record = self._keys.get(ident) or self._history.get(ident)
+        record = keys.get(ident) or history.get(ident)
         if record is None:
-            historical = any(m == str(member) for m, _ in self._history)
+            historical = any(m == str(member) for m, _ in history)
             if doc.member(member) is None and not historical:
                 raise UnknownMemberError(f"{member} is not a member of the federation")
             raise UnknownKeyError(f"member {member} has no key {kid}")
-        compromised_at = self._compromised.get(kid)
+        compromised_at = snap.compromised.get(kid)
         if compromised_at is not None and at >= compromised_at:
             raise KeyCompromisedError(
                 f"key {kid} of {member} is compromised since {compromised_at.isoformat()}",
@@ -326,4 +424,6 @@ class TrustedRegistry:
 
     def is_historical(self, member: str, kid: str) -> bool:
         """Whether the key is only known from an earlier registry version."""
-        return (str(member), kid) in self._history and (str(member), kid) not in self._keys
+        snap = self._snap
+        ident = (str(member), kid)
+        return ident in snap.history and ident not in snap.keys

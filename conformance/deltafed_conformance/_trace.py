@@ -44,6 +44,7 @@ NORMATIVE_DOCS: Final[tuple[str, ...]] = (
     "docs/protocol.md",
     "docs/node.md",
     "docs/adapters.md",
+    "docs/trust.md",
 )
 
 _ID: Final = r"[A-Z]+(?:-[A-Z]+)*-\d{3}"

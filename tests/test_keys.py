@@ -274,3 +274,22 @@ def test_static_resolver() -> None:
         resolver.resolve("310000/shzwfw", "other", at)
     with pytest.raises(UnknownMemberError):
         resolver.resolve("320000/gongan", key.kid, at)
+
+
+def test_sm2_without_the_gm_extra_is_a_typed_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from deltafed import ConfigurationError, CryptoUnavailableError, _sm2
+
+    monkeypatch.setattr(_sm2, "_modules", None)
+    for name in ("tongsuopy", "tongsuopy.crypto", "tongsuopy.crypto.asymciphers"):
+        monkeypatch.setitem(sys.modules, name, None)
+    assert not _sm2.sm2_available()
+    with pytest.raises(CryptoUnavailableError) as info:
+        PrivateKey.generate("SM2")
+    assert info.value.code == "crypto_unavailable"
+    assert isinstance(info.value, ConfigurationError)
+    assert "deltafed[gm]" in (info.value.remediation or "")
+    jwk = {"kty": "EC", "crv": "SM2", "x": "A" * 43, "y": "A" * 43}
+    with pytest.raises(CryptoUnavailableError):
+        PublicKey.from_jwk(jwk)

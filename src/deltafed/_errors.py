@@ -18,6 +18,7 @@ peer sent us something bad" from "we could not reach the peer"::
     ├── ProtocolError                      protocol_error
     │   ├── MalformedMessageError          malformed_message
     │   ├── AlgorithmNotAllowedError       algorithm_not_allowed
+    │   │   └── CryptoProfileMismatchError crypto_profile_mismatch
     │   ├── UnknownKeyError                unknown_key
     │   ├── SignatureInvalidError          bad_signature
     │   ├── WrongTypeError                 wrong_type
@@ -58,7 +59,8 @@ peer sent us something bad" from "we could not reach the peer"::
     ├── AuditError                         audit_error
     │   └── AuditIntegrityError            audit_integrity
     ├── ConfigurationError                 configuration_error
-    │   └── CalendarError                  calendar_unknown_year
+    │   ├── CalendarError                  calendar_unknown_year
+    │   └── CryptoUnavailableError         crypto_unavailable
     ├── NotSupportedError                  not_supported
     └── InternalError                      internal_error
 
@@ -88,6 +90,8 @@ __all__ = [
     "ConsentExpiredError",
     "ConsentInvalidError",
     "ConsentRequiredError",
+    "CryptoProfileMismatchError",
+    "CryptoUnavailableError",
     "DeltafedError",
     "ExpiredError",
     "FieldNotAllowedError",
@@ -231,6 +235,15 @@ class AlgorithmNotAllowedError(ProtocolError):
     """The ``alg`` is not on the allow-list, or is not the key's algorithm."""
 
     code = "algorithm_not_allowed"
+
+
+class CryptoProfileMismatchError(AlgorithmNotAllowedError):
+    """The ``alg`` belongs to another crypto profile than the federation's (see ``gm``)."""
+
+    code = "crypto_profile_mismatch"
+    default_remediation = (
+        "Sign with the algorithms of the federation's crypto profile (its registry says which)."
+    )
 
 
 class UnknownKeyError(ProtocolError):
@@ -551,6 +564,11 @@ class NotSupportedError(DeltafedError):
 
     code = "not_supported"
     status = 501
+class CryptoUnavailableError(ConfigurationError):
+    """The crypto profile needs an implementation that is not installed (SM2: ``deltafed[gm]``)."""
+
+    code = "crypto_unavailable"
+    default_remediation = "Install the extra: pip install 'deltafed[gm]'."
 
 
 class InternalError(DeltafedError):

@@ -1,12 +1,14 @@
 """Keys and the signer seam.
 
 A :class:`Signer` is anything that can sign bytes under a JOSE algorithm name and say its key
-id; :class:`PrivateKey` is the built-in one (Ed25519 as ``EdDSA``, the default, and ECDSA P-256
-as ``ES256``). Other algorithms - SM2 with SM3, a key held in an HSM - plug in by implementing
+id; :class:`PrivateKey` is the built-in one (Ed25519 as ``EdDSA``, the default, ECDSA P-256
+as ``ES256``, and SM2 with SM3 as ``SM2SM3`` for the ``gm`` crypto profile, which needs the
+``deltafed[gm]`` extra). Other keys - one held in an HSM - plug in by implementing
 :class:`Signer` and :class:`Verifier`; the protocol code only ever sees those two protocols.
 
-Key ids are RFC 7638 JWK thumbprints (SHA-256, base64url without padding). Signatures are in
-JWS form: 64 raw bytes for both algorithms (``r || s`` for ES256, not DER).
+Key ids are RFC 7638 JWK thumbprints (base64url without padding) over SHA-256, and over SM3
+for SM2 keys. Signatures are in JWS form: 64 raw bytes for every algorithm (``r || s`` for
+ES256 and SM2SM3, not DER).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Final, Literal, Protocol, runtime_checkable
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import (
@@ -37,10 +39,13 @@ from deltafed._errors import (
     UnknownKeyError,
     UnknownMemberError,
 )
+from deltafed._profile import CryptoProfile, crypto_profile, sm3
+from deltafed._sm2 import SM2_ORDER, Sm2PrivateNative, Sm2PublicNative, is_sm2_pem, sm2_available
 
 __all__ = [
     "SUPPORTED_ALGORITHMS",
     "Algorithm",
+    "CryptoProfile",
     "KeyResolver",
     "PrivateKey",
     "PublicKey",
@@ -49,12 +54,15 @@ __all__ = [
     "Verifier",
     "b64url_decode",
     "b64url_encode",
+    "crypto_profile",
     "jwk_thumbprint",
 ]
 
-Algorithm = Literal["EdDSA", "ES256"]
-#: The algorithms deltafed signs and verifies with out of the box.
-SUPPORTED_ALGORITHMS: Final[tuple[str, ...]] = ("EdDSA", "ES256")
+Algorithm = Literal["EdDSA", "ES256", "SM2SM3"]
+#: The algorithms deltafed signs and verifies with (SM2SM3 with the ``gm`` extra installed).
+SUPPORTED_ALGORITHMS: Final[tuple[str, ...]] = ("EdDSA", "ES256", "SM2SM3")
+#: Names accepted for an algorithm where a person types one (``--alg SM2``).
+_ALG_ALIASES: Final = {"SM2": "SM2SM3", "Ed25519": "EdDSA"}
 
 _MAX_JWK_FIELD = 256
 _B64URL_ALPHABET: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
@@ -84,7 +92,10 @@ def b64url_decode(text: str) -> bytes:
 
 
 def jwk_thumbprint(jwk: Mapping[str, Any]) -> str:
-    """RFC 7638 thumbprint of a public JWK (OKP or EC), base64url of its SHA-256."""
+    """RFC 7638 thumbprint of a public JWK (OKP or EC), base64url of its SHA-256.
+
+    For an SM2 key (``kty`` EC, ``crv`` SM2) the same members are hashed with SM3 instead,
+    so a ``gm`` federation uses no other hash (protocol section 11, GM-004)."""
     kty = jwk.get("kty")
     members: tuple[str, ...]
     if kty == "OKP":
@@ -100,6 +111,8 @@ def jwk_thumbprint(jwk: Mapping[str, Any]) -> str:
             f"JWK lacks member {exc.args[0]!r}", field=str(exc.args[0])
         ) from exc
     canonical = json.dumps(required, separators=(",", ":"), sort_keys=True).encode()
+    if kty == "EC" and required["crv"] == "SM2":
+        return b64url_encode(sm3(canonical))
     return b64url_encode(hashlib.sha256(canonical).digest())
 
 
@@ -133,13 +146,15 @@ class Verifier(Protocol):
         ...
 
 
-_PublicNative = ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey
-_PrivateNative = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey
+_PublicNative = ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey | Sm2PublicNative
+_PrivateNative = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey | Sm2PrivateNative
 
 
 def _alg_of_public(key: object) -> Algorithm:
     if isinstance(key, ed25519.Ed25519PublicKey):
         return "EdDSA"
+    if isinstance(key, Sm2PublicNative):
+        return "SM2SM3"
     if isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1):
         return "ES256"
     raise AlgorithmNotAllowedError(f"unsupported key type {type(key).__name__}")
@@ -166,7 +181,7 @@ class PublicKey:
 
     def verify(self, signature: bytes, data: bytes) -> None:
         try:
-            if isinstance(self._key, ed25519.Ed25519PublicKey):
+            if isinstance(self._key, ed25519.Ed25519PublicKey | Sm2PublicNative):
                 self._key.verify(signature, data)
             else:
                 if len(signature) != 64:
@@ -182,6 +197,8 @@ class PublicKey:
         return {**self._jwk, "kid": self._kid, "alg": self._alg, "use": "sig"}
 
     def to_pem(self) -> bytes:
+        if isinstance(self._key, Sm2PublicNative):
+            return self._key.to_pem()
         return self._key.public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
@@ -207,6 +224,10 @@ class PublicKey:
                 x = int.from_bytes(_exact(b64url_decode(jwk["x"]), 32, "x"), "big")
                 y = int.from_bytes(_exact(b64url_decode(jwk["y"]), 32, "y"), "big")
                 native = ec.EllipticCurvePublicNumbers(x, y, ec.SECP256R1()).public_key()
+            elif kty == "EC" and crv == "SM2":
+                x = int.from_bytes(_exact(b64url_decode(jwk["x"]), 32, "x"), "big")
+                y = int.from_bytes(_exact(b64url_decode(jwk["y"]), 32, "y"), "big")
+                native = Sm2PublicNative.from_point(x, y)
             else:
                 raise AlgorithmNotAllowedError(f"unsupported JWK kty={kty!r} crv={crv!r}")
         except KeyError as exc:
@@ -226,6 +247,8 @@ class PublicKey:
 
     @classmethod
     def from_pem(cls, data: bytes) -> PublicKey:
+        if is_sm2_pem(data):
+            return cls(Sm2PublicNative.from_pem(data))
         try:
             native = serialization.load_pem_public_key(data)
         except (ValueError, TypeError) as exc:
@@ -244,6 +267,10 @@ class PublicKey:
         return f"PublicKey(alg={self._alg!r}, kid={self._kid!r})"
 
 
+def _sm2_scalar(seed: bytes) -> int:
+    return int.from_bytes(seed, "big") % (SM2_ORDER - 2) + 1
+
+
 def _exact(data: bytes, size: int, name: str) -> bytes:
     if len(data) != size:
         raise InvalidInputError(f"JWK member {name!r} must be {size} bytes", field=name)
@@ -254,6 +281,13 @@ def _public_jwk(key: _PublicNative) -> dict[str, str]:
     if isinstance(key, ed25519.Ed25519PublicKey):
         raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
         return {"kty": "OKP", "crv": "Ed25519", "x": b64url_encode(raw)}
+    if isinstance(key, Sm2PublicNative):
+        return {
+            "kty": "EC",
+            "crv": "SM2",
+            "x": b64url_encode(key.x.to_bytes(32, "big")),
+            "y": b64url_encode(key.y.to_bytes(32, "big")),
+        }
     numbers = key.public_numbers()
     return {
         "kty": "EC",
@@ -270,20 +304,35 @@ class PrivateKey:
 
     def __init__(self, key: _PrivateNative) -> None:
         self._key = key
-        self._public = PublicKey(key.public_key())
+        self._public = PublicKey(
+            key.public if isinstance(key, Sm2PrivateNative) else key.public_key()
+        )
 
     @classmethod
     def generate(cls, alg: str = "EdDSA") -> PrivateKey:
+        """A new key for ``alg`` (``EdDSA``, ``ES256``, or ``SM2SM3``, also spelt ``SM2``)."""
+        alg = _ALG_ALIASES.get(alg, alg)
         if alg == "EdDSA":
             return cls(ed25519.Ed25519PrivateKey.generate())
         if alg == "ES256":
             return cls(ec.generate_private_key(ec.SECP256R1()))
+        if alg == "SM2SM3":
+            return cls(Sm2PrivateNative.generate())
         raise AlgorithmNotAllowedError(f"cannot generate keys for algorithm {alg!r}")
 
     @classmethod
-    def from_seed(cls, seed: bytes) -> PrivateKey:
-        """A deterministic Ed25519 key from 32 bytes: for test keys and vectors only."""
-        return cls(ed25519.Ed25519PrivateKey.from_private_bytes(_exact(seed, 32, "seed")))
+    def from_seed(cls, seed: bytes, alg: str = "EdDSA") -> PrivateKey:
+        """A deterministic key from 32 bytes: for test keys and vectors only.
+
+        Ed25519 takes the seed as its private key; SM2 reduces it to a scalar in [1, n-2].
+        """
+        seed = _exact(seed, 32, "seed")
+        alg = _ALG_ALIASES.get(alg, alg)
+        if alg == "SM2SM3":
+            return cls(Sm2PrivateNative.from_scalar(_sm2_scalar(seed)))
+        if alg != "EdDSA":
+            raise AlgorithmNotAllowedError(f"no seeded keys for algorithm {alg!r}")
+        return cls(ed25519.Ed25519PrivateKey.from_private_bytes(seed))
 
     @property
     def alg(self) -> Algorithm:
@@ -301,7 +350,7 @@ class PrivateKey:
         return self._public.to_jwk()
 
     def sign(self, data: bytes) -> bytes:
-        if isinstance(self._key, ed25519.Ed25519PrivateKey):
+        if isinstance(self._key, ed25519.Ed25519PrivateKey | Sm2PrivateNative):
             return self._key.sign(data)
         der = self._key.sign(data, ec.ECDSA(hashes.SHA256()))
         r, s = decode_dss_signature(der)
@@ -315,6 +364,8 @@ class PrivateKey:
                 serialization.PrivateFormat.Raw,
                 serialization.NoEncryption(),
             )
+        elif isinstance(self._key, Sm2PrivateNative):
+            d = self._key.scalar.to_bytes(32, "big")
         else:
             d = self._key.private_numbers().private_value.to_bytes(32, "big")
         return {**self._public.to_jwk(), "d": b64url_encode(d)}
@@ -329,6 +380,8 @@ class PrivateKey:
             key: _PrivateNative
             if public.alg == "EdDSA":
                 key = ed25519.Ed25519PrivateKey.from_private_bytes(_exact(d, 32, "d"))
+            elif public.alg == "SM2SM3":
+                key = Sm2PrivateNative.from_scalar(int.from_bytes(_exact(d, 32, "d"), "big"))
             else:
                 value = int.from_bytes(_exact(d, 32, "d"), "big")
                 key = ec.derive_private_key(value, ec.SECP256R1())
@@ -340,6 +393,8 @@ class PrivateKey:
         return result
 
     def to_pem(self, password: bytes | None = None) -> bytes:
+        if isinstance(self._key, Sm2PrivateNative):
+            return self._key.to_pem(password)
         encryption: serialization.KeySerializationEncryption = (
             serialization.BestAvailableEncryption(password)
             if password
@@ -351,9 +406,17 @@ class PrivateKey:
 
     @classmethod
     def from_pem(cls, data: bytes, password: bytes | None = None) -> PrivateKey:
+        if is_sm2_pem(data):
+            return cls(Sm2PrivateNative.from_pem(data, password))
         try:
             native = serialization.load_pem_private_key(data, password=password)
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+            # An SM2 key encrypted with a common cipher shows its curve only once decrypted.
+            if sm2_available():
+                try:
+                    return cls(Sm2PrivateNative.from_pem(data, password))
+                except InvalidInputError:
+                    pass
             raise InvalidInputError(f"not a usable PEM private key: {exc}") from exc
         if isinstance(native, ed25519.Ed25519PrivateKey):
             return cls(native)

@@ -26,6 +26,7 @@ def test_closed_list_matches_the_error_tree_exactly() -> None:
         "configuration_error",
         "calendar_unknown_year",
         "not_supported",
+        "crypto_unavailable",
     } == LOCAL_ONLY_CODES
 
 

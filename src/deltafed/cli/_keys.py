@@ -1,6 +1,6 @@
 """``deltafed keys``: make a node's signing key and read its public half.
 
-* ``generate --out FILE [--alg EdDSA|ES256]`` writes a new private key as PKCS#8 PEM, readable
+* ``generate --out FILE [--alg EdDSA|ES256|SM2]`` writes a new private key as PKCS#8 PEM, readable
   by its owner only (mode 0600), never over an existing file, and prints its key id (the
   RFC 7638 thumbprint).
 * ``show FILE`` prints the algorithm, the key id and the public JWK - never the private part.
@@ -77,7 +77,10 @@ def register(subparsers: Any) -> None:
     generate = actions.add_parser("generate", help="write a new private key (mode 0600)")
     generate.add_argument("--out", required=True, metavar="FILE", help="where to write it")
     generate.add_argument(
-        "--alg", choices=SUPPORTED_ALGORITHMS, default="EdDSA", help="default: EdDSA (Ed25519)"
+        "--alg",
+        choices=(*SUPPORTED_ALGORITHMS, "SM2"),
+        default="EdDSA",
+        help="default: EdDSA (Ed25519); SM2 (= SM2SM3) for a gm federation, needs deltafed[gm]",
     )
     _add_password(generate)
     generate.set_defaults(func=_run_generate)

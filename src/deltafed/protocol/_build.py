@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Final, Literal
 
-from deltafed._canonical import sha256_digest
 from deltafed._errors import InvalidInputError
+from deltafed._profile import INTERNATIONAL, CryptoProfile, crypto_profile
 from deltafed.keys import Signer
 from deltafed.protocol._claims import (
     REQUEST_TYP,
@@ -152,10 +152,12 @@ def new_problem_response(
     audience: str | None = None,
     lifetime: int = 60,
     jti: str | None = None,
+    crypto: CryptoProfile | str = INTERNATIONAL,
 ) -> ResponseClaims:
     """A problem answering bytes that did not verify (or were never a request).
 
-    ``req`` is the digest of ``raw_request`` as received. The receiver's claims in it are not
+    ``req`` is the digest of ``raw_request`` as received, with the hash of the federation's
+    ``crypto`` profile. The receiver's claims in it are not
     trusted, but they are the best address there is: ``aud`` is ``audience`` if given, else
     the ``iss`` claimed in the request if it is a well-formed member id, else ``issuer``
     itself; ``rid`` is the claimed ``jti`` if well-formed, else absent.
@@ -169,7 +171,7 @@ def new_problem_response(
             "iat": iat,
             "exp": iat + _lifetime(lifetime),
             "jti": jti if jti is not None else new_jti(),
-            "req": sha256_digest(raw_request),
+            "req": crypto_profile(crypto).digest_text(raw_request),
             "rid": claimed_jti,
             "sts": "problem",
             "body": dict(body),

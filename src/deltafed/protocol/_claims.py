@@ -57,6 +57,7 @@ _LOCAL_ONLY_CODES: Final = frozenset(
         "configuration_error",
         "calendar_unknown_year",
         "not_supported",
+        "crypto_unavailable",
     }
 )
 #: The closed list of problem codes of the protocol (see ``docs/protocol.md``).
@@ -80,8 +81,8 @@ CompactJws = Annotated[
         max_length=16_384, pattern=r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$"
     ),
 ]
-#: ``sha-256:`` and the lower-case hex digest.
-Digest = Annotated[str, StringConstraints(pattern=r"^sha-256:[0-9a-f]{64}$")]
+#: ``sha-256:`` (or ``sm3:`` in the ``gm`` crypto profile) and the lower-case hex digest.
+Digest = Annotated[str, StringConstraints(pattern=r"^(?:sha-256|sm3):[0-9a-f]{64}$")]
 
 
 def _check_json(value: Any, depth: int) -> None:

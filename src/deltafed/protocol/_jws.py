@@ -21,11 +21,13 @@ from typing import Any, NamedTuple
 
 from deltafed._errors import (
     AlgorithmNotAllowedError,
+    CryptoProfileMismatchError,
     InternalError,
     InvalidInputError,
     MalformedMessageError,
     SizeLimitError,
 )
+from deltafed._profile import CryptoProfile, profile_of_algorithm
 from deltafed.keys import Signer
 from deltafed.protocol._json import canonical_bytes, canonical_json_value, loads_strict
 
@@ -144,8 +146,18 @@ class ParsedJws(NamedTuple):
     signature: bytes
 
 
-def parse_compact(data: bytes, *, max_bytes: int, algorithms: Collection[str]) -> ParsedJws:
-    """Check size, structure and header of a compact JWS; the signature is not checked here."""
+def parse_compact(
+    data: bytes,
+    *,
+    max_bytes: int,
+    algorithms: Collection[str],
+    crypto: CryptoProfile | None = None,
+) -> ParsedJws:
+    """Check size, structure and header of a compact JWS; the signature is not checked here.
+
+    With ``crypto``, an ``alg`` of another crypto profile is refused with
+    :class:`CryptoProfileMismatchError` rather than the plain ``algorithm_not_allowed``.
+    """
     if len(data) > max_bytes:
         raise SizeLimitError(f"message of {len(data)} bytes exceeds the limit of {max_bytes}")
     match = _COMPACT.fullmatch(data)
@@ -155,6 +167,13 @@ def parse_compact(data: bytes, *, max_bytes: int, algorithms: Collection[str]) -
     header = _header(header_seg)
     alg = header.alg
     if alg in FORBIDDEN_ALGORITHMS or alg not in algorithms:
+        owner = profile_of_algorithm(alg)
+        if crypto is not None and owner is not None and owner is not crypto:
+            raise CryptoProfileMismatchError(
+                f"algorithm {alg!r} is of the {owner.name!r} crypto profile; "
+                f"this federation uses {crypto.name!r}",
+                field="alg",
+            )
         raise AlgorithmNotAllowedError(f"algorithm {alg[:32]!r} is not allowed", field="alg")
     if header.problem is not None:
         raise MalformedMessageError(header.problem[0], field=header.problem[1])

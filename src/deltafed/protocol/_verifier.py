@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from deltafed._canonical import sha256_digest
 from deltafed._clock import Clock
 from deltafed._errors import (
     AlgorithmNotAllowedError,
@@ -25,6 +24,7 @@ from deltafed._errors import (
     WrongIssuerError,
     WrongTypeError,
 )
+from deltafed._profile import INTERNATIONAL, CryptoProfile, crypto_profile, profile_of_algorithm
 from deltafed.keys import KeyResolver
 from deltafed.protocol._claims import (
     REQUEST_TYP,
@@ -53,15 +53,30 @@ class Limits:
 
     ``max_bytes`` bounds the whole compact JWS; ``max_lifetime`` bounds ``exp - iat`` in
     seconds; ``clock_skew`` is the tolerance, in seconds, on both ends of the time window;
-    ``algorithms`` is the allow-list of JWS ``alg`` values.
+    ``algorithms`` is the allow-list of JWS ``alg`` values (empty: those of ``crypto``);
+    ``crypto`` is the federation's crypto profile: its hash makes the request digest, and an
+    algorithm of another profile is refused with ``crypto_profile_mismatch``.
     """
 
     max_bytes: int = 262_144
     max_lifetime: int = 300
     clock_skew: int = 60
-    algorithms: tuple[str, ...] = field(default=("EdDSA", "ES256"))
+    algorithms: tuple[str, ...] = field(default=())
+    crypto: CryptoProfile = INTERNATIONAL
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "crypto", crypto_profile(self.crypto))
+        if not self.algorithms:
+            object.__setattr__(self, "algorithms", self.crypto.algorithms)
+        foreign = [
+            a
+            for a in self.algorithms
+            if (owner := profile_of_algorithm(a)) is not None and owner is not self.crypto
+        ]
+        if foreign:
+            raise ConfigurationError(
+                f"algorithm {foreign[0]!r} is not of the {self.crypto.name!r} crypto profile"
+            )
         if not 1024 <= self.max_bytes <= 16_777_216:
             raise ConfigurationError("max_bytes must be between 1 KiB and 16 MiB")
         if not 1 <= self.max_lifetime <= 86_400:
@@ -124,7 +139,10 @@ class ProtocolVerifier:
 
     def _authenticate(self, raw: bytes, at: datetime) -> tuple[ParsedJws, MemberId]:
         parsed = parse_compact(
-            raw, max_bytes=self.limits.max_bytes, algorithms=self.limits.algorithms
+            raw,
+            max_bytes=self.limits.max_bytes,
+            algorithms=self.limits.algorithms,
+            crypto=self.limits.crypto,
         )
         claimed = parsed.payload.get("iss")
         if not isinstance(claimed, str):
@@ -191,7 +209,7 @@ class ProtocolVerifier:
         claims = self._claims(parsed, RequestClaims, REQUEST_TYP)
         self._audience(claims.aud)
         self._window(claims.iat, claims.exp, now)
-        digest = sha256_digest(raw)
+        digest = self.limits.crypto.digest_text(raw)
         duplicate_of: bytes | None = None
         if self.replay is not None:
             known = self.replay.register(
@@ -270,12 +288,16 @@ class ProtocolVerifier:
                 field="iss",
             )
         self._window(claims.iat, claims.exp, now)
-        if claims.req != sha256_digest(request_raw):
+        if claims.req != self.limits.crypto.digest_text(request_raw):
             raise BindingMismatchError("response answers other request bytes", field="req")
         if claims.rid != request.get("jti"):
             raise BindingMismatchError("response names another request id", field="rid")
         return VerifiedResponse(
-            claims=claims, raw=raw, digest=sha256_digest(raw), kid=parsed.kid, alg=parsed.alg
+            claims=claims,
+            raw=raw,
+            digest=self.limits.crypto.digest_text(raw),
+            kid=parsed.kid,
+            alg=parsed.alg,
         )
 
     def verify_document(self, data: bytes, *, typ: str) -> VerifiedDocument:

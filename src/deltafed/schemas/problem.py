@@ -29,6 +29,7 @@ ProblemCode = Literal[
     "protocol_error",
     "malformed_message",
     "algorithm_not_allowed",
+    "crypto_profile_mismatch",
     "unknown_key",
     "bad_signature",
     "wrong_type",
@@ -80,6 +81,7 @@ LOCAL_ONLY_CODES: Final[frozenset[str]] = frozenset(
         "configuration_error",
         "calendar_unknown_year",
         "not_supported",
+        "crypto_unavailable",
     }
 )
 

@@ -53,7 +53,7 @@ class Limits:
 
     ``max_bytes`` bounds the whole compact JWS; ``max_lifetime`` bounds ``exp - iat`` in
     seconds; ``clock_skew`` is the tolerance, in seconds, on both ends of the time window;
-    ``algorithms`` is the allow-list of JWS ``alg`` values (empty: those of ``crypto``);
+    ``algorithms`` is the allow-list of JWS ``alg`` values (by default those of ``crypto``);
     ``crypto`` is the federation's crypto profile: its hash makes the request digest, and an
     algorithm of another profile is refused with ``crypto_profile_mismatch``.
     """
@@ -61,12 +61,13 @@ class Limits:
     max_bytes: int = 262_144
     max_lifetime: int = 300
     clock_skew: int = 60
-    algorithms: tuple[str, ...] = field(default=())
+    algorithms: tuple[str, ...] = field(default=INTERNATIONAL.algorithms)
     crypto: CryptoProfile = INTERNATIONAL
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "crypto", crypto_profile(self.crypto))
-        if not self.algorithms:
+        if self.algorithms is INTERNATIONAL.algorithms and self.crypto is not INTERNATIONAL:
+            # Not given: the algorithms of the profile.
             object.__setattr__(self, "algorithms", self.crypto.algorithms)
         foreign = [
             a

@@ -564,6 +564,8 @@ class NotSupportedError(DeltafedError):
 
     code = "not_supported"
     status = 501
+
+
 class CryptoUnavailableError(ConfigurationError):
     """The crypto profile needs an implementation that is not installed (SM2: ``deltafed[gm]``)."""
 

@@ -95,7 +95,7 @@ def jwk_thumbprint(jwk: Mapping[str, Any]) -> str:
     """RFC 7638 thumbprint of a public JWK (OKP or EC), base64url of its SHA-256.
 
     For an SM2 key (``kty`` EC, ``crv`` SM2) the same members are hashed with SM3 instead,
-    so a ``gm`` federation uses no other hash (protocol section 11, GM-004)."""
+    so a ``gm`` federation uses no other hash (protocol section 11.2, GM-007)."""
     kty = jwk.get("kty")
     members: tuple[str, ...]
     if kty == "OKP":

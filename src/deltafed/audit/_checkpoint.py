@@ -5,6 +5,9 @@ compact JWS (RFC 7515) with protected header ``{"alg", "kid", "typ":
 "deltafed-checkpoint+jws"}`` and payload ``{"log", "size", "root", "issued_at"}``, both
 RFC 8785 canonical JSON, signed by the node's signing key. Anyone holding it can later check that
 the log still contains exactly those first S entries, and verify inclusion proofs against it.
+
+The root names its hash: ``sha-256:<hex>``, or ``sm3:<hex>`` in a ``gm`` federation, whose
+checkpoints are signed with ``SM2SM3``; a checkpoint mixing the two profiles is refused.
 """
 
 from __future__ import annotations
@@ -18,11 +21,13 @@ from typing import Any
 from deltafed._canonical import canonicalize
 from deltafed._errors import (
     AlgorithmNotAllowedError,
+    CryptoProfileMismatchError,
     InvalidInputError,
     MalformedMessageError,
     WrongIssuerError,
     WrongTypeError,
 )
+from deltafed._profile import CRYPTO_PROFILES, INTERNATIONAL, CryptoProfile, profile_of_algorithm
 from deltafed._text import rfc3339_instant
 from deltafed.keys import SUPPORTED_ALGORITHMS, KeyResolver, Signer, b64url_decode, b64url_encode
 
@@ -30,7 +35,8 @@ __all__ = ["CHECKPOINT_TYPE", "Checkpoint", "parse_checkpoint", "sign_checkpoint
 
 CHECKPOINT_TYPE = "deltafed-checkpoint+jws"
 _MAX_JWS = 4096
-_ROOT = re.compile(r"sha-256:[0-9a-f]{64}")
+_ROOT = re.compile(r"(sha-256|sm3):[0-9a-f]{64}")
+_PROFILE_OF_ROOT = {p.digest_name: p for p in CRYPTO_PROFILES.values()}
 _COMPACT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 _HEADER_KEYS = {"alg", "kid", "typ"}
 _PAYLOAD_KEYS = {"log", "size", "root", "issued_at"}
@@ -49,6 +55,8 @@ class Checkpoint:
     jws: str
     signing_input: bytes
     signature: bytes
+    #: The crypto profile the root's hash names (and the signature's algorithm belongs to).
+    crypto: CryptoProfile = INTERNATIONAL
 
     def verify(self, resolver: KeyResolver) -> None:
         """Check the signature with the key ``resolver`` trusts for the log at issue time.
@@ -65,7 +73,7 @@ class Checkpoint:
         verifier.verify(self.signature, self.signing_input)
 
     def root_text(self) -> str:
-        return "sha-256:" + self.root.hex()
+        return f"{self.crypto.digest_name}:{self.root.hex()}"
 
 
 def _utc_text(when: datetime) -> str:
@@ -75,16 +83,26 @@ def _utc_text(when: datetime) -> str:
 
 
 def sign_checkpoint(
-    signer: Signer, *, log: str, size: int, root: bytes, issued_at: datetime
+    signer: Signer,
+    *,
+    log: str,
+    size: int,
+    root: bytes,
+    issued_at: datetime,
+    crypto: CryptoProfile = INTERNATIONAL,
 ) -> str:
-    """Sign a tree head; return the compact JWS text."""
+    """Sign a tree head (a root made with ``crypto``'s hash); return the compact JWS text."""
     if signer.alg not in SUPPORTED_ALGORITHMS:
         raise AlgorithmNotAllowedError(f"cannot sign checkpoints with {signer.alg}")
+    if signer.alg not in crypto.algorithms:
+        raise CryptoProfileMismatchError(
+            f"a {crypto.name} checkpoint cannot be signed with {signer.alg}", field="alg"
+        )
     header = {"alg": signer.alg, "kid": signer.kid, "typ": CHECKPOINT_TYPE}
     payload = {
         "log": str(log),
         "size": size,
-        "root": "sha-256:" + root.hex(),
+        "root": f"{crypto.digest_name}:{root.hex()}",
         "issued_at": _utc_text(issued_at),
     }
     signing_input = (
@@ -144,7 +162,16 @@ def parse_checkpoint(jws: str | bytes, *, log: str | None = None) -> Checkpoint:
     if type(size) is not int or not 0 <= size < 2**53:
         raise MalformedMessageError("checkpoint size must be a non-negative integer")
     if not isinstance(root, str) or not _ROOT.fullmatch(root):
-        raise MalformedMessageError("checkpoint root must be sha-256:<64 hex>")
+        raise MalformedMessageError("checkpoint root must be sha-256:<64 hex> or sm3:<64 hex>")
+    digest_name, _, root_hex = root.partition(":")
+    crypto = _PROFILE_OF_ROOT[digest_name]
+    if header["alg"] not in crypto.algorithms:
+        owner = profile_of_algorithm(header["alg"])
+        raise CryptoProfileMismatchError(
+            f"checkpoint root is {digest_name}, signed with {header['alg']} "
+            f"({owner.name if owner else 'no'} profile)",
+            field="alg",
+        )
     if not isinstance(who, str) or not 0 < len(who) <= 128:
         raise MalformedMessageError("checkpoint log must be a member id")
     if log is not None and who != str(log):
@@ -159,11 +186,12 @@ def parse_checkpoint(jws: str | bytes, *, log: str | None = None) -> Checkpoint:
     return Checkpoint(
         log=who,
         size=size,
-        root=bytes.fromhex(root.removeprefix("sha-256:")),
+        root=bytes.fromhex(root_hex),
         issued_at=issued_at,
         kid=header["kid"],
         alg=header["alg"],
         jws=text,
         signing_input=f"{parts[0]}.{parts[1]}".encode("ascii"),
         signature=signature,
+        crypto=crypto,
     )

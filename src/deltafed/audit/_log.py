@@ -9,8 +9,6 @@ keyed with a secret that stays with the node.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import threading
 from collections.abc import Iterable, Sequence
@@ -29,6 +27,7 @@ from deltafed._errors import (
     NotFoundError,
     SizeLimitError,
 )
+from deltafed._profile import INTERNATIONAL, CryptoProfile
 from deltafed.audit._checkpoint import Checkpoint, parse_checkpoint, sign_checkpoint
 from deltafed.audit._merkle import (
     Frontier,
@@ -40,7 +39,7 @@ from deltafed.audit._merkle import (
     verify_inclusion,
 )
 from deltafed.audit._store import AppendRecord, AuditStore, StoredRecord
-from deltafed.audit._verify import GENESIS_HASH, VerificationReport, at_key, verify_log
+from deltafed.audit._verify import VerificationReport, at_key, genesis_hash, verify_log
 from deltafed.keys import KeyResolver, Signer, b64url_decode, b64url_encode
 from deltafed.schemas.audit import AuditEntry
 from deltafed.schemas.identifiers import MemberId, parse_credit_code, parse_resident_id
@@ -93,11 +92,12 @@ def _normalise_subject(subject: str) -> str:
         ) from None
 
 
-def subject_ref(subject_key: bytes, subject: str) -> str:
-    """The keyed reference the log indexes ``subject`` (identity number or credit code) by."""
+def subject_ref(subject_key: bytes, subject: str, crypto: CryptoProfile = INTERNATIONAL) -> str:
+    """The keyed reference the log indexes ``subject`` (identity number or credit code) by:
+    ``hmac-sha256:<hex>``, or ``hmac-sm3:<hex>`` with ``crypto=GM``."""
     normal = _normalise_subject(subject)
-    mac = hmac.new(subject_key, b"deltafed-audit-subject-v1\x00" + normal.encode(), "sha256")
-    return "hmac-sha256:" + mac.hexdigest()
+    mac = crypto.mac(subject_key, b"deltafed-audit-subject-v1\x00" + normal.encode())
+    return f"{crypto.hmac_name}:{mac.hex()}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +164,8 @@ def verify_inclusion_proof(
         claimed = None
     if claimed != proof.seq:
         raise AuditIntegrityError("entry does not carry the proven seq", position=proof.seq)
-    if not verify_inclusion(leaf_hash(proof.entry), proof.seq, cp.size, proof.path, cp.root):
+    leaf = leaf_hash(proof.entry, cp.crypto)
+    if not verify_inclusion(leaf, proof.seq, cp.size, proof.path, cp.root, cp.crypto):
         raise AuditIntegrityError(
             f"entry {proof.seq} is not in the tree signed at {cp.issued_at.isoformat()}",
             position=proof.seq,
@@ -210,7 +211,9 @@ def verify_consistency_proof(
     if resolver is not None:
         old.verify(resolver)
         new.verify(resolver)
-    if not verify_consistency(old.size, new.size, proof.path, old.root, new.root):
+    if old.crypto is not new.crypto or not verify_consistency(
+        old.size, new.size, proof.path, old.root, new.root, new.crypto
+    ):
         raise AuditIntegrityError(
             f"the log signed at {new.issued_at.isoformat()} (size {new.size}) does not extend "
             f"the one signed at {old.issued_at.isoformat()} (size {old.size})",
@@ -272,6 +275,7 @@ class AuditLog:
         subject_key: bytes,
         clock: Clock = system_clock,
         checkpoint_every: int | None = None,
+        crypto: CryptoProfile = INTERNATIONAL,
     ) -> None:
         if not isinstance(subject_key, bytes) or len(subject_key) < _MIN_SUBJECT_KEY:
             raise ConfigurationError(f"subject_key must be at least {_MIN_SUBJECT_KEY} bytes")
@@ -283,9 +287,13 @@ class AuditLog:
         self._subject_key = subject_key
         self._clock = clock
         self._every = checkpoint_every
+        #: The federation's crypto profile: the hash of the chain, tree and digests, the HMAC
+        #: of the subject index, the algorithm of the checkpoints.
+        self.crypto = crypto
+        self._genesis = genesis_hash(crypto)
         self._lock = threading.RLock()
         self._frontier: Frontier | None = None
-        self._prev = GENESIS_HASH
+        self._prev = self._genesis
         # Group commit: callers queue their entry; one of them (the leader) commits all that
         # are queued in one transaction, while the others wait for it.
         self._queue: list[_Pending] = []
@@ -307,13 +315,17 @@ class AuditLog:
 
     def _load_tail(self) -> Frontier:
         size = self.store.size()
-        frontier = Frontier.load(size, self._get_node)
-        self._prev = GENESIS_HASH if size == 0 else "sha-256:" + self._get_node(0, size - 1).hex()
+        frontier = Frontier.load(size, self._get_node, self.crypto)
+        self._prev = (
+            self._genesis
+            if size == 0
+            else f"{self.crypto.digest_name}:{self._get_node(0, size - 1).hex()}"
+        )
         self._frontier = frontier
         return frontier
 
     def subject_ref(self, subject: str) -> str:
-        return subject_ref(self._subject_key, subject)
+        return subject_ref(self._subject_key, subject, self.crypto)
 
     def record(
         self,
@@ -351,8 +363,8 @@ class AuditLog:
                 "fields": tuple(fields),
                 "outcome": outcome,
                 "request_id": request_id,
-                "request_digest": "sha-256:" + hashlib.sha256(request).hexdigest(),
-                "response_digest": "sha-256:" + hashlib.sha256(response).hexdigest(),
+                "request_digest": self.crypto.digest_text(request),
+                "response_digest": self.crypto.digest_text(response),
             },
             request=request,
             response=response,
@@ -429,7 +441,7 @@ class AuditLog:
                         item.error = exc
                         continue
                     entry_bytes = canonicalize(entry.to_wire())
-                    leaf = leaf_hash(entry_bytes)
+                    leaf = leaf_hash(entry_bytes, self.crypto)
                     records.append(
                         AppendRecord(
                             seq=entry.seq,
@@ -444,7 +456,7 @@ class AuditLog:
                         )
                     )
                     built.append((item, entry))
-                    prev = "sha-256:" + leaf.hex()
+                    prev = f"{self.crypto.digest_name}:{leaf.hex()}"
                 if not records:
                     return
                 try:
@@ -488,7 +500,7 @@ class AuditLog:
         """The Merkle root of the first ``size`` entries (default: all)."""
         with self._lock:
             n = self._load_tail().size if size is None else size
-            return root_from_getter(self._get_node, n)
+            return root_from_getter(self._get_node, n, self.crypto)
 
     def checkpoint(self) -> bytes:
         """Sign and store the current tree head; return the compact JWS (ASCII bytes)."""
@@ -500,6 +512,7 @@ class AuditLog:
                 size=frontier.size,
                 root=frontier.root(),
                 issued_at=self._clock(),
+                crypto=self.crypto,
             )
             self.store.add_checkpoint(frontier.size, jws)
         return jws.encode("ascii")
@@ -524,7 +537,7 @@ class AuditLog:
             if not 0 <= seq < cp.size:
                 raise NotFoundError(f"entry {seq} is not covered by a tree of {cp.size}")
             record = self._record(seq)
-            path = inclusion_path(self._get_node, seq, cp.size)
+            path = inclusion_path(self._get_node, seq, cp.size, self.crypto)
         return InclusionProof(
             seq=seq, tree_size=cp.size, path=tuple(path), entry=record.entry, checkpoint=cp.jws
         )
@@ -538,7 +551,7 @@ class AuditLog:
             new_cp = parse_checkpoint(new if new is not None else self.checkpoint(), log=self.node)
             if old_cp.size > new_cp.size:
                 raise InvalidInputError("the old checkpoint is larger than the new one")
-            path = consistency_path(self._get_node, old_cp.size, new_cp.size)
+            path = consistency_path(self._get_node, old_cp.size, new_cp.size, self.crypto)
         return ConsistencyProof(old=old_cp.jws, new=new_cp.jws, path=tuple(path))
 
     # --- reading ---------------------------------------------------------------------------
@@ -619,6 +632,7 @@ class AuditLog:
             resolver=resolver,
             checkpoints=checkpoints,
             require_anchored=require_anchored,
+            crypto=self.crypto,
         )
 
 
@@ -659,7 +673,7 @@ def write_export(
             "seq": seq,
             "tree_size": cp.size,
             "entry": b64url_encode(record.entry),
-            "path": [p.hex() for p in inclusion_path(get, seq, cp.size)],
+            "path": [p.hex() for p in inclusion_path(get, seq, cp.size, cp.crypto)],
         }
         if include_evidence:
             line["request"] = b64url_encode(record.request)
@@ -703,7 +717,7 @@ def verify_export(
         ):
             if name in item:
                 blob = b64url_decode(item[name])
-                if "sha-256:" + hashlib.sha256(blob).hexdigest() != digest:
+                if cp.crypto.digest_text(blob) != digest:
                     raise AuditIntegrityError(
                         f"exported {name} does not match entry {entry.seq}", position=entry.seq
                     )

@@ -2,10 +2,11 @@
 
 The tree is the one of Certificate Transparency (RFC 6962, RFC 9162 section 2.1): a leaf hash is
 ``SHA-256(0x00 || leaf)``, an interior node ``SHA-256(0x01 || left || right)``, and a tree whose
-size is not a power of two splits at the largest power of two below its size. Only the *perfect*
-subtrees (size a power of two, aligned on that size) are ever stored: ``(level, index)`` names
-the subtree over leaves ``[index << level, (index + 1) << level)``. Every hash the audit paths and
-roots need can be built from them in ``O(log n)`` look-ups.
+size is not a power of two splits at the largest power of two below its size. In a ``gm``
+federation every function takes ``crypto=GM`` and the hash is SM3 instead (protocol section 11).
+Only the *perfect* subtrees (size a power of two, aligned on that size) are ever stored:
+``(level, index)`` names the subtree over leaves ``[index << level, (index + 1) << level)``.
+Every hash the audit paths and roots need can be built from them in ``O(log n)`` look-ups.
 """
 
 from __future__ import annotations
@@ -13,11 +14,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 
+from deltafed._profile import INTERNATIONAL, CryptoProfile
+
 __all__ = [
     "EMPTY_ROOT",
     "Frontier",
     "NodeGetter",
     "consistency_path",
+    "empty_root",
     "inclusion_path",
     "leaf_hash",
     "node_hash",
@@ -33,12 +37,17 @@ EMPTY_ROOT = hashlib.sha256(b"").digest()
 NodeGetter = Callable[[int, int], bytes]
 
 
-def leaf_hash(leaf: bytes) -> bytes:
-    return hashlib.sha256(b"\x00" + leaf).digest()
+def leaf_hash(leaf: bytes, crypto: CryptoProfile = INTERNATIONAL) -> bytes:
+    return crypto.hash_fn(b"\x00" + leaf)
 
 
-def node_hash(left: bytes, right: bytes) -> bytes:
-    return hashlib.sha256(b"\x01" + left + right).digest()
+def node_hash(left: bytes, right: bytes, crypto: CryptoProfile = INTERNATIONAL) -> bytes:
+    return crypto.hash_fn(b"\x01" + left + right)
+
+
+def empty_root(crypto: CryptoProfile = INTERNATIONAL) -> bytes:
+    """The root of the empty tree: the hash of the empty string."""
+    return crypto.hash_fn(b"")
 
 
 def _split(n: int) -> int:
@@ -46,23 +55,27 @@ def _split(n: int) -> int:
     return 1 << ((n - 1).bit_length() - 1)
 
 
-def _subtree(get: NodeGetter, start: int, n: int) -> bytes:
+def _subtree(get: NodeGetter, start: int, n: int, crypto: CryptoProfile) -> bytes:
     """Hash of leaves ``[start, start + n)``; ``start`` is aligned as the recursion keeps it."""
     if n & (n - 1) == 0:
         level = n.bit_length() - 1
         return get(level, start >> level)
     k = _split(n)
-    return node_hash(_subtree(get, start, k), _subtree(get, start + k, n - k))
+    return node_hash(
+        _subtree(get, start, k, crypto), _subtree(get, start + k, n - k, crypto), crypto
+    )
 
 
-def root_from_getter(get: NodeGetter, size: int) -> bytes:
+def root_from_getter(get: NodeGetter, size: int, crypto: CryptoProfile = INTERNATIONAL) -> bytes:
     """The root of the first ``size`` leaves."""
     if size == 0:
-        return EMPTY_ROOT
-    return _subtree(get, 0, size)
+        return empty_root(crypto)
+    return _subtree(get, 0, size, crypto)
 
 
-def inclusion_path(get: NodeGetter, index: int, size: int) -> list[bytes]:
+def inclusion_path(
+    get: NodeGetter, index: int, size: int, crypto: CryptoProfile = INTERNATIONAL
+) -> list[bytes]:
     """The RFC 9162 audit path of leaf ``index`` in the tree of ``size`` leaves, leaf first."""
     if not 0 <= index < size:
         raise ValueError(f"leaf {index} is not in a tree of {size}")
@@ -71,17 +84,22 @@ def inclusion_path(get: NodeGetter, index: int, size: int) -> list[bytes]:
     while n > 1:
         k = _split(n)
         if m < k:
-            path.append(_subtree(get, start + k, n - k))
+            path.append(_subtree(get, start + k, n - k, crypto))
             n = k
         else:
-            path.append(_subtree(get, start, k))
+            path.append(_subtree(get, start, k, crypto))
             start, m, n = start + k, m - k, n - k
     path.reverse()
     return path
 
 
 def verify_inclusion(
-    leaf: bytes, index: int, size: int, path: Sequence[bytes], root: bytes
+    leaf: bytes,
+    index: int,
+    size: int,
+    path: Sequence[bytes],
+    root: bytes,
+    crypto: CryptoProfile = INTERNATIONAL,
 ) -> bool:
     """RFC 9162 section 2.1.3.2: does ``path`` prove leaf hash ``leaf`` at ``index``?"""
     if not 0 <= index < size:
@@ -91,19 +109,21 @@ def verify_inclusion(
         if len(p) != 32 or sn == 0:
             return False
         if fn & 1 or fn == sn:
-            r = node_hash(p, r)
+            r = node_hash(p, r, crypto)
             if not fn & 1:
                 while not fn & 1 and fn != 0:
                     fn >>= 1
                     sn >>= 1
         else:
-            r = node_hash(r, p)
+            r = node_hash(r, p, crypto)
         fn >>= 1
         sn >>= 1
     return sn == 0 and r == root
 
 
-def consistency_path(get: NodeGetter, old_size: int, new_size: int) -> list[bytes]:
+def consistency_path(
+    get: NodeGetter, old_size: int, new_size: int, crypto: CryptoProfile = INTERNATIONAL
+) -> list[bytes]:
     """RFC 9162 section 2.1.4.1: proof that the first ``old_size`` leaves are a prefix."""
     if not 0 <= old_size <= new_size:
         raise ValueError(f"cannot prove {old_size} is a prefix of {new_size}")
@@ -114,19 +134,24 @@ def consistency_path(get: NodeGetter, old_size: int, new_size: int) -> list[byte
     while m != n:
         k = _split(n)
         if m <= k:
-            out.append(_subtree(get, start + k, n - k))
+            out.append(_subtree(get, start + k, n - k, crypto))
             n = k
         else:
-            out.append(_subtree(get, start, k))
+            out.append(_subtree(get, start, k, crypto))
             start, m, n, whole = start + k, m - k, n - k, False
     if not whole:
-        out.append(_subtree(get, start, m))
+        out.append(_subtree(get, start, m, crypto))
     out.reverse()
     return out
 
 
 def verify_consistency(
-    old_size: int, new_size: int, path: Sequence[bytes], old_root: bytes, new_root: bytes
+    old_size: int,
+    new_size: int,
+    path: Sequence[bytes],
+    old_root: bytes,
+    new_root: bytes,
+    crypto: CryptoProfile = INTERNATIONAL,
 ) -> bool:
     """RFC 9162 section 2.1.4.2: does ``path`` prove the old tree is a prefix of the new?"""
     if any(len(p) != 32 for p in path) or not 0 <= old_size <= new_size:
@@ -149,14 +174,14 @@ def verify_consistency(
         if sn == 0:
             return False
         if fn & 1 or fn == sn:
-            fr = node_hash(c, fr)
-            sr = node_hash(c, sr)
+            fr = node_hash(c, fr, crypto)
+            sr = node_hash(c, sr, crypto)
             if not fn & 1:
                 while not fn & 1 and fn != 0:
                     fn >>= 1
                     sn >>= 1
         else:
-            sr = node_hash(sr, c)
+            sr = node_hash(sr, c, crypto)
         fn >>= 1
         sn >>= 1
     return fr == old_root and sr == new_root and sn == 0
@@ -169,11 +194,17 @@ class Frontier:
     what a store keeps; :meth:`root` folds the edge into the tree head.
     """
 
-    __slots__ = ("_stack", "size")
+    __slots__ = ("_stack", "crypto", "size")
 
-    def __init__(self, size: int = 0, stack: Sequence[tuple[int, bytes]] = ()) -> None:
+    def __init__(
+        self,
+        size: int = 0,
+        stack: Sequence[tuple[int, bytes]] = (),
+        crypto: CryptoProfile = INTERNATIONAL,
+    ) -> None:
         self.size = size
         self._stack: list[tuple[int, bytes]] = list(stack)
+        self.crypto = crypto
 
     @staticmethod
     def edge(size: int) -> list[tuple[int, int]]:
@@ -187,11 +218,11 @@ class Frontier:
         return out
 
     @classmethod
-    def load(cls, size: int, get: NodeGetter) -> Frontier:
-        return cls(size, [(level, get(level, idx)) for level, idx in cls.edge(size)])
+    def load(cls, size: int, get: NodeGetter, crypto: CryptoProfile = INTERNATIONAL) -> Frontier:
+        return cls(size, [(level, get(level, idx)) for level, idx in cls.edge(size)], crypto)
 
     def copy(self) -> Frontier:
-        return Frontier(self.size, self._stack)
+        return Frontier(self.size, self._stack, self.crypto)
 
     def append(self, leaf: bytes) -> list[tuple[int, int, bytes]]:
         """Add a leaf hash; return the ``(level, index, hash)`` of every subtree completed."""
@@ -199,7 +230,7 @@ class Frontier:
         made = [(0, idx, cur)]
         while self._stack and self._stack[-1][0] == level:
             _, left = self._stack.pop()
-            cur = node_hash(left, cur)
+            cur = node_hash(left, cur, self.crypto)
             level += 1
             idx >>= 1
             made.append((level, idx, cur))
@@ -209,8 +240,8 @@ class Frontier:
 
     def root(self) -> bytes:
         if not self._stack:
-            return EMPTY_ROOT
+            return empty_root(self.crypto)
         acc = self._stack[-1][1]
         for _, h in reversed(self._stack[:-1]):
-            acc = node_hash(h, acc)
+            acc = node_hash(h, acc, self.crypto)
         return acc

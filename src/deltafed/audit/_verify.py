@@ -9,7 +9,6 @@ first; :meth:`VerificationReport.raise_for_problems` turns the first one into an
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from typing import Any, Literal
 
 from deltafed._canonical import canonicalize
 from deltafed._errors import AuditIntegrityError, DeltafedError
+from deltafed._profile import GM, INTERNATIONAL, CryptoProfile
 from deltafed._text import rfc3339_instant
 from deltafed.audit._checkpoint import Checkpoint, parse_checkpoint
 from deltafed.audit._merkle import Frontier, leaf_hash
@@ -28,6 +28,12 @@ __all__ = ["GENESIS_HASH", "Problem", "ProblemKind", "VerificationReport", "veri
 
 #: ``prev_hash`` of the first entry.
 GENESIS_HASH = "sha-256:" + "0" * 64
+
+
+def genesis_hash(crypto: CryptoProfile = INTERNATIONAL) -> str:
+    """The ``prev_hash`` of entry 0: ``sha-256:`` (or ``sm3:``) and 64 zeros."""
+    return f"{crypto.digest_name}:" + "0" * 64
+
 
 ProblemKind = Literal[
     "modified",
@@ -74,6 +80,13 @@ class VerificationReport:
     #: Entries ``[0, anchored_size)`` match a valid signed checkpoint.
     anchored_size: int
     problems: tuple[Problem, ...] = field(default=())
+    #: The crypto profile the log was checked with (the hash of ``root``).
+    crypto: CryptoProfile = INTERNATIONAL
+
+    @property
+    def root_text(self) -> str:
+        """``sha-256:<hex>`` (or ``sm3:<hex>``) of :attr:`root`."""
+        return f"{self.crypto.digest_name}:{self.root.hex()}"
 
     @property
     def ok(self) -> bool:
@@ -89,10 +102,6 @@ class VerificationReport:
         if first is not None:
             more = f" (and {len(self.problems) - 1} more)" if len(self.problems) > 1 else ""
             raise AuditIntegrityError(f"{first}{more}", position=first.position, kind=first.kind)
-
-
-def sha256_text(data: bytes) -> str:
-    return "sha-256:" + hashlib.sha256(data).hexdigest()
 
 
 def at_key(when: datetime) -> str:
@@ -131,7 +140,7 @@ def _load_checkpoints(
 
 
 def _entry_checks(
-    d: Any, stored_seq: int, node: str, request: bytes, response: bytes
+    d: Any, stored_seq: int, node: str, request: bytes, response: bytes, crypto: CryptoProfile
 ) -> tuple[ProblemKind, str] | None:
     if not isinstance(d, dict):
         return "modified", "entry is not a JSON object"
@@ -142,9 +151,9 @@ def _entry_checks(
         return "modified", "entry has no valid seq"
     if d.get("node") != node:
         return "modified", f"entry names node {d.get('node')!r}, the log is {node}"
-    if d.get("request_digest") != sha256_text(request):
+    if d.get("request_digest") != crypto.digest_text(request):
         return "modified", "stored request bytes do not match the entry's request_digest"
-    if d.get("response_digest") != sha256_text(response):
+    if d.get("response_digest") != crypto.digest_text(response):
         return "modified", "stored response bytes do not match the entry's response_digest"
     return None
 
@@ -180,6 +189,17 @@ class _NodeCursors:
         return next(it, None)
 
 
+def _profile_of_log(store: AuditStore) -> CryptoProfile:
+    first = next(iter(store.read(0, 1)), None)
+    if first is None:
+        return INTERNATIONAL
+    try:
+        prev = json.loads(first.entry).get("prev_hash")
+    except (ValueError, AttributeError):
+        return INTERNATIONAL
+    return GM if isinstance(prev, str) and prev.startswith(f"{GM.digest_name}:") else INTERNATIONAL
+
+
 def verify_log(
     store: AuditStore,
     *,
@@ -189,6 +209,7 @@ def verify_log(
     require_anchored: bool = False,
     strict: bool = False,
     max_problems: int = 100,
+    crypto: CryptoProfile | None = None,
 ) -> VerificationReport:
     """Recompute and check the whole log of ``node`` in ``store``.
 
@@ -202,7 +223,12 @@ def verify_log(
     * ``require_anchored``: entries after the last matching checkpoint count as a problem;
     * ``strict``: each entry is also validated against the ``AuditEntry`` schema and must be
       RFC 8785 canonical (slower).
+
+    ``crypto`` is the federation's crypto profile; without it, the log says: the prefix of the
+    first entry's ``prev_hash`` (``sha-256:`` or ``sm3:``), else ``international``.
     """
+    if crypto is None:
+        crypto = _profile_of_log(store)
     problems = _Collector(max_problems)
     by_size = _load_checkpoints(
         [*store.checkpoints(), *checkpoints], node=node, resolver=resolver, problems=problems
@@ -214,10 +240,10 @@ def verify_log(
 
         entry_model = AuditEntry
 
-    frontier = Frontier()
-    shadow = Frontier()
+    frontier = Frontier(crypto=crypto)
+    shadow = Frontier(crypto=crypto)
     cursors = _NodeCursors(store)
-    prev = GENESIS_HASH
+    prev = genesis_hash(crypto)
     expected = 0
     anchored = 0
     if 0 in by_size:
@@ -236,12 +262,12 @@ def verify_log(
             flag("deleted", f"entries {expected} to {r.seq - 1} are missing", expected)
         elif gap:
             flag("reordered", f"entry {r.seq} follows entry {expected - 1}")
-        leaf = leaf_hash(r.entry)
+        leaf = leaf_hash(r.entry, crypto)
         try:
             d = json.loads(r.entry)
         except ValueError:
             d = None
-        check = _entry_checks(d, r.seq, node, r.request, r.response)
+        check = _entry_checks(d, r.seq, node, r.request, r.response, crypto)
         if check is not None and check[0] == "reordered":
             flag(*check)
         if r.leaf != leaf:
@@ -266,7 +292,7 @@ def verify_log(
         # the leaf hash the entry had when it was written, if it is known. The roots compared
         # with checkpoints come from the bytes alone.
         written = r.leaf if r.leaf is not None else leaf
-        prev = "sha-256:" + written.hex()
+        prev = f"{crypto.digest_name}:{written.hex()}"
         expected = r.seq + 1
         frontier.append(leaf)
         for level, idx, value in shadow.append(written):
@@ -304,6 +330,7 @@ def verify_log(
             f"entries {anchored} to {frontier.size - 1} are not covered by a signed checkpoint",
         )
     return VerificationReport(
+        crypto=crypto,
         size=frontier.size,
         root=frontier.root(),
         checkpoints_checked=checked,

@@ -21,6 +21,7 @@ from typing import Any
 
 from deltafed._clock import system_clock
 from deltafed._errors import ConfigurationError, InvalidInputError, NotFoundError
+from deltafed._profile import INTERNATIONAL, profile_of_algorithm
 from deltafed._text import hex_or_raw_secret, one_line
 from deltafed.audit import (
     AccessRecord,
@@ -191,7 +192,7 @@ def _run_verify(args: argparse.Namespace) -> int:
                     "ok": report.ok,
                     "node": node,
                     "size": report.size,
-                    "root": "sha-256:" + report.root.hex(),
+                    "root": report.root_text,
                     "anchored_size": report.anchored_size,
                     "checkpoints_checked": report.checkpoints_checked,
                     "signatures_checked": report.signatures_checked,
@@ -204,7 +205,7 @@ def _run_verify(args: argparse.Namespace) -> int:
             )
         )
     else:
-        print(f"log of {node}: {report.size} entries, root sha-256:{report.root.hex()}")
+        print(f"log of {node}: {report.size} entries, root {report.root_text}")
         print(
             f"checkpoints: {report.checkpoints_checked} valid; entries 0 to "
             f"{report.anchored_size - 1} are covered by a signed checkpoint"
@@ -332,7 +333,12 @@ def _run_checkpoint(args: argparse.Namespace) -> int:
     try:
         # Signing a tree head never touches the subject index, so its key is not needed here.
         log = AuditLog(
-            store, node=args.node, signer=key, subject_key=b"\x00" * 32, clock=system_clock
+            store,
+            node=args.node,
+            signer=key,
+            subject_key=b"\x00" * 32,
+            clock=system_clock,
+            crypto=profile_of_algorithm(key.alg) or INTERNATIONAL,
         )
         print(log.checkpoint().decode("ascii"))
     finally:

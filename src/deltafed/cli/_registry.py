@@ -10,6 +10,7 @@ version by one, so the working document always holds the *next* version to publi
 (``registry.<version>.jws``): nodes that missed versions fetch them from there.
 ``publish`` copies a verified file to the publication point, with its versioned name.
 ``verify`` checks a signed file against a pinned anchor; ``show`` prints a summary.
+``init --crypto gm`` starts a federation whose every key is SM2 and every digest SM3.
 """
 
 from __future__ import annotations
@@ -97,11 +98,14 @@ def _cmd_init(args: argparse.Namespace) -> int:
         raise ConfigurationError(f"{args.out} exists; use --force to overwrite")
     anchor = _anchor(args.anchor_key, args.threshold)
     now = system_clock()
-    doc = RegistryBuilder(args.federation, anchor).build(issued_at=now)
+    doc = RegistryBuilder(args.federation, anchor, crypto=args.crypto).build(issued_at=now)
     _write_json(args.out, doc.to_wire())
     if args.anchor_out:
         _write_json(args.anchor_out, anchor.to_wire())
-    print(f"created working registry {args.out} (version 1, {len(anchor.keys)} anchor keys)")
+    print(
+        f"created working registry {args.out} (version 1, {len(anchor.keys)} anchor keys, "
+        f"crypto profile {doc.profile.name})"
+    )
     return 0
 
 
@@ -253,6 +257,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 def _summary(doc: RegistryDocument) -> list[str]:
     lines = [
         f"federation   {doc.federation}",
+        f"crypto       {doc.profile.name} ({', '.join(doc.profile.algorithms)})",
         f"version      {doc.version}",
         f"issued at    {doc.issued_at.isoformat()}",
         f"expires at   {doc.expires_at.isoformat()}",
@@ -308,6 +313,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("--federation", required=True)
     p.add_argument("--anchor-key", nargs="+", required=True, metavar="PUBFILE")
     p.add_argument("--threshold", type=int, default=1)
+    p.add_argument(
+        "--crypto",
+        choices=("international", "gm"),
+        default="international",
+        help="crypto profile: international (Ed25519/P-256, SHA-256; default) or gm (SM2, SM3)",
+    )
     p.add_argument("--out", required=True)
     p.add_argument("--anchor-out", help="also write the anchor to pin (AnchorKeys JSON)")
     p.add_argument("--force", action="store_true", help="overwrite an existing --out")

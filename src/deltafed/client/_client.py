@@ -171,7 +171,7 @@ class _Core:
         self.registry = registry
         self.clock = clock
         self.audit = audit
-        self.limits = limits if limits is not None else Limits()
+        self.limits = limits if limits is not None else Limits(crypto=registry.profile)
         self.attempts = attempts
         self.wait: Wait = wait if wait is not None else _DEFAULT_WAIT
         self.request_lifetime = request_lifetime

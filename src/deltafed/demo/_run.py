@@ -277,6 +277,7 @@ def run_demo(
                 signer=keys[member],
                 subject_key=bytes.fromhex(node_files.subject_key.read_text("ascii").strip()),
                 clock=clock,
+                crypto=registry.profile,
             )
         world = World(nodes=nodes, registry=registry, keys=keys, logs=logs, clock=clock)
 

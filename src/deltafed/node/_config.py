@@ -294,6 +294,7 @@ def build_node(config: NodeConfig, *, clock: Clock = system_clock) -> Node:
         subject_key=_subject_key(config.subject_key_file),
         clock=clock,
         checkpoint_every=config.checkpoint_every,
+        crypto=registry.profile,
     )
     replay: ReplayStore
     if config.replay_db is not None:
@@ -317,7 +318,7 @@ def build_node(config: NodeConfig, *, clock: Clock = system_clock) -> Node:
             audit,
             replay,
             clock=clock,
-            limits=Limits(max_bytes=config.max_bytes),
+            limits=Limits(max_bytes=config.max_bytes, crypto=registry.profile),
             response_lifetime=config.response_lifetime,
             poller=poller,
         )

@@ -17,6 +17,7 @@ import httpx
 
 from deltafed._clock import Clock
 from deltafed._errors import ConfigurationError
+from deltafed._profile import crypto_profile
 from deltafed.adapters import InMemoryAdapter, ProvinceAdapter, synthetic_catalogue
 from deltafed.adapters._synthetic import (
     BUSINESS_LICENCE,
@@ -127,11 +128,11 @@ def default_scenarios(requester: str, providers: Sequence[str]) -> tuple[UseScen
     )
 
 
-def _test_key(seed: int | None, name: str) -> PrivateKey:
+def _test_key(seed: int | None, name: str, alg: str = "EdDSA") -> PrivateKey:
     if seed is None:
-        return PrivateKey.generate()
+        return PrivateKey.generate(alg)
     return PrivateKey.from_seed(
-        hashlib.sha256(f"deltafed-test-key:{seed}:{name}".encode()).digest()
+        hashlib.sha256(f"deltafed-test-key:{seed}:{name}".encode()).digest(), alg
     )
 
 
@@ -142,6 +143,8 @@ class LocalFederation:
     ``http://<region>.deltafed.test`` one, for in-process transports). The first member is
     the requester of the default scenarios, the others' regions their providers.
     ``key_seed`` makes the TEST keys deterministic. ``clock`` is shared by everything built.
+    ``crypto`` is the federation's crypto profile (``gm``: SM2 keys, SM3 digests; needs the
+    ``deltafed[gm]`` extra).
     """
 
     def __init__(
@@ -153,7 +156,10 @@ class LocalFederation:
         data_seed: int = DEFAULT_SEED,
         key_seed: int | None = None,
         validity: timedelta = timedelta(days=7),
+        crypto: str = "international",
     ) -> None:
+        self.crypto = crypto_profile(crypto)
+        alg = self.crypto.algorithms[0]
         chosen = dict(members) if members is not None else {SHANGHAI: None, JIANGSU: None}
         if not chosen:
             raise ConfigurationError("a federation needs at least one member")
@@ -164,9 +170,9 @@ class LocalFederation:
             region = parse_member_id(member).region
             self.endpoints[member] = endpoint or f"http://{region}.deltafed.test"
         self.members: tuple[str, ...] = tuple(self.endpoints)
-        self.anchor_key = _test_key(key_seed, "anchor")
+        self.anchor_key = _test_key(key_seed, "anchor", alg)
         self.anchor = AnchorKeys.of([self.anchor_key.public_key], 1)
-        self.keys: dict[str, PrivateKey] = {m: _test_key(key_seed, m) for m in self.members}
+        self.keys: dict[str, PrivateKey] = {m: _test_key(key_seed, m, alg) for m in self.members}
         requester = self.members[0]
         providers = sorted({parse_member_id(m).region for m in self.members[1:]}) or [
             parse_member_id(requester).region
@@ -181,7 +187,9 @@ class LocalFederation:
     def builder(self) -> RegistryBuilder:
         """A registry builder holding this federation (to change it, then :meth:`publish`)."""
         now = self.clock()
-        builder = RegistryBuilder("yrd-test", self.anchor, version=self.version + 1)
+        builder = RegistryBuilder(
+            "yrd-test", self.anchor, version=self.version + 1, crypto=self.crypto.name
+        )
         regions: set[str] = set()
         for member in self.members:
             region = parse_member_id(member).region
@@ -225,6 +233,7 @@ class LocalFederation:
             signer=self.keys[member],
             subject_key=hashlib.sha256(f"subject-key:{member}".encode()).digest(),
             clock=self.clock,
+            crypto=self.crypto,
         )
 
     def node(

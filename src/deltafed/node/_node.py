@@ -215,7 +215,24 @@ class Node:
         self.audit = audit
         self.replay = replay
         self.clock = clock
-        self.limits = limits if limits is not None else Limits()
+        profile = registry.profile
+        self.limits = limits if limits is not None else Limits(crypto=profile)
+        if self.limits.crypto is not profile:
+            raise ConfigurationError(
+                f"the node's limits are for the {self.limits.crypto.name!r} crypto profile, "
+                f"the registry's is {profile.name!r}"
+            )
+        audit_crypto = getattr(audit, "crypto", profile)
+        if audit_crypto is not profile:
+            raise ConfigurationError(
+                f"the audit log hashes with the {audit_crypto.name!r} profile, the registry's "
+                f"is {profile.name!r}"
+            )
+        if signer.alg not in profile.algorithms:
+            raise ConfigurationError(
+                f"the node's key is a {signer.alg} key; the federation's crypto profile "
+                f"{profile.name!r} signs with {', '.join(profile.algorithms)}"
+            )
         self.response_lifetime = response_lifetime
         #: Answers the concern operations (``None``: this node takes no concerns).
         self.concerns = concerns
@@ -563,11 +580,19 @@ class Node:
     def _problem_bytes(self, raw: bytes, problem: Problem) -> bytes:
         try:
             claims = new_problem_response(
-                raw, issuer=self.member, body=problem.to_wire(), now=self.clock()
+                raw,
+                issuer=self.member,
+                body=problem.to_wire(),
+                now=self.clock(),
+                crypto=self.limits.crypto,
             )
         except DeltafedError:
             claims = new_problem_response(
-                b"", issuer=self.member, body=problem.to_wire(), now=self.clock()
+                b"",
+                issuer=self.member,
+                body=problem.to_wire(),
+                now=self.clock(),
+                crypto=self.limits.crypto,
             )
         return self.sign(claims)
 

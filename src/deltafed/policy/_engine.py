@@ -32,6 +32,7 @@ from deltafed._errors import (
     InvalidInputError,
     NotAuthorizedError,
 )
+from deltafed._profile import INTERNATIONAL
 from deltafed.keys import KeyResolver
 from deltafed.policy._consent import verify_consent
 from deltafed.protocol import Limits, ProtocolVerifier, RequestClaims
@@ -141,7 +142,9 @@ class PolicyEngine:
         self.provider_region: str = provider_region
         self.registry = registry
         self.clock = clock
-        self._limits = limits if limits is not None else Limits()
+        # A TrustedRegistry says its crypto profile; a plain ScenarioSource is international.
+        profile = getattr(registry, "profile", INTERNATIONAL)
+        self._limits = limits if limits is not None else Limits(crypto=profile)
         # The audience is irrelevant for documents; any member id of the region will do.
         self._consents = ProtocolVerifier(
             registry, f"{provider_region}/policy", clock=clock, replay=None, limits=self._limits

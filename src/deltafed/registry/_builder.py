@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from deltafed._errors import InvalidInputError, UnknownKeyError, UnknownMemberError
+from deltafed._profile import crypto_profile
 from deltafed.keys import PublicKey
 from deltafed.registry._models import AnchorKeys, PublicJwk, RegistryDocument
 from deltafed.schemas.catalogue import Catalogue, UseScenario
@@ -26,10 +27,19 @@ DEFAULT_VALIDITY = timedelta(days=7)
 class RegistryBuilder:
     """Assemble a registry document step by step (validated when built)."""
 
-    def __init__(self, federation: str, anchor: AnchorKeys, *, version: int = 1) -> None:
+    def __init__(
+        self,
+        federation: str,
+        anchor: AnchorKeys,
+        *,
+        version: int = 1,
+        crypto: str = "international",
+    ) -> None:
         self.federation = federation
         self.anchor = anchor
         self.version = version
+        #: The crypto profile: ``international`` (default) or ``gm``.
+        self.crypto = crypto_profile(crypto).name
         self._members: dict[str, dict[str, Any]] = {}
         self._catalogues: dict[str, Catalogue] = {}
         self._scenarios: dict[str, UseScenario] = {}
@@ -38,7 +48,7 @@ class RegistryBuilder:
     @classmethod
     def from_document(cls, doc: RegistryDocument) -> RegistryBuilder:
         """A builder holding ``doc``'s content (same version: call :meth:`bump` to change)."""
-        builder = cls(doc.federation, doc.anchor, version=doc.version)
+        builder = cls(doc.federation, doc.anchor, version=doc.version, crypto=doc.profile.name)
         for member in doc.members:
             data = member.to_wire()
             data.setdefault("keys", [])
@@ -154,9 +164,11 @@ class RegistryBuilder:
             if self._concern_policy is None
             else {"concern_policy": self._concern_policy.to_wire()}
         )
+        crypto = {} if self.crypto == "international" else {"crypto": self.crypto}
         return RegistryDocument.parse(
             {
                 **concerns,
+                **crypto,
                 "federation": self.federation,
                 "version": self.version,
                 "issued_at": issued_at.isoformat(),

@@ -8,11 +8,12 @@ it; building one in memory proves nothing.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Final, Literal, Self
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
-from deltafed._errors import DeltafedError, InvalidInputError
+from deltafed._errors import CryptoUnavailableError, DeltafedError, InvalidInputError
+from deltafed._profile import CryptoProfile, crypto_profile
 from deltafed.keys import PublicKey
 from deltafed.schemas._base import Code, Name, Timestamp, WireModel
 from deltafed.schemas.catalogue import Catalogue, ScenarioList
@@ -51,16 +52,19 @@ Endpoint = Annotated[
 
 KeyState = Literal["active", "retired", "compromised"]
 
+_ALG_OF_CURVE: Final = {"Ed25519": "EdDSA", "P-256": "ES256", "SM2": "SM2SM3"}
+
 
 class PublicJwk(WireModel):
-    """A public signing key as a JWK (Ed25519 or P-256); ``kid`` is its RFC 7638 thumbprint."""
+    """A public signing key as a JWK (Ed25519, P-256 or SM2); ``kid`` is its RFC 7638
+    thumbprint (with SM3 for SM2)."""
 
     kty: Literal["OKP", "EC"]
-    crv: Literal["Ed25519", "P-256"]
+    crv: Literal["Ed25519", "P-256", "SM2"]
     x: _B64
     y: _B64 | None = None
     kid: _B64
-    alg: Literal["EdDSA", "ES256"] | None = None
+    alg: Literal["EdDSA", "ES256", "SM2SM3"] | None = None
     use: Literal["sig"] | None = None
 
     @model_validator(mode="after")
@@ -68,9 +72,16 @@ class PublicJwk(WireModel):
         # PublicKey.from_jwk checks the curve point and that kid is the thumbprint.
         try:
             PublicKey.from_jwk(self.to_wire())
+        except CryptoUnavailableError:
+            raise  # SM2 without the gm extra: say so, not "invalid key"
         except DeltafedError as exc:
             raise ValueError(f"not a usable public key: {exc.message}") from None
         return self
+
+    @property
+    def algorithm(self) -> str:
+        """The JWS ``alg`` this key signs with (from its curve)."""
+        return _ALG_OF_CURVE[self.crv]
 
     def public_key(self) -> PublicKey:
         """The key as a :class:`~deltafed.keys.PublicKey` (a :class:`Verifier`)."""
@@ -98,6 +109,10 @@ class MemberKey(WireModel):
     @property
     def kid(self) -> str:
         return self.jwk.kid
+
+    @property
+    def alg(self) -> str:
+        return self.jwk.algorithm
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -169,9 +184,15 @@ class AnchorKeys(WireModel):
 
 
 class RegistryDocument(WireModel):
-    """The signed federation registry (its payload; the signatures wrap it)."""
+    """The signed federation registry (its payload; the signatures wrap it).
+
+    ``crypto`` is the federation's crypto profile: absent for ``international`` (so registries
+    written before profiles existed keep their bytes), ``"gm"`` for SM2/SM3. Every anchor and
+    member key must be of the profile (protocol section 11, GM-003).
+    """
 
     federation: Code
+    crypto: Literal["gm"] | None = None
     version: int = Field(ge=1, le=2**53 - 1, strict=True)
     issued_at: Timestamp
     expires_at: Timestamp
@@ -196,6 +217,20 @@ class RegistryDocument(WireModel):
     def _consistent(self) -> Self:
         if self.expires_at <= self.issued_at:
             raise ValueError("expires_at must be later than issued_at")
+        allowed = self.profile.algorithms
+        for jwk in self.anchor.keys:
+            if jwk.algorithm not in allowed:
+                raise ValueError(
+                    f"anchor key {jwk.kid} is not of the registry's crypto profile "
+                    f"{self.profile.name!r}"
+                )
+        for member in self.members:
+            for item in member.keys:
+                if item.alg not in allowed:
+                    raise ValueError(
+                        f"key {item.kid} of {member.id} is not of the registry's crypto "
+                        f"profile {self.profile.name!r}"
+                    )
         kids: set[str] = set(self.anchor.kids)
         for member in self.members:
             for key in member.keys:
@@ -226,6 +261,11 @@ class RegistryDocument(WireModel):
                             f"concern desk {desk.member} takes {category} concerns but the "
                             "concern policy sets no deadline for them"
                         )
+
+    @property
+    def profile(self) -> CryptoProfile:
+        """The :class:`~deltafed.keys.CryptoProfile` every member signs and hashes with."""
+        return crypto_profile(self.crypto or "international")
 
     def member(self, member_id: str) -> Member | None:
         for member in self.members:

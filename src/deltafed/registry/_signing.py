@@ -47,7 +47,7 @@ MAX_REGISTRY_BYTES: Final = 4 * 1024 * 1024
 #: Most signatures a registry file may carry.
 MAX_SIGNATURES: Final = 32
 
-_ALLOWED_ALGS: Final = frozenset({"EdDSA", "ES256"})
+_ALLOWED_ALGS: Final = frozenset({"EdDSA", "ES256", "SM2SM3"})
 _MAX_PROTECTED = 1024
 _MAX_SIGNATURE_B64 = 200
 

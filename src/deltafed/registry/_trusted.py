@@ -47,6 +47,7 @@ from deltafed._errors import (
     UnknownKeyError,
     UnknownMemberError,
 )
+from deltafed._profile import INTERNATIONAL, CryptoProfile
 from deltafed.keys import PublicKey, Verifier
 from deltafed.registry._files import read_limited
 from deltafed.registry._models import AnchorKeys, Member, MemberKey, RegistryDocument
@@ -170,6 +171,15 @@ class TrustedRegistry:
             raise RegistryInvalidError(
                 f"registry is for federation {doc.federation!r}, not {snap.doc.federation!r}"
             )
+        if self._doc is not None and doc.profile is not self._doc.profile:
+            # Nodes fixed their algorithms and digests at start: a switch is a new federation,
+            # and accepting one here would let a registry downgrade the cryptography.
+            raise RegistryInvalidError(
+                f"registry changes the crypto profile from {self._doc.profile.name!r} to "
+                f"{doc.profile.name!r}",
+                remediation="A change of crypto profile needs every node restarted on the new "
+                "registry.",
+            )
         if doc.issued_at > now + self._max_skew:
             raise RegistryInvalidError(
                 f"registry version {doc.version} is issued in the future ({doc.issued_at})"
@@ -283,6 +293,11 @@ class TrustedRegistry:
         if now < doc.expires_at + self._grace:
             return RegistryState.GRACE
         return RegistryState.EXPIRED
+
+    @property
+    def profile(self) -> CryptoProfile:
+        """The federation's crypto profile (``international`` until a registry is trusted)."""
+        return self._doc.profile if self._doc is not None else INTERNATIONAL
 
     @property
     def version(self) -> int | None:

@@ -43,7 +43,10 @@ class CertificateStatus(StrEnum):
 RequestId = Annotated[
     str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")
 ]
-#: A SHA-256 digest written ``sha-256:<64 lower-case hex digits>``.
-Digest = Annotated[str, StringConstraints(max_length=72, pattern=r"^sha-256:[0-9a-f]{64}$")]
-#: A keyed hash standing for a person or organisation: ``hmac-sha256:<64 hex digits>``.
-SubjectRef = Annotated[str, StringConstraints(max_length=76, pattern=r"^hmac-sha256:[0-9a-f]{64}$")]
+#: A digest written ``sha-256:<64 lower-case hex digits>`` (``sm3:<hex>`` in a gm federation).
+Digest = Annotated[str, StringConstraints(max_length=72, pattern=r"^(?:sha-256|sm3):[0-9a-f]{64}$")]
+#: A keyed hash standing for a person or organisation: ``hmac-sha256:<64 hex digits>``
+#: (``hmac-sm3:<hex>`` in a gm federation).
+SubjectRef = Annotated[
+    str, StringConstraints(max_length=76, pattern=r"^hmac-(?:sha256|sm3):[0-9a-f]{64}$")
+]

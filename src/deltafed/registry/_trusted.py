@@ -171,11 +171,11 @@ class TrustedRegistry:
             raise RegistryInvalidError(
                 f"registry is for federation {doc.federation!r}, not {snap.doc.federation!r}"
             )
-        if self._doc is not None and doc.profile is not self._doc.profile:
+        if snap.doc is not None and doc.profile is not snap.doc.profile:
             # Nodes fixed their algorithms and digests at start: a switch is a new federation,
             # and accepting one here would let a registry downgrade the cryptography.
             raise RegistryInvalidError(
-                f"registry changes the crypto profile from {self._doc.profile.name!r} to "
+                f"registry changes the crypto profile from {snap.doc.profile.name!r} to "
                 f"{doc.profile.name!r}",
                 remediation="A change of crypto profile needs every node restarted on the new "
                 "registry.",
@@ -297,7 +297,8 @@ class TrustedRegistry:
     @property
     def profile(self) -> CryptoProfile:
         """The federation's crypto profile (``international`` until a registry is trusted)."""
-        return self._doc.profile if self._doc is not None else INTERNATIONAL
+        doc = self._snap.doc
+        return doc.profile if doc is not None else INTERNATIONAL
 
     @property
     def version(self) -> int | None:

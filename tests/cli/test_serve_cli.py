@@ -76,12 +76,14 @@ def test_serve_hands_the_node_to_uvicorn(
     config = write_node_files(tmp_path)
     served: dict[str, Any] = {}
 
-    def fake_run(app: Any, *, host: str, port: int) -> None:
-        served.update(app=app, host=host, port=port)
+    def fake_run(app: Any, *, host: str, port: int, log_level: str, json_logs: bool) -> None:
+        served.update(app=app, host=host, port=port, log_level=log_level, json_logs=json_logs)
 
     monkeypatch.setattr(_serve, "run_uvicorn", fake_run)
-    assert main(["serve", "--config", str(config), "--port", "9999"]) == 0
+    argv = ["serve", "--config", str(config), "--port", "9999", "--log-level", "warning"]
+    assert main(argv) == 0
     assert (served["host"], served["port"]) == ("127.0.0.1", 9999)
+    assert (served["log_level"], served["json_logs"]) == ("warning", True)
     node = served["app"]
     assert isinstance(node, Node)
 
@@ -124,6 +126,9 @@ def test_missing_uvicorn_is_a_clear_error(
         ({"key_file": "42"}, "key_file must be a str"),
         ({"registry_extra": 'url = "ftp://x/registry.jws"'}, "url must be an http(s) URL"),
         ({"registry_extra": "poll_seconds = -1"}, "poll_seconds must not be negative"),
+        ({"extra": 'log_level = "loud"'}, "log_level must be one of debug, info"),
+        ({"extra": 'log_format = "xml"'}, 'log_format must be "json" or "text"'),
+        ({"extra": 'metrics = "yes"'}, "metrics must be true or false"),
     ],
 )
 def test_configuration_errors(
@@ -172,3 +177,22 @@ def test_the_node_polls_its_publication_point(
             assert node.poller.trusted is node.registry
     finally:
         anyio.run(node.aclose)
+
+
+def test_a_node_with_metrics_on_serves_them(tmp_path: Path) -> None:
+    extra = 'metrics = true\nlog_level = "debug"\nlog_format = "text"'
+    config = load_config(write_node_files(tmp_path, extra=extra))
+    assert (config.log_level, config.log_format, config.metrics) == ("debug", "text", True)
+    node = build_node(config)
+
+    async def scrape() -> httpx.Response:
+        transport = httpx.ASGITransport(app=node)
+        async with httpx.AsyncClient(transport=transport, base_url="http://node") as http:
+            return await http.get("/metrics")
+
+    try:
+        response = anyio.run(scrape)
+    finally:
+        anyio.run(node.aclose)
+    assert response.status_code == 200
+    assert "deltafed_registry_version 1.0" in response.text

@@ -74,6 +74,7 @@ from deltafed.schemas.identifiers import (
 )
 
 __all__ = [
+    "DEFAULT_PROBE_TIMEOUT",
     "DEFAULT_TIMEOUT",
     "MAX_FIELDS_PER_CALL",
     "MAX_USE_CAUSE_LENGTH",
@@ -87,6 +88,8 @@ __all__ = [
 
 #: Seconds a public adapter call may take, hook and retries included.
 DEFAULT_TIMEOUT: Final = 15.0
+#: Seconds a health probe of the native platform may take.
+DEFAULT_PROBE_TIMEOUT: Final = 2.0
 #: Most fields one call may ask for.
 MAX_FIELDS_PER_CALL: Final = 64
 #: Longest value of a released field or record field, in characters.
@@ -166,6 +169,8 @@ class ProvinceAdapter(abc.ABC):
 
     #: The name the adapter is registered under (``shanghai``, ``memory``...).
     name: ClassVar[str]
+    #: Seconds :meth:`probe` may take (bounded by ``timeout`` too).
+    probe_timeout: ClassVar[float] = DEFAULT_PROBE_TIMEOUT
 
     def __init__(
         self,
@@ -426,6 +431,16 @@ class ProvinceAdapter(abc.ABC):
             raise AdapterDataError(f"{self._label}: the platform did not revoke the certificate")
         return status
 
+    async def probe(self) -> None:
+        """Ask the native platform one cheap question that touches no data.
+
+        Returns if it answers; raises an :class:`~deltafed.AdapterError` (unavailable,
+        timeout...) if not, within :attr:`probe_timeout` seconds. A node's ``/health`` calls
+        it (and caches the result for a few seconds) to say ``degraded`` while the platform
+        is down.
+        """
+        await self._guarded("probe", self._probe, timeout=min(self.timeout, self.probe_timeout))
+
     async def aclose(self) -> None:
         """Release connections; idempotent."""
         if not self._closed:
@@ -492,6 +507,14 @@ class ProvinceAdapter(abc.ABC):
         """Release resources; called once by :meth:`aclose`."""
         return None
 
+    async def _probe(self) -> None:
+        """Hook of :meth:`probe`: a cheap call that proves the platform answers.
+
+        The default asks nothing, so an adapter with no such call is reported as answering;
+        an adapter in front of a remote platform should override it.
+        """
+        return None
+
     # --- invariants -------------------------------------------------------------------------
 
     @property
@@ -548,17 +571,23 @@ class ProvinceAdapter(abc.ABC):
         return meta
 
     async def _guarded(
-        self, what: str, call: Callable[[], Awaitable[_T]], context: CallContext = _NO_CALL
+        self,
+        what: str,
+        call: Callable[[], Awaitable[_T]],
+        context: CallContext = _NO_CALL,
+        *,
+        timeout: float | None = None,
     ) -> _T:
         if self._closed:
             raise AdapterUnavailableError(f"{self._label} is closed")
+        limit = self.timeout if timeout is None else timeout
         token = _CALL.set(context)
         try:
-            with anyio.fail_after(self.timeout):
+            with anyio.fail_after(limit):
                 return await call()
         except TimeoutError as exc:
             raise AdapterTimeoutError(
-                f"{self._label}: {what} took longer than {self.timeout:g} s"
+                f"{self._label}: {what} took longer than {limit:g} s"
             ) from exc
         except _PASS_THROUGH:
             raise

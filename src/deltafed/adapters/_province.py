@@ -119,6 +119,11 @@ class HttpProvinceAdapter(ProvinceAdapter):
     async def _aclose(self) -> None:
         await self._http.aclose()
 
+    async def _probe(self) -> None:
+        # Any HTTP answer below 500 to a HEAD of the base URL means the platform is there;
+        # no credentials are sent and no data is touched.
+        await self._http.send("HEAD", "/")
+
     @classmethod
     def with_sandbox(
         cls,

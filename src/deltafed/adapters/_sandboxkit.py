@@ -10,7 +10,10 @@ in its native protocol; this base applies the protocol-independent faults around
 * ``truncated_body`` - the real answer cut in half.
 
 The protocol faults ``expired_token``, ``bad_signature`` and ``quota_exceeded`` are answered
-by the province handler with its native codes. Every fault is a counter: ``n > 0`` affects
+by the province handler with its native codes. Setting :attr:`SandboxTransport.down` makes the
+whole platform unreachable (every request, health probes included, fails to connect); a
+``HEAD /`` (the adapters' health probe) is otherwise answered ``200`` without touching the
+fault counters. Every fault is a counter: ``n > 0`` affects
 the next ``n`` calls it applies to; a negative value affects every call until reset.
 """
 
@@ -96,6 +99,8 @@ class SandboxTransport(httpx.AsyncBaseTransport, abc.ABC):
         #: The use cause (用证事由) each business call carried, in order; ``None`` for a call
         #: that carried none. Token calls are not business calls.
         self.use_causes: list[str | None] = []
+        #: While true the platform is unreachable: every request fails to connect.
+        self.down = False
         self._status: dict[str, CertificateStatus] = {}
         #: Certificates the platform issued while running (corrected versions), by id.
         self._issued: dict[str, SyntheticCertificate] = {}
@@ -144,6 +149,10 @@ class SandboxTransport(httpx.AsyncBaseTransport, abc.ABC):
     # --- transport --------------------------------------------------------------------------
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.down:
+            raise httpx.ConnectError("sandbox: the platform is down", request=request)
+        if request.method == "HEAD" and request.url.path in ("", "/"):
+            return httpx.Response(200, request=request)  # the health probe
         self.requests.append(request)
         body = await request.aread()
         if self.faults.take("timeout"):

@@ -13,7 +13,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any, ClassVar, Self
 
-from deltafed._errors import ConfigurationError, NotFoundError
+from deltafed._errors import AdapterUnavailableError, ConfigurationError, NotFoundError
 from deltafed.adapters._base import DEFAULT_TIMEOUT, ProvinceAdapter, RecordData, RecordValue
 from deltafed.adapters._synthetic import (
     DEFAULT_SEED,
@@ -86,6 +86,9 @@ class InMemoryAdapter(ProvinceAdapter):
         self.calls: list[str] = []
         #: The use cause each hook call was made with, in the order of :attr:`calls`.
         self.use_causes: list[str | None] = []
+        #: While true the "platform" is down: every hook and the health probe fail with
+        #: ``adapter_unavailable`` (for tests of a node's behaviour and health).
+        self.down = False
 
     # --- construction -----------------------------------------------------------------------
 
@@ -199,8 +202,14 @@ class InMemoryAdapter(ProvinceAdapter):
     # --- hooks ------------------------------------------------------------------------------
 
     def _called(self, hook: str) -> None:
+        if self.down:
+            raise AdapterUnavailableError(f"{self._label}: the platform is down (simulated)")
         self.calls.append(hook)
         self.use_causes.append(self.call_context.use_cause)
+
+    async def _probe(self) -> None:
+        if self.down:
+            raise AdapterUnavailableError(f"{self._label}: the platform is down (simulated)")
 
     def _catalogue(self) -> Catalogue:
         return self._the_catalogue

@@ -10,8 +10,10 @@ keyed with a secret that stays with the node.
 from __future__ import annotations
 
 import json
+import logging
 import threading
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any
@@ -301,6 +303,8 @@ class AuditLog:
         self._leading = False
         # A store without append_batch gets one entry per transaction.
         self._batch_limit = _MAX_BATCH if hasattr(store, "append_batch") else 1
+        #: Called after each durable commit with (entries written, seconds it took); metrics.
+        self.on_commit: Callable[[int, float], None] | None = None
 
     # --- writing ---------------------------------------------------------------------------
 
@@ -459,6 +463,7 @@ class AuditLog:
                     prev = f"{self.crypto.digest_name}:{leaf.hex()}"
                 if not records:
                     return
+                started = time.perf_counter()
                 try:
                     done = self._store_batch(records)
                 except BaseException:
@@ -466,6 +471,8 @@ class AuditLog:
                     self._frontier = None
                     raise
                 if done:
+                    if self.on_commit is not None:
+                        self._report_commit(len(records), time.perf_counter() - started)
                     before = frontier.size
                     self._frontier = grown
                     self._prev = prev
@@ -483,6 +490,15 @@ class AuditLog:
         for item in batch:
             if item.entry is None and item.error is None:
                 item.error = failure
+
+    def _report_commit(self, entries: int, seconds: float) -> None:
+        callback = self.on_commit
+        if callback is None:
+            return
+        try:
+            callback(entries, seconds)
+        except Exception:
+            logging.getLogger("deltafed.audit").exception("audit commit callback failed")
 
     def _store_batch(self, records: list[AppendRecord]) -> bool:
         if self._batch_limit == 1:

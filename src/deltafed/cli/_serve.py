@@ -14,6 +14,7 @@ import anyio
 
 from deltafed._errors import ConfigurationError
 from deltafed.node import OPERATION_PATHS, build_node, load_config
+from deltafed.node._observe import LOG_LEVELS, configure_logging
 
 __all__ = ["register", "run_uvicorn"]
 
@@ -30,6 +31,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--check", action="store_true", help="build the node, print a summary, do not serve"
     )
+    parser.add_argument(
+        "--log-level", choices=LOG_LEVELS, help="override [node] log_level (default: info)"
+    )
     parser.set_defaults(func=_serve)
 
 
@@ -43,10 +47,23 @@ def _uvicorn() -> Any:
         ) from exc
 
 
-def run_uvicorn(app: Any, *, host: str, port: int, **tls: Any) -> None:
-    """Serve ``app`` with uvicorn until interrupted; ``tls`` are uvicorn's ``ssl_*`` options."""
+def run_uvicorn(
+    app: Any,
+    *,
+    host: str,
+    port: int,
+    log_level: str = "info",
+    json_logs: bool = True,
+    **tls: Any,
+) -> None:
+    """Serve ``app`` with uvicorn until interrupted; ``tls`` are uvicorn's ``ssl_*`` options.
+
+    deltafed's own logs (``deltafed.*``, one line per exchange among them) go to standard
+    error at ``log_level``, as JSON lines unless ``json_logs`` is false.
+    """
+    configure_logging(log_level, json_lines=json_logs)
     _uvicorn().run(
-        app, host=host, port=port, lifespan="on", log_level="info", server_header=False, **tls
+        app, host=host, port=port, lifespan="on", log_level=log_level, server_header=False, **tls
     )
 
 
@@ -71,5 +88,12 @@ def _serve(args: argparse.Namespace) -> int:
     scheme = "https" if config.tls else "http"
     mutual = " (client certificates required)" if config.tls_client_ca_file else ""
     print(f"listening on {scheme}://{host}:{port}{mutual}")
-    run_uvicorn(node, host=host, port=port, **config.uvicorn_tls_options())
+    run_uvicorn(
+        node,
+        host=host,
+        port=port,
+        log_level=args.log_level or config.log_level,
+        json_logs=config.log_format == "json",
+        **config.uvicorn_tls_options(),
+    )
     return 0

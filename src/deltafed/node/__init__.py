@@ -29,16 +29,35 @@ from deltafed.node._local import (
     default_scenarios,
 )
 from deltafed.node._loopback import LoopbackServer
-from deltafed.node._node import METADATA_TYP, TRANSIENT_CODES, AuditRecorder, Exchange, Node
+from deltafed.node._metrics import NodeMetrics
+from deltafed.node._node import (
+    METADATA_TYP,
+    METRICS_PATH,
+    TRANSIENT_CODES,
+    AuditRecorder,
+    Exchange,
+    MetricsExporter,
+    Node,
+)
+from deltafed.node._observe import (
+    EXCHANGE_LOGGER,
+    ExchangeLogger,
+    ExchangeObserver,
+    ExchangeRecord,
+    JsonFormatter,
+    configure_logging,
+)
 from deltafed.node._openapi import openapi_document
 
 __all__ = [
     "ANHUI",
     "API_PREFIX",
+    "EXCHANGE_LOGGER",
     "JIANGSU",
     "METADATA_PATH",
     "METADATA_TYP",
     "METADATA_TYPE",
+    "METRICS_PATH",
     "OPERATION_PATHS",
     "PROTOCOL_VERSIONS",
     "REQUEST_TYPE",
@@ -53,11 +72,18 @@ __all__ = [
     "Answer",
     "AuditRecorder",
     "Exchange",
+    "ExchangeLogger",
+    "ExchangeObserver",
+    "ExchangeRecord",
+    "JsonFormatter",
     "LocalFederation",
     "LoopbackServer",
+    "MetricsExporter",
     "Node",
     "NodeConfig",
+    "NodeMetrics",
     "build_node",
+    "configure_logging",
     "default_scenarios",
     "load_config",
     "openapi_document",

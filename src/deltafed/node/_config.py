@@ -7,6 +7,9 @@ Example::
     key_file = "keys/jiangsu.pem"        # the member's private key (PEM or JWK), mode 0600
     host = "127.0.0.1"
     port = 8443
+    log_level = "info"                   # debug, info, warning, error, critical
+    log_format = "json"                  # one JSON object per line (or "text")
+    metrics = true                       # serve /metrics (the metrics extra)
 
     [registry]
     file = "registry.jws"                # the signed registry
@@ -14,6 +17,7 @@ Example::
     grace_hours = 24
     url = "https://anchor.example/yrd/registry.jws"  # optional publication point to poll
     poll_seconds = 60                    # poll the URL (or else the file); 0: never
+    warn_expiry_hours = 24               # /health degraded when the registry expires sooner
 
     [audit]
     db = "audit.db"                      # SQLite, durable commits
@@ -56,7 +60,9 @@ from deltafed._text import hex_or_raw_secret
 from deltafed.adapters import create_adapter
 from deltafed.audit import AuditLog, SqliteAuditStore
 from deltafed.keys import PrivateKey
+from deltafed.node._metrics import NodeMetrics
 from deltafed.node._node import Node
+from deltafed.node._observe import LOG_LEVELS
 from deltafed.protocol import Limits, MemoryReplayStore, ReplayStore, SqliteReplayStore
 from deltafed.registry import (
     AsyncRegistryClient,
@@ -79,8 +85,12 @@ _SECTIONS: Final = {
         "response_lifetime",
         "max_bytes",
         "allow_plain_http",
+        "health_probe_seconds",
+        "log_level",
+        "log_format",
+        "metrics",
     },
-    "registry": {"file", "anchor", "grace_hours", "url", "poll_seconds"},
+    "registry": {"file", "anchor", "grace_hours", "url", "poll_seconds", "warn_expiry_hours"},
     "audit": {"db", "subject_key_file", "checkpoint_every"},
     "replay": {"db", "max_entries"},
     "adapter": {"name", "config"},
@@ -114,6 +124,11 @@ class NodeConfig:
     allow_plain_http: bool = False
     registry_url: str | None = None
     poll_seconds: int = 60
+    warn_expiry: timedelta = timedelta(hours=24)
+    health_probe_seconds: int = 10
+    log_level: str = "info"
+    log_format: str = "json"
+    metrics: bool = False
 
     @property
     def tls(self) -> bool:
@@ -202,6 +217,15 @@ class NodeConfig:
         poll_seconds = optional("registry", "poll_seconds", int, 60)
         if poll_seconds < 0:
             raise ConfigurationError("[registry] poll_seconds must not be negative")
+        log_level = optional("node", "log_level", str, "info").lower()
+        if log_level not in LOG_LEVELS:
+            raise ConfigurationError(f"[node] log_level must be one of {', '.join(LOG_LEVELS)}")
+        log_format = optional("node", "log_format", str, "json")
+        if log_format not in ("json", "text"):
+            raise ConfigurationError('[node] log_format must be "json" or "text"')
+        metrics = sections["node"].get("metrics", False)
+        if not isinstance(metrics, bool):
+            raise ConfigurationError("[node] metrics must be true or false")
         allow_plain = sections["node"].get("allow_plain_http", False)
         if not isinstance(allow_plain, bool):
             raise ConfigurationError("[node] allow_plain_http must be true or false")
@@ -235,6 +259,11 @@ class NodeConfig:
             allow_plain_http=allow_plain,
             registry_url=registry_url,
             poll_seconds=poll_seconds,
+            warn_expiry=timedelta(hours=optional("registry", "warn_expiry_hours", int, 24)),
+            health_probe_seconds=optional("node", "health_probe_seconds", int, 10),
+            log_level=log_level,
+            log_format=log_format,
+            metrics=metrics,
         )
 
 
@@ -321,7 +350,11 @@ def build_node(config: NodeConfig, *, clock: Clock = system_clock) -> Node:
             limits=Limits(max_bytes=config.max_bytes, crypto=registry.profile),
             response_lifetime=config.response_lifetime,
             poller=poller,
+            probe_every=config.health_probe_seconds,
+            expiry_warning=config.warn_expiry,
         )
+        if config.metrics:
+            NodeMetrics().bind(node)
     except DeltafedError:
         store.close()
         raise

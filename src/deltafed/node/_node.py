@@ -22,9 +22,11 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import UTC, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Final, Literal, Protocol, TypeVar
 
 import anyio
@@ -32,6 +34,7 @@ import anyio.to_thread
 
 from deltafed._clock import Clock, system_clock
 from deltafed._errors import (
+    AdapterError,
     ConfigurationError,
     DeltafedError,
     InternalError,
@@ -64,6 +67,7 @@ from deltafed.node._http import (
     read_body,
     send_answer,
 )
+from deltafed.node._observe import UNVERIFIED, ExchangeLogger, ExchangeObserver, ExchangeRecord
 from deltafed.node._openapi import openapi_document
 from deltafed.policy import Decision, PolicyEngine, PolicyRequest
 from deltafed.protocol import (
@@ -121,6 +125,18 @@ _CST: Final = timezone(timedelta(hours=8))
 _METADATA_LIFETIME: Final = 300
 
 _Model = TypeVar("_Model", VerificationRequest, ReleaseRequest, RecordRequest)
+
+
+#: Where a node with metrics on serves them (outside the federation API's prefix).
+METRICS_PATH: Final = "/metrics"
+
+
+class MetricsExporter(Protocol):
+    """What serves ``/metrics`` (:class:`deltafed.node.NodeMetrics` fits)."""
+
+    def render(self) -> tuple[bytes, str]:
+        """The exposition body and its media type."""
+        ...
 
 
 class AuditRecorder(Protocol):
@@ -193,6 +209,8 @@ class Node:
         response_lifetime: int = 60,
         concerns: ConcernHandler | None = None,
         poller: RegistryPoller | None = None,
+        probe_every: float = 10.0,
+        expiry_warning: timedelta = timedelta(hours=24),
     ) -> None:
         try:
             self.member: MemberId = parse_member_id(member_id)
@@ -207,6 +225,10 @@ class Node:
             raise ConfigurationError("a node needs a replay store")
         if not 1 <= response_lifetime <= 300:
             raise ConfigurationError("response_lifetime must be 1 to 300 seconds")
+        if not 0 <= probe_every <= 3600:
+            raise ConfigurationError("probe_every must be 0 to 3600 seconds")
+        if expiry_warning < timedelta(0):
+            raise ConfigurationError("expiry_warning must not be negative")
         if poller is not None and poller.trusted is not registry:
             raise ConfigurationError("the registry poller must refresh the node's own registry")
         self.signer = signer
@@ -248,9 +270,17 @@ class Node:
         )
         #: Refreshes :attr:`registry` from the publication point while the node is served.
         self.poller = poller
+        #: Health turns ``degraded`` when the registry expires sooner than this.
+        self.expiry_warning = expiry_warning
+        self._probe_every = timedelta(seconds=probe_every)
+        self._probe: tuple[datetime, str | None] | None = None
+        self._probing = False
         self._in_flight: set[str] = set()
         self._on_shutdown: list[Callable[[], Awaitable[None]]] = []
         self._background: list[Callable[[], Coroutine[Any, Any, None]]] = []
+        self._observers: list[ExchangeObserver] = [ExchangeLogger()]
+        #: Serves ``/metrics`` when set (:meth:`deltafed.node.NodeMetrics.bind` sets it).
+        self.metrics: MetricsExporter | None = None
         if poller is not None:
             self._background.append(poller.run)
 
@@ -313,12 +343,18 @@ class Node:
             except SizeLimitError as exc:
                 return self._refuse(b"", exc)
             return await self.handle(path, body, content_type=header(scope, b"content-type"))
+        if path == METRICS_PATH and self.metrics is not None:
+            if method not in ("GET", "HEAD"):
+                return self._method_not_allowed("GET")
+            text, kind = self.metrics.render()
+            return Answer(200, kind, text)
         if path in (METADATA_PATH, HEALTH_PATH, OPENAPI_PATH):
             if method not in ("GET", "HEAD"):
                 return self._method_not_allowed("GET")
             if path == METADATA_PATH:
                 return Answer(200, METADATA_TYPE, self.metadata())
             if path == HEALTH_PATH:
+                await self.probe_platform()
                 return self.health()
             return Answer(200, JSON_TYPE, self.openapi())
         return self._refuse(b"", NotFoundError(f"no endpoint at {path[:200]}"))
@@ -326,7 +362,44 @@ class Node:
     # --- the exchange ------------------------------------------------------------------------
 
     async def handle(self, path: str, body: bytes, *, content_type: str | None) -> Answer:
-        """Answer one POST to ``path`` with ``body``, in-process (no HTTP needed)."""
+        """Answer one POST to ``path`` with ``body``, in-process (no HTTP needed).
+
+        Every answer is reported to the node's observers (:meth:`observe`) as an
+        :class:`~deltafed.node.ExchangeRecord`.
+        """
+        trace = _Trace(PATH_OPERATIONS.get(path, "unknown"))
+        token = _TRACE.set(trace)
+        started = time.perf_counter()
+        try:
+            answer = await self._handle(path, body, content_type=content_type)
+        finally:
+            _TRACE.reset(token)
+        self._report(trace, answer, time.perf_counter() - started)
+        return answer
+
+    def observe(self, observer: ExchangeObserver) -> None:
+        """Report every exchange to ``observer`` (metrics, logs), after the answer is ready."""
+        self._observers.append(observer)
+
+    def _report(self, trace: _Trace, answer: Answer, duration: float) -> None:
+        record = ExchangeRecord(
+            operation=trace.operation,
+            peer=trace.peer,
+            outcome=trace.outcome or ("ok" if answer.status == 200 else "internal_error"),
+            status=answer.status,
+            duration=duration,
+            request_id=trace.request_id,
+            scenario=trace.scenario,
+            replayed=trace.replayed,
+            adapter_error=trace.adapter_error,
+        )
+        for observer in self._observers:
+            try:
+                observer.exchange_done(record)
+            except Exception:  # noqa: BLE001 - an observer never costs an answer
+                _log.exception("exchange observer %r failed", observer)
+
+    async def _handle(self, path: str, body: bytes, *, content_type: str | None) -> Answer:
         operation = PATH_OPERATIONS.get(path)
         if operation is None:
             return self._refuse(body, NotFoundError(f"no endpoint at {path[:200]}"))
@@ -341,6 +414,10 @@ class Node:
             request = self.verify(body)
         except DeltafedError as exc:
             return self._refuse(body, exc)
+        trace = _TRACE.get()
+        if trace is not None:
+            claims = request.claims
+            trace.peer, trace.request_id, trace.scenario = str(claims.iss), claims.jti, claims.scn
         if request.duplicate_of is not None and request.duplicate_of != _PROCESS_AGAIN:
             return self._stored(request.duplicate_of)
         if request.digest in self._in_flight:
@@ -381,6 +458,9 @@ class Node:
         except DeltafedError as exc:
             problem = Problem.from_error(exc, request_id=claims.jti)
             exchange.fields = ()
+            trace = _TRACE.get()
+            if trace is not None and isinstance(exc, AdapterError):
+                trace.adapter_error = exc.code
         except Exception:  # noqa: BLE001 - a bug becomes a bare internal_error, logged here
             _log.exception("unexpected failure answering request %s", claims.jti)
             problem = Problem.from_error(InternalError("unexpected failure"), request_id=claims.jti)
@@ -396,6 +476,7 @@ class Node:
             )
         )
         outcome = "ok" if problem is None else problem.code
+        _set_outcome(outcome)
         try:
             await anyio.to_thread.run_sync(
                 functools.partial(
@@ -418,6 +499,7 @@ class Node:
             _log.exception("audit write failed for request %s; answer withheld", claims.jti)
             self._forget(request)
             problem = Problem.from_error(InternalError("audit failed"), request_id=claims.jti)
+            _set_outcome(problem.code)
             withheld = self.sign(
                 new_response(
                     request,
@@ -575,6 +657,7 @@ class Node:
         if not isinstance(exc, DeltafedError) or isinstance(exc, InternalError):
             _log.info("refusing a request: %r", exc)
         problem = Problem.from_error(exc)
+        _set_outcome(problem.code)
         return Answer(problem.status, RESPONSE_TYPE, self._problem_bytes(raw, problem))
 
     def _problem_bytes(self, raw: bytes, problem: Problem) -> bytes:
@@ -607,10 +690,17 @@ class Node:
     def _stored(self, response: bytes) -> Answer:
         payload = peek_unverified_claims(response) or {}
         status = 200
+        outcome = "ok"
         if payload.get("sts") == "problem":
             body = payload.get("body")
             code = body.get("status") if isinstance(body, dict) else None
             status = code if isinstance(code, int) and 400 <= code <= 599 else 500
+            named = body.get("code") if isinstance(body, dict) else None
+            outcome = named if isinstance(named, str) else "internal_error"
+        trace = _TRACE.get()
+        if trace is not None:
+            trace.replayed = True
+        _set_outcome(outcome)
         return Answer(status, RESPONSE_TYPE, response)
 
     def metadata(self) -> bytes:
@@ -656,19 +746,59 @@ class Node:
             if self.concerns is not None or not op.startswith("concern.")
         }
 
+    async def probe_platform(self) -> None:
+        """Probe the native platform (:meth:`ProvinceAdapter.probe`) unless the last probe is
+        more recent than ``probe_every`` seconds (by the node's clock) or one is running, so
+        ``/health`` stays cheap however often it is called."""
+        now = self.clock()
+        last = self._probe
+        if self._probing or (last is not None and now - last[0] < self._probe_every):
+            return
+        self._probing = True
+        try:
+            error: str | None = None
+            try:
+                await self.adapter.probe()
+            except DeltafedError as exc:
+                error = exc.code
+            except Exception:  # noqa: BLE001 - a probe reports, it never fails the node
+                _log.exception("platform probe failed unexpectedly")
+                error = "adapter_error"
+            self._probe = (self.clock(), error)
+        finally:
+            self._probing = False
+
+    @property
+    def platform_status(self) -> bool | None:
+        """Whether the native platform answered the last probe (``None``: not probed yet)."""
+        return None if self._probe is None else self._probe[1] is None
+
     def health(self) -> Answer:
-        """``ok`` when the registry is fresh, ``degraded`` in its grace period (both 200);
-        ``unavailable`` with 503 once it expired, so that a load balancer stops sending."""
-        state = str(self.registry.state)
+        """``ok`` (200) when nothing is wrong; ``degraded`` (200) with the reasons while the
+        registry is in its grace period or expires within ``expiry_warning``, the last
+        registry poll failed, or the platform did not answer its last probe (see
+        :meth:`probe_platform`); ``unavailable`` with 503 once the registry expired, so that
+        a load balancer stops sending. Computed from state at hand: cheap."""
+        registry = self.registry
+        state = str(registry.state)
         healthy = state in ("fresh", "grace")
-        degraded = state != "fresh"
+        now = self.clock()
+        reasons: list[str] = []
         body: dict[str, Any] = {
             "member": str(self.member),
             "protocol_versions": list(PROTOCOL_VERSIONS),
             "registry": state,
-            "registry_version": self.registry.version,
-            "time": self.clock().astimezone(UTC).isoformat(),
+            "registry_version": registry.version,
+            "time": now.astimezone(UTC).isoformat(),
         }
+        if state == "grace":
+            reasons.append("registry_grace")
+        expires = registry.expires_at
+        if expires is not None:
+            left = expires - now
+            body["registry_expires_in"] = int(left.total_seconds())
+            if state == "fresh" and left < self.expiry_warning:
+                reasons.append("registry_expiring")
         if self.poller is not None:
             poll = self.poller.status
             body["registry_poll"] = {
@@ -676,13 +806,46 @@ class Node:
                 "last_error": poll.last_error,
                 "last_success": poll.last_success.isoformat() if poll.last_success else None,
             }
-            degraded = degraded or poll.failing
-        status = ("degraded" if degraded else "ok") if healthy else "unavailable"
+            if poll.failing:
+                reasons.append("registry_poll_failing")
+        if self._probe is None:
+            body["platform"] = "unknown"
+        elif self._probe[1] is None:
+            body["platform"] = "ok"
+        else:
+            body["platform"] = "unavailable"
+            body["platform_error"] = self._probe[1]
+            reasons.append("platform_unavailable")
+        status = ("degraded" if reasons else "ok") if healthy else "unavailable"
         body = {"status": status, **body}
+        if reasons:
+            body["degraded"] = reasons
         return Answer(200 if healthy else 503, JSON_TYPE, _json(body))
 
     def openapi(self) -> bytes:
         return _json(openapi_document(self.member))
+
+
+@dataclass(slots=True)
+class _Trace:
+    """What :meth:`Node.handle` learns about one exchange as it goes, for its observers."""
+
+    operation: str
+    peer: str = UNVERIFIED
+    outcome: str | None = None
+    request_id: str | None = None
+    scenario: str | None = None
+    replayed: bool = False
+    adapter_error: str | None = None
+
+
+_TRACE: ContextVar[_Trace | None] = ContextVar("deltafed_exchange_trace", default=None)
+
+
+def _set_outcome(outcome: str) -> None:
+    trace = _TRACE.get()
+    if trace is not None:
+        trace.outcome = outcome
 
 
 def _json(value: Mapping[str, Any]) -> bytes:

@@ -97,7 +97,8 @@ def _replace(path: Path, data: bytes) -> None:
 
 
 def write_publication(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Publish a signed registry file at ``path`` and under its versioned name beside it.
+    """Publish a signed registry file at ``path`` and under its versioned name beside it
+    (creating the directory if need be).
 
     The versioned copy is written first, so a reader that sees the new current version can
     always fetch it; both are replaced atomically. Returns the versioned path. The file is
@@ -107,6 +108,7 @@ def write_publication(path: str | os.PathLike[str], data: bytes) -> Path:
     version = peek_version(data)
     versioned = target.with_name(versioned_name(target.name, version))
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
         _replace(versioned, data)
         _replace(target, data)
     except OSError as exc:

@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import anyio
+import anyio.from_thread
 import httpx
 import pytest
 
@@ -105,3 +107,25 @@ async def test_acknowledged_in_time_means_no_acknowledgement_notice(
     assert [e.stage for e in tick(world, cst(25, 9))] == ["answer"]
     world.service.answer(filed.id, "已核实，数据无误 (test)", outcome="not_upheld")
     assert tick(world, datetime(2026, 3, 1, tzinfo=UTC)) == []
+
+
+async def test_the_background_sweep_signs_what_is_due(
+    world: Any, shanghai: ConcernFiler, make_concern: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await shanghai.afile(make_concern(), scenario=SCENARIO_CONCERNS)
+    world.clock.set(cst(16, 9))  # the acknowledgement is overdue
+    swept = anyio.Event()
+    tick = world.service.tick
+
+    def observed_tick(now: datetime | None = None) -> list[Any]:
+        signed = tick(now)
+        anyio.from_thread.run_sync(swept.set)  # the sweep runs in a worker thread
+        return signed
+
+    monkeypatch.setattr(world.service, "tick", observed_tick)
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(world.service.run_sweeps, 3600.0)
+        await swept.wait()
+        tasks.cancel_scope.cancel()
+    (record,) = world.service.list_concerns()
+    assert record.notices == frozenset({"escalated:acknowledge"})

@@ -22,6 +22,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "deltafed.cli._registry",
     "deltafed.cli._schemas",
     "deltafed.cli._audit",
+    "deltafed.cli._concerns",
     "deltafed.cli._keys",
     "deltafed.cli._serve",
     "deltafed.cli._demo",

@@ -260,8 +260,16 @@ def _run_subject(args: argparse.Namespace) -> int:
     if not records:
         print("no recorded use of this subject's data")
         return 0
-    print(f"{len(records)} recorded uses:")
+    concerns = sum(r.operation.startswith("concern.") for r in records)
+    print(f"{len(records) - concerns} recorded uses, {concerns} concern entries:")
     for r in records:
+        if r.operation.startswith("concern."):
+            # The resident's own concerns (filed, acknowledged, answered, escalated...).
+            print(
+                f"  #{r.seq} {r.at.isoformat()} concern {r.operation.removeprefix('concern.')} "
+                f"({r.requester} / {r.responder}, request {r.request_id}) -> {r.outcome}"
+            )
+            continue
         fields = ", ".join(r.fields) or "-"
         print(
             f"  #{r.seq} {r.at.isoformat()} {r.requester} asked {r.responder} "

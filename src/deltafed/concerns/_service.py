@@ -27,11 +27,13 @@ member of the desk. Each is written once per stage.
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final, Protocol
 
+import anyio
 import anyio.to_thread
 
 from deltafed._canonical import sha256_digest
@@ -39,6 +41,7 @@ from deltafed._clock import Clock, system_clock
 from deltafed._errors import (
     ConfigurationError,
     ConsentRequiredError,
+    DeltafedError,
     InvalidInputError,
     NotAuthorizedError,
     NotFoundError,
@@ -64,6 +67,8 @@ from deltafed.schemas.concerns import (
 from deltafed.schemas.identifiers import MemberId, parse_member_id
 
 __all__ = ["ConcernAuditRecorder", "ConcernService", "ConcernView"]
+
+_log = logging.getLogger("deltafed.concerns")
 
 #: Statuses in which the acknowledgement is still owed.
 _UNACKNOWLEDGED: Final = frozenset({"filed"})
@@ -421,6 +426,18 @@ class ConcernService:
                 signed.append(self._notice(record, kind, stage, due, at))
                 record = self._get(record.id)
         return signed
+
+    async def run_sweeps(self, every: float) -> None:
+        """Run :meth:`tick` now and then every ``every`` seconds, until cancelled: what a
+        served node runs in the background. A failing sweep is logged and tried again."""
+        if not every > 0:
+            raise ConfigurationError("the sweep interval must be positive")
+        while True:
+            try:
+                await anyio.to_thread.run_sync(self.tick)
+            except DeltafedError:
+                _log.exception("concern deadline sweep failed; trying again later")
+            await anyio.sleep(every)
 
     def _notice(
         self, record: ConcernRecord, kind: str, stage: str, due: datetime, at: datetime

@@ -5,7 +5,7 @@ replay store, clock); :func:`build_node` builds one from a :class:`NodeConfig` (
 of ``deltafed serve``). See ``docs/node.md``.
 """
 
-from deltafed.node._config import NodeConfig, build_node, load_config
+from deltafed.node._config import NodeConfig, build_node, load_config, open_concerns
 from deltafed.node._http import (
     API_PREFIX,
     METADATA_PATH,
@@ -86,5 +86,6 @@ __all__ = [
     "configure_logging",
     "default_scenarios",
     "load_config",
+    "open_concerns",
     "openapi_document",
 ]

@@ -31,6 +31,10 @@ Example::
     [adapter.config]                     # passed to the adapter's from_config
     sandbox = true
 
+    [concerns]                           # optional: answer cross-region concerns
+    db = "concerns.db"                   # SQLite: the concerns and their signed histories
+    sweep_seconds = 300                  # how often reminders and escalations are swept
+
     [tls]                                # required unless host is loopback
     cert_file = "tls/node.crt"           # the node's certificate chain (PEM)
     key_file = "tls/node.key"            # its private key (PEM)
@@ -44,6 +48,7 @@ TLS on the wire.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import os
 import ssl
@@ -57,9 +62,10 @@ from typing import Any, Final
 from deltafed._clock import Clock, system_clock
 from deltafed._errors import ConfigurationError, DeltafedError, InvalidInputError
 from deltafed._text import hex_or_raw_secret
-from deltafed.adapters import create_adapter
+from deltafed.adapters import ProvinceAdapter, create_adapter
 from deltafed.audit import AuditLog, SqliteAuditStore
-from deltafed.keys import PrivateKey
+from deltafed.concerns import ConcernService, SqliteConcernStore
+from deltafed.keys import PrivateKey, Signer
 from deltafed.node._metrics import NodeMetrics
 from deltafed.node._node import Node
 from deltafed.node._observe import LOG_LEVELS
@@ -73,7 +79,7 @@ from deltafed.registry import (
 )
 from deltafed.schemas.identifiers import parse_member_id
 
-__all__ = ["NodeConfig", "build_node", "load_config"]
+__all__ = ["NodeConfig", "build_node", "load_config", "open_concerns"]
 
 _MAX_CONFIG_BYTES: Final = 64 * 1024
 _SECTIONS: Final = {
@@ -95,6 +101,7 @@ _SECTIONS: Final = {
     "replay": {"db", "max_entries"},
     "adapter": {"name", "config"},
     "tls": {"cert_file", "key_file", "client_ca_file"},
+    "concerns": {"db", "sweep_seconds"},
 }
 
 
@@ -129,6 +136,9 @@ class NodeConfig:
     log_level: str = "info"
     log_format: str = "json"
     metrics: bool = False
+    #: ``[concerns] db``: the node answers concerns (protocol section 10) when set.
+    concerns_db: Path | None = None
+    concerns_sweep_seconds: int = 300
 
     @property
     def tls(self) -> bool:
@@ -264,7 +274,15 @@ class NodeConfig:
             log_level=log_level,
             log_format=log_format,
             metrics=metrics,
+            concerns_db=path(need("concerns", "db", str)) if sections["concerns"] else None,
+            concerns_sweep_seconds=_sweep(optional("concerns", "sweep_seconds", int, 300)),
         )
+
+
+def _sweep(seconds: int) -> int:
+    if not 10 <= seconds <= 86_400:
+        raise ConfigurationError("[concerns] sweep_seconds must be 10 to 86400")
+    return seconds
 
 
 def _is_loopback(host: str) -> bool:
@@ -299,6 +317,27 @@ def _subject_key(path: Path) -> bytes:
     except OSError as exc:
         raise ConfigurationError(f"cannot read subject key {path}: {exc}") from exc
     return hex_or_raw_secret(data)
+
+
+def open_concerns(
+    config: NodeConfig,
+    *,
+    signer: Signer,
+    registry: TrustedRegistry,
+    audit: AuditLog,
+    adapter: ProvinceAdapter | None,
+    clock: Clock = system_clock,
+) -> tuple[ConcernService, SqliteConcernStore]:
+    """The concern service of ``config`` (``[concerns] db``) and its store (close it)."""
+    if config.concerns_db is None:
+        raise ConfigurationError(
+            "this node takes no concerns", remediation="Add a [concerns] section with db."
+        )
+    store = SqliteConcernStore(config.concerns_db)
+    service = ConcernService(
+        config.member, signer, registry, store, audit, adapter=adapter, clock=clock
+    )
+    return service, store
 
 
 def build_node(config: NodeConfig, *, clock: Clock = system_clock) -> Node:
@@ -338,7 +377,12 @@ def build_node(config: NodeConfig, *, clock: Clock = system_clock) -> Node:
         else:
             source = RegistryFile(registry, config.registry_file)
         poller = RegistryPoller(source, interval=config.poll_seconds, clock=clock)
+    concerns: tuple[ConcernService, SqliteConcernStore] | None = None
     try:
+        if config.concerns_db is not None:
+            concerns = open_concerns(
+                config, signer=key, registry=registry, audit=audit, adapter=adapter, clock=clock
+            )
         node = Node(
             config.member,
             key,
@@ -352,11 +396,14 @@ def build_node(config: NodeConfig, *, clock: Clock = system_clock) -> Node:
             poller=poller,
             probe_every=config.health_probe_seconds,
             expiry_warning=config.warn_expiry,
+            concerns=concerns[0] if concerns is not None else None,
         )
         if config.metrics:
             NodeMetrics().bind(node)
     except DeltafedError:
         store.close()
+        if concerns is not None:
+            concerns[1].close()
         raise
 
     async def close() -> None:
@@ -364,8 +411,15 @@ def build_node(config: NodeConfig, *, clock: Clock = system_clock) -> Node:
         if isinstance(source, AsyncRegistryClient):
             await source.aclose()
         store.close()
+        if concerns is not None:
+            concerns[1].close()
         if isinstance(replay, SqliteReplayStore):
             replay.close()
 
     node.on_shutdown(close)
+    if concerns is not None:
+        # Reminders and escalations are signed while the node is served.
+        node.in_background(
+            functools.partial(concerns[0].run_sweeps, float(config.concerns_sweep_seconds))
+        )
     return node

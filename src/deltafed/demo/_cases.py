@@ -28,6 +28,11 @@ from deltafed.adapters._synthetic import (
 )
 from deltafed.audit import AccessRecord, AuditLog
 from deltafed.client import FederationClient
+from deltafed.demo._concern_cases import (
+    concern_answered,
+    concern_escalated,
+    concern_not_allowed,
+)
 from deltafed.demo._files import (
     JIANGSU,
     SCENARIO_LICENCE,
@@ -575,6 +580,27 @@ CASES: Final[tuple[Case, ...]] = (
         ZHEJIANG,
         "answered once",
         _retry_once,
+    ),
+    Case(
+        "Objection to a Jiangsu 身份证 address",
+        SHANGHAI,
+        JIANGSU,
+        "answered in time, fixed",
+        lambda world: _expect(*concern_answered()),
+    ),
+    Case(
+        "Concern unacknowledged over 春节",
+        SHANGHAI,
+        JIANGSU,
+        "escalated to supervisor",
+        lambda world: _expect(*concern_escalated()),
+    ),
+    Case(
+        "Concern from a member not allowed",
+        ZHEJIANG,
+        JIANGSU,
+        "refused not_authorized",
+        lambda world: _expect(*concern_not_allowed()),
     ),
     Case(
         f"Who used {RESIDENT.name}'s data?",

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Final
 
-from deltafed._canonical import canonicalize, sha256_digest
+from deltafed._canonical import canonicalize, encode_checked, sha256_digest
 from deltafed._errors import DeltafedError
 from deltafed.keys import PrivateKey, b64url_decode, b64url_encode
 from deltafed.node import METADATA_PATH, METADATA_TYP, METADATA_TYPE, OPERATION_PATHS
@@ -547,6 +547,39 @@ async def _kid_with_newline(s: Session) -> tuple[bytes, dict[str, str]]:
     return craft(s.probe(), s.tester_key, kid=s.tester_key.kid + "\n"), {}
 
 
+async def _city_region(s: Session) -> tuple[bytes, dict[str, str]]:
+    # 320100 is a division code (Nanjing) but not a province-level region (§1).
+    return s.sign(s.probe(iss="320100/deltafed-conformance")), {}
+
+
+async def _kid_with_dot(s: Session) -> tuple[bytes, dict[str, str]]:
+    kid = s.tester_key.kid
+    return craft(s.probe(), s.tester_key, kid=kid[:10] + "." + kid[11:]), {}
+
+
+def _nested(levels: int) -> dict[str, Any]:
+    value: dict[str, Any] = {}
+    for _ in range(levels - 1):
+        value = {"a": value}
+    return value
+
+
+async def _too_deep(s: Session) -> tuple[bytes, dict[str, str]]:
+    # body is level 1; an object at level 33 inside it is one too many (§2.2).
+    claims = s.probe()
+    claims["body"] = {**claims["body"], "deep": _nested(32)}
+    # Encoded without the canonicaliser's own depth check, which would refuse to write it.
+    return craft(claims, s.tester_key, payload_bytes=encode_checked(claims)), {}
+
+
+async def _null_claim(s: Session) -> tuple[bytes, dict[str, str]]:
+    return s.sign({**s.probe(), "cns": None}), {}
+
+
+async def _negative_iat(s: Session) -> tuple[bytes, dict[str, str]]:
+    return s.sign({**s.probe(), "iat": -1, "exp": 59}), {}
+
+
 NEGATIVES: Final[tuple[Negative, ...]] = (
     Negative(
         "DF-NEG-001", "Tampered payload", "§5.1 step 8", "bad_signature", 401, _tampered_payload
@@ -687,6 +720,36 @@ NEGATIVES: Final[tuple[Negative, ...]] = (
         _kid_with_newline,
     ),
     Negative(
+        "DF-NEG-052",
+        "Member id with a city as region",
+        "§1 and §5.1 step 5",
+        "malformed_message",
+        400,
+        _city_region,
+    ),
+    Negative(
+        "DF-NEG-053",
+        "kid with a dot",
+        "§1 and §5.1 step 4",
+        "malformed_message",
+        400,
+        _kid_with_dot,
+    ),
+    Negative(
+        "DF-NEG-054",
+        "body nested 33 levels",
+        "§2.2 and §5.1 step 10",
+        "malformed_message",
+        400,
+        _too_deep,
+    ),
+    Negative(
+        "DF-NEG-055", "null claim", "§3 and §5.1 step 10", "malformed_message", 400, _null_claim
+    ),
+    Negative(
+        "DF-NEG-056", "Negative iat", "§3 and §5.1 step 5", "malformed_message", 400, _negative_iat
+    ),
+    Negative(
         "DF-NEG-029",
         "tgt does not name what the body asks about",
         "§3 (tgt; docs/node.md)",
@@ -763,6 +826,15 @@ async def err_method(session: Session) -> None:
 async def err_not_found(session: Session) -> None:
     reply = await session.post(b"x.y.z", path="/deltafed/v1/no-such-endpoint")
     reply.expect_problem("not_found", 404)
+
+
+async def err_unread_body(session: Session) -> None:
+    reply = await session.post(b"x.y.z", path="/deltafed/v1/no-such-endpoint")
+    if reply.claims is None:
+        raise CheckSkipped("the refusal is not signed; see DF-ERR-001")
+    _fail(reply.claims.req != sha256_digest(b""), "req is not the digest of the empty string")
+    _fail(str(reply.claims.aud) != session.node, "the problem is not self-addressed")
+    _fail(reply.claims.rid is not None, "the problem names a request id it never read")
 
 
 async def err_no_internals(session: Session) -> None:
@@ -939,6 +1011,9 @@ _TABLE: Final[tuple[tuple[str, str, str, str, Run], ...]] = (
      err_method),
     ("DF-ERR-004", "Unknown endpoint", "§6",
      "a path the node does not serve is a signed not_found (404)", err_not_found),
+    ("DF-ERR-050", "Problem to an unread body", "§4.2 and §7.1",
+     "a POST to a path that is not an operation is answered without reading the body: "
+     "self-addressed, req the empty digest, no rid", err_unread_body),
     ("DF-ERR-005", "No internal detail in problems", "§4.1",
      "a problem carries no stack trace or internal detail", err_no_internals),
     ("DF-POL-001", "Unauthorized requester", "§6",

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-from deltafed.keys import PrivateKey, PublicKey
+from deltafed.keys import P256_ORDER, PrivateKey, PublicKey, low_s
 from deltafed.protocol import (
     REQUEST_TYP,
     RESPONSE_TYP,
@@ -86,7 +86,7 @@ class DeterministicEs256:
     def sign(self, data: bytes) -> bytes:
         der = self._native.sign(data, ec.ECDSA(hashes.SHA256(), deterministic_signing=True))
         r, s = decode_dss_signature(der)
-        return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+        return r.to_bytes(32, "big") + low_s(s).to_bytes(32, "big")
 
 
 SH_KEY = PrivateKey.from_seed(_seed("shanghai"))
@@ -143,6 +143,14 @@ def forge(
     signing_input = f"{b64(header_bytes)}.{b64(payload_bytes)}"
     signature = sign(signing_input.encode()) if sign is not None else b""
     return f"{signing_input}.{b64(signature)}"
+
+
+def nested(levels: int) -> dict[str, Any]:
+    """An object holding ``levels - 1`` objects one inside the other (``levels`` in all)."""
+    value: dict[str, Any] = {}
+    for _ in range(levels - 1):
+        value = {"a": value}
+    return value
 
 
 def hdr(key: Any, typ: str = REQUEST_TYP, **extra: Any) -> dict[str, Any]:
@@ -543,6 +551,168 @@ def build_cases() -> list[dict[str, Any]]:
         )
     )
 
+    # --- the exact rules of §1 to §4 (issue 12) ---
+    es_raw = sign_request(es, ZJ_KEY).decode()
+    es_head, es_payload, es_sig = es_raw.split(".")
+    es_bytes = base64.urlsafe_b64decode(es_sig + "==")
+    high_s = P256_ORDER - int.from_bytes(es_bytes[32:], "big")
+    add(
+        case(
+            "request-es256-high-s",
+            "request-es256-valid with s replaced by n - s: a valid ECDSA signature, but only the "
+            "low-S form is accepted, so that a request has one byte string.",
+            "request",
+            f"{es_head}.{es_payload}.{b64(es_bytes[:32] + high_s.to_bytes(32, 'big'))}",
+            "bad_signature",
+        )
+    )
+    twice = (
+        b'{"alg":"EdDSA","kid":"' + SH_KEY.kid.encode() + b'","typ":"deltafed-request+jws",'
+        b'"typ":"deltafed-request+jws"}'
+    )
+    signing_input = f"{b64(twice)}.{b64(canonical(request_dict()))}"
+    add(
+        case(
+            "request-duplicate-header-member",
+            "The protected header repeats 'typ' (same value): refused at step 2.",
+            "request",
+            f"{signing_input}.{b64(SH_KEY.sign(signing_input.encode()))}",
+            "malformed_message",
+        )
+    )
+    without_tgt = request_dict()
+    del without_tgt["tgt"]
+    add(
+        case(
+            "request-missing-claim",
+            "No 'tgt' claim: every claim of §3 but cns is required (step 10).",
+            "request",
+            forge(hdr(SH_KEY), without_tgt, SH_KEY.sign),
+            "malformed_message",
+        )
+    )
+    add(
+        case(
+            "request-extra-claim",
+            "An extra 'nbf' claim: no claim beyond §3 is allowed (step 10).",
+            "request",
+            forge(hdr(SH_KEY), request_dict(nbf=NOW), SH_KEY.sign),
+            "malformed_message",
+        )
+    )
+    add(
+        case(
+            "request-null-claim",
+            "'cns' is null: an absent optional claim is omitted, never null (step 10).",
+            "request",
+            forge(hdr(SH_KEY), request_dict(cns=None), SH_KEY.sign),
+            "malformed_message",
+        )
+    )
+    add(
+        case(
+            "request-negative-iat",
+            "iat is -1: iat is an integer from 0 to 253402300799, read at step 5 because the "
+            "key must be valid at it.",
+            "request",
+            forge(hdr(SH_KEY), request_dict(iat=-1, exp=59), SH_KEY.sign),
+            "malformed_message",
+        )
+    )
+    add(
+        case(
+            "request-iat-as-string",
+            "iat is a string of digits, not an integer (step 5).",
+            "request",
+            forge(hdr(SH_KEY), request_dict(iat=str(NOW)), SH_KEY.sign),
+            "malformed_message",
+        )
+    )
+    big_int = canonical(request_dict()).replace(
+        b'"body":{', b'"body":{"n":' + str(2**53).encode() + b",", 1
+    )
+    add(
+        case(
+            "request-integer-out-of-range",
+            "An integer of 2^53 in the body: outside the I-JSON range (§2.2).",
+            "request",
+            forge(hdr(SH_KEY), big_int, SH_KEY.sign),
+            "malformed_message",
+        )
+    )
+    deep_ok = dict(request_dict(jti="vector-request-deep32"))
+    deep_ok["body"] = {**deep_ok["body"], "deep": nested(31)}
+    add(
+        case(
+            "request-body-depth-32",
+            "body is level 1 and the innermost object inside it is at level 32: the limit, "
+            "accepted.",
+            "request",
+            forge(hdr(SH_KEY), deep_ok, SH_KEY.sign),
+            "ok",
+        )
+    )
+    deep_bad = dict(request_dict(jti="vector-request-deep33"))
+    deep_bad["body"] = {**deep_bad["body"], "deep": nested(32)}
+    add(
+        case(
+            "request-body-depth-33",
+            "One level more than request-body-depth-32: an object at level 33 (step 10).",
+            "request",
+            forge(hdr(SH_KEY), deep_bad, SH_KEY.sign),
+            "malformed_message",
+        )
+    )
+    add(
+        case(
+            "request-kid-with-dot",
+            "A kid with a '.': a kid is 1 to 64 base64url characters (§2.1, step 4).",
+            "request",
+            forge(
+                hdr(SH_KEY, kid=SH_KEY.kid[:20] + "." + SH_KEY.kid[21:]),
+                request_dict(),
+                SH_KEY.sign,
+            ),
+            "malformed_message",
+        )
+    )
+    add(
+        case(
+            "request-kid-too-long",
+            "A kid of 65 base64url characters (§2.1, step 4).",
+            "request",
+            forge(hdr(SH_KEY, kid="A" * 65), request_dict(), SH_KEY.sign),
+            "malformed_message",
+        )
+    )
+    add(
+        case(
+            "request-iss-region-not-a-province",
+            "iss in region 390000, which is not a province-level code of §1 (step 5).",
+            "request",
+            forge(hdr(SH_KEY), request_dict(iss="390000/shzwfw"), SH_KEY.sign),
+            "malformed_message",
+        )
+    )
+    add(
+        case(
+            "request-iss-city-region",
+            "iss in region 320100 (Nanjing): a division code, but not province-level (step 5).",
+            "request",
+            forge(hdr(SH_KEY), request_dict(iss="320100/gongan"), SH_KEY.sign),
+            "malformed_message",
+        )
+    )
+    add(
+        case(
+            "request-iss-slug-ends-with-hyphen",
+            "A department slug ending with '-' (§1, step 5).",
+            "request",
+            forge(hdr(SH_KEY), request_dict(iss="310000/shzwfw-"), SH_KEY.sign),
+            "malformed_message",
+        )
+    )
+
     # responses: the requester (Shanghai) verifies the answer to `valid`
     add(
         case(
@@ -656,6 +826,93 @@ def build_cases() -> list[dict[str, Any]]:
             "request of ours.",
             "response",
             sign_response(garbage_problem, JS_KEY),
+            "wrong_audience",
+            request=valid.decode(),
+        )
+    )
+
+    base = response_for(valid, claims).to_wire()
+
+    def problem_case(name: str, why: str, body: dict[str, Any], **changes: Any) -> None:
+        wire = {**base, "sts": "problem", "body": body, **changes}
+        add(
+            case(
+                name,
+                why,
+                "response",
+                forge(hdr(JS_KEY, RESPONSE_TYP), wire, JS_KEY.sign),
+                "malformed_message",
+                request=valid.decode(),
+            )
+        )
+
+    problem_case(
+        "response-problem-unknown-code",
+        "A problem whose code is not in the closed list of §6.",
+        {"code": "quota_exhausted", "title": "Quota exhausted", "status": 503},
+    )
+    problem_case(
+        "response-problem-status-not-its-code",
+        "not_found answered with status 400: status must be the one §6 gives its code.",
+        {"code": "not_found", "title": "Not found", "status": 400},
+    )
+    problem_case(
+        "response-problem-null-member",
+        "detail is null: an optional problem member is absent, never null (§4.1).",
+        {"code": "not_found", "title": "Not found", "status": 404, "detail": None},
+    )
+    problem_case(
+        "response-problem-title-too-long",
+        "A title of 201 characters: 1 to 200 (§4.1).",
+        {"code": "not_found", "title": "x" * 201, "status": 404},
+    )
+    problem_case(
+        "response-problem-extra-member",
+        "A problem member not in §4.1 ('instance').",
+        {"code": "not_found", "title": "Not found", "status": 404, "instance": "/x"},
+    )
+    no_rid = {k: v for k, v in base.items() if k != "rid"}
+    add(
+        case(
+            "response-ok-without-rid",
+            "An ok response without rid: rid may be absent only in a problem (§4).",
+            "response",
+            forge(hdr(JS_KEY, RESPONSE_TYP), no_rid, JS_KEY.sign),
+            "malformed_message",
+            request=valid.decode(),
+        )
+    )
+    problem_no_rid = {
+        **no_rid,
+        "sts": "problem",
+        "body": {"code": "not_found", "title": "Not found", "status": 404},
+    }
+    add(
+        case(
+            "response-problem-without-rid",
+            "A well-formed problem without rid (as §4.2 allows) does not bind to the request "
+            "sent: step 13.",
+            "response",
+            forge(hdr(JS_KEY, RESPONSE_TYP), problem_no_rid, JS_KEY.sign),
+            "binding_mismatch",
+            request=valid.decode(),
+        )
+    )
+    unread = new_problem_response(
+        b"",
+        issuer=JIANGSU,
+        now=NOW,
+        jti="vector-response-0004",
+        body={"code": "not_found", "title": "Not found", "status": 404},
+    )
+    add(
+        case(
+            "response-problem-unread-body",
+            "The answer to a POST on a path that is no endpoint: the body was not read, so req "
+            "is the digest of the empty string and the problem is addressed to the node itself "
+            "(§4.2); the requester cannot take it as the answer to its request (step 11).",
+            "response",
+            sign_response(unread, JS_KEY),
             "wrong_audience",
             request=valid.decode(),
         )

@@ -91,7 +91,9 @@ def encode_checked(value: Any) -> bytes:
 
 
 def _check(value: Any, depth: int) -> None:
-    if depth > MAX_DEPTH:
+    # Levels as in protocol §2.2: the root is level 0; an object or array above MAX_DEPTH is
+    # refused, a scalar inside a level-MAX_DEPTH container is not.
+    if depth > MAX_DEPTH and isinstance(value, dict | list | tuple):
         raise InvalidInputError(f"JSON value nested deeper than {MAX_DEPTH} levels")
     if isinstance(value, float):
         raise InvalidInputError("floats are not allowed on the wire")

@@ -65,6 +65,19 @@ SUPPORTED_ALGORITHMS: Final[tuple[str, ...]] = ("EdDSA", "ES256", "SM2SM3")
 _ALG_ALIASES: Final = {"SM2": "SM2SM3", "Ed25519": "EdDSA"}
 
 _MAX_JWK_FIELD = 256
+#: A key id (``kid``) wherever one is written: 1 to 64 characters of the base64url alphabet
+#: (an RFC 7638 SHA-256 thumbprint has 43). Protocol §2.1.
+KID_PATTERN: Final = "[A-Za-z0-9_-]{1,64}"
+#: The order of the P-256 group, and half of it: an ES256 ``s`` above the half is refused.
+P256_ORDER: Final = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+_P256_HALF_ORDER: Final = P256_ORDER // 2
+
+
+def low_s(s: int) -> int:
+    """The low-S form of an ECDSA P-256 ``s`` (``n - s`` when ``s`` is above ``n / 2``)."""
+    return P256_ORDER - s if s > _P256_HALF_ORDER else s
+
+
 _B64URL_ALPHABET: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _B64URL: Final = re.compile("[A-Za-z0-9_-]*")
 
@@ -188,6 +201,10 @@ class PublicKey:
                     raise SignatureInvalidError("ES256 signature must be 64 bytes")
                 r = int.from_bytes(signature[:32], "big")
                 s = int.from_bytes(signature[32:], "big")
+                if s > _P256_HALF_ORDER:
+                    # (r, n - s) verifies too: only the low-S form is accepted, so that a
+                    # message has one byte string (protocol §1).
+                    raise SignatureInvalidError("ES256 signature is not in low-S form")
                 self._key.verify(encode_dss_signature(r, s), data, ec.ECDSA(hashes.SHA256()))
         except InvalidSignature as exc:
             raise SignatureInvalidError("signature does not verify") from exc
@@ -354,7 +371,7 @@ class PrivateKey:
             return self._key.sign(data)
         der = self._key.sign(data, ec.ECDSA(hashes.SHA256()))
         r, s = decode_dss_signature(der)
-        return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+        return r.to_bytes(32, "big") + low_s(s).to_bytes(32, "big")
 
     def to_private_jwk(self) -> dict[str, str]:
         """The private JWK (with ``d``). Handle with care."""

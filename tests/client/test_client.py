@@ -12,6 +12,7 @@ from pytest_httpx import HTTPXMock
 from deltafed import (
     BindingMismatchError,
     ConfigurationError,
+    DeltafedError,
     MalformedMessageError,
     PeerProblemError,
     PeerTimeoutError,
@@ -26,7 +27,7 @@ from deltafed.adapters import synthetic_population
 from deltafed.adapters._synthetic import IDENTITY_CARD
 from deltafed.node import JIANGSU, SCENARIO_SOCIAL, SCENARIO_VERIFY, SHANGHAI
 from deltafed.policy import verify_consent
-from deltafed.protocol import ProtocolVerifier
+from deltafed.protocol import ProtocolVerifier, new_problem_response, sign_response
 
 from .conftest import RECORDS_URL, RESPONSE_TYPE, URL, World
 
@@ -152,6 +153,28 @@ def test_signed_refusal_is_not_retried(world: World, httpx_mock: HTTPXMock) -> N
     assert info.value.field == "body.fields"
     assert info.value.remediation == "Ask less."
     assert len(httpx_mock.get_requests()) == 1
+
+
+def test_self_addressed_not_found_is_a_communication_failure(
+    world: World, httpx_mock: HTTPXMock
+) -> None:
+    # What a node answers on a path that is no endpoint (§4.2, §7.1): signed, addressed to
+    # itself, req the empty digest. It is not the peer's answer to our request (§7.2).
+    def no_endpoint(request: httpx.Request) -> httpx.Response:
+        claims = new_problem_response(
+            b"",
+            issuer=JIANGSU,
+            now=world.clock(),
+            body={"code": "not_found", "title": "Not found", "status": 404},
+        )
+        signed = sign_response(claims, world.fed.keys[JIANGSU])
+        return httpx.Response(404, content=signed, headers={"content-type": RESPONSE_TYPE})
+
+    httpx_mock.add_callback(no_endpoint, url=URL)
+    with pytest.raises(DeltafedError) as info:
+        verify(world, attempts=1)
+    assert not isinstance(info.value, PeerProblemError)
+    assert info.value.code == "wrong_audience"
 
 
 def test_unsigned_answer_is_a_protocol_error(world: World, httpx_mock: HTTPXMock) -> None:

@@ -388,7 +388,7 @@ FAULTY: tuple[Faulty, ...] = (
         "looks-up-an-ill-formed-kid",
         "§2 and §5.1 step 4",
         lambda: AdapterTarget("memory", node_factory=_node(LooksUpIllFormedKid)),
-        frozenset({"DF-NEG-051"}),
+        frozenset({"DF-NEG-051", "DF-NEG-053"}),
     ),
     Faulty(
         "adapter-maps-wrongly",

@@ -14,6 +14,7 @@ from deltafed import (
     AdapterUnavailableError,
     ConfigurationError,
 )
+from deltafed._canonical import sha256_digest
 from deltafed.adapters import InMemoryAdapter, synthetic_population
 from deltafed.adapters._synthetic import HOUSEHOLD_REGISTRATION, IDENTITY_CARD
 from deltafed.adapters.jiangsu import JiangsuAdapter
@@ -277,6 +278,24 @@ async def test_oversized_body(harness: Harness) -> None:
     sent = await harness.post(b"x" * (harness.node.limits.max_bytes + 1))
     assert sent.status == 413
     assert self_addressed(harness, sent.response.content)["code"] == "too_large"
+
+
+async def test_a_body_not_read_is_answered_with_the_empty_digest(harness: Harness) -> None:
+    raw = harness.sign(body=VERIFY_BY_HOLDER)
+    for answer in (
+        await harness.node.handle("/deltafed/v1/nothing-here", raw, content_type=None),
+        await harness.node.handle(
+            "/deltafed/v1/nothing", raw, content_type="application/deltafed-request+jws"
+        ),
+    ):
+        payload = peek_payload(answer.body)
+        assert payload is not None
+        assert payload["req"] == sha256_digest(b"")
+        assert payload["aud"] == JIANGSU
+        assert "rid" not in payload
+    sent = await harness.post(raw, path="/deltafed/v1/nothing-here")
+    assert sent.status == 404
+    assert peek_payload(sent.response.content)["req"] == sha256_digest(b"")  # type: ignore[index]
 
 
 async def test_unknown_path_and_wrong_method(harness: Harness) -> None:

@@ -15,7 +15,14 @@ from jwcrypto import jws as jc_jws
 
 from deltafed import SignatureInvalidError
 from deltafed._clock import FixedClock
-from deltafed.keys import PrivateKey, StaticKeyResolver
+from deltafed.keys import (
+    P256_ORDER,
+    PrivateKey,
+    StaticKeyResolver,
+    b64url_decode,
+    b64url_encode,
+    low_s,
+)
 from deltafed.protocol import (
     REQUEST_TYP,
     RESPONSE_TYP,
@@ -48,7 +55,18 @@ def jc_sign(header: dict[str, Any], payload: bytes, key: PrivateKey) -> bytes:
     private = jc_jwk.JWK(**key.to_private_jwk())
     obj = jc_jws.JWS(payload)
     obj.add_signature(private, alg=header["alg"], protected=json.dumps(header))
-    return obj.serialize(compact=True).encode()
+    compact = obj.serialize(compact=True).encode()
+    # A general JOSE library may give either of the two ES256 forms; the protocol takes the
+    # low-S one only (§1), so an implementation built on one normalises before sending.
+    return with_s(compact, low_s) if header["alg"] == "ES256" else compact
+
+
+def with_s(compact: bytes, change: Any) -> bytes:
+    """The ES256 message with ``s`` replaced by ``change(s)``."""
+    head, payload, signature = compact.split(b".")
+    raw = b64url_decode(signature.decode())
+    s = change(int.from_bytes(raw[32:], "big"))
+    return head + b"." + payload + b"." + b64url_encode(raw[:32] + s.to_bytes(32, "big")).encode()
 
 
 @pytest.fixture(params=["EdDSA", "ES256"])
@@ -141,6 +159,19 @@ def test_jwcrypto_exchange_verifies_in_deltafed(keys, clock, verifiers) -> None:
     )
     response = requester.verify_response(response_raw, request_raw=request_raw)
     assert response.body == {"fields": {"months_paid": 36}}
+
+
+def test_es256_high_s_twin_is_refused(clock) -> None:
+    sh = PrivateKey.generate("ES256")
+    resolver = StaticKeyResolver({SHANGHAI: [sh.public_key]})
+    provider = ProtocolVerifier(resolver, JIANGSU, clock=clock, replay=None)
+    raw = jc_sign(
+        {"typ": REQUEST_TYP, "kid": sh.kid, "alg": sh.alg}, spec_canonical(_claims(clock)), sh
+    )
+    provider.verify_request(raw)  # the low-S form
+    twin = with_s(raw, lambda s: P256_ORDER - s)  # verifies as ECDSA, a second byte form
+    with pytest.raises(SignatureInvalidError):
+        provider.verify_request(twin)
 
 
 def test_jwcrypto_signature_by_another_key_is_refused(keys, clock, verifiers) -> None:

@@ -186,3 +186,32 @@ def test_bad_export_list_is_a_configuration_error(monkeypatch: pytest.MonkeyPatc
     )
     with pytest.raises(ConfigurationError, match="two exported models"):
         _export.exported_models()
+
+
+def test_member_id_rule_is_one_rule_in_prose_code_and_schema() -> None:
+    """The member id pattern of docs/schemas/ is written in protocol §1 and decides exactly as
+    parse_member_id does (issue 12: one rule, not three)."""
+    import json
+    import re
+    from pathlib import Path
+
+    from deltafed import IdentifierError
+    from deltafed.schemas.identifiers import DIVISIONS, parse_member_id
+
+    root = Path(__file__).resolve().parents[2]
+    schema = json.loads((root / "docs/schemas/Consent.schema.json").read_text("utf-8"))
+    pattern = schema["properties"]["requester"]["pattern"]
+    assert f"`{pattern}`" in (root / "docs/protocol.md").read_text("utf-8")
+    compiled = re.compile(pattern)
+    slugs = ["a", "gongan", "a-b", "-a", "a-", "A", "a" * 48, "a" * 49, "a_b", ""]
+    regions = [*DIVISIONS, "390000", "000000", "31000", "3100000"]
+    for region in regions:
+        for department in slugs:
+            for system in (None, "hukou", "x-", "a" * 48):
+                text = f"{region}/{department}" + (f"/{system}" if system else "")
+                try:
+                    parse_member_id(text)
+                    accepted = True
+                except IdentifierError:
+                    accepted = False
+                assert (compiled.fullmatch(text) is not None) == accepted, text

@@ -29,7 +29,14 @@ from deltafed._errors import (
 )
 from deltafed._profile import CRYPTO_PROFILES, INTERNATIONAL, CryptoProfile, profile_of_algorithm
 from deltafed._text import rfc3339_instant
-from deltafed.keys import SUPPORTED_ALGORITHMS, KeyResolver, Signer, b64url_decode, b64url_encode
+from deltafed.keys import (
+    KID_PATTERN,
+    SUPPORTED_ALGORITHMS,
+    KeyResolver,
+    Signer,
+    b64url_decode,
+    b64url_encode,
+)
 
 __all__ = ["CHECKPOINT_TYPE", "Checkpoint", "parse_checkpoint", "sign_checkpoint"]
 
@@ -37,6 +44,7 @@ CHECKPOINT_TYPE = "deltafed-checkpoint+jws"
 _MAX_JWS = 4096
 _ROOT = re.compile(r"(sha-256|sm3):[0-9a-f]{64}")
 _PROFILE_OF_ROOT = {p.digest_name: p for p in CRYPTO_PROFILES.values()}
+_KID = re.compile(KID_PATTERN)
 _COMPACT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 _HEADER_KEYS = {"alg", "kid", "typ"}
 _PAYLOAD_KEYS = {"log", "size", "root", "issued_at"}
@@ -149,8 +157,8 @@ def parse_checkpoint(jws: str | bytes, *, log: str | None = None) -> Checkpoint:
         raise WrongTypeError(f"checkpoint typ is {header['typ']!r}, not {CHECKPOINT_TYPE!r}")
     if header["alg"] not in SUPPORTED_ALGORITHMS:
         raise AlgorithmNotAllowedError(f"checkpoint alg {header['alg']!r} is not allowed")
-    if not isinstance(header["kid"], str) or not 0 < len(header["kid"]) <= 256:
-        raise MalformedMessageError("checkpoint kid must be a short string")
+    if not isinstance(header["kid"], str) or not _KID.fullmatch(header["kid"]):
+        raise MalformedMessageError("checkpoint kid must be 1 to 64 base64url characters")
     if set(payload) != _PAYLOAD_KEYS:
         raise MalformedMessageError(f"checkpoint payload must have exactly {sorted(_PAYLOAD_KEYS)}")
     size, root, issued, who = (

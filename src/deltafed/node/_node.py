@@ -402,7 +402,8 @@ class Node:
     async def _handle(self, path: str, body: bytes, *, content_type: str | None) -> Answer:
         operation = PATH_OPERATIONS.get(path)
         if operation is None:
-            return self._refuse(body, NotFoundError(f"no endpoint at {path[:200]}"))
+            # Not an endpoint: the body is not read as a request (§4.2), req is the empty digest.
+            return self._refuse(b"", NotFoundError(f"no endpoint at {path[:200]}"))
         if media_type(content_type) != REQUEST_TYPE:
             return self._refuse(
                 body,

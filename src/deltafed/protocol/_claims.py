@@ -15,10 +15,11 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from deltafed._errors import IdentifierError, all_error_classes
+from deltafed._errors import IdentifierError, InvalidInputError, all_error_classes
 from deltafed.schemas._base import Code, NonNegInt, WireModel
 from deltafed.schemas.common import Operation
 from deltafed.schemas.identifiers import MemberId
+from deltafed.schemas.problem import Problem
 
 __all__ = [
     "DOCUMENT_TYPES",
@@ -94,7 +95,7 @@ def _check_json(value: Any, depth: int) -> None:
             raise ValueError("integer outside the I-JSON range")
         return
     if kind is dict or kind is list:
-        if depth >= _MAX_DEPTH:
+        if depth > _MAX_DEPTH:
             raise ValueError(f"nested deeper than {_MAX_DEPTH} levels")
         if kind is dict:
             for key, item in value.items():
@@ -113,11 +114,13 @@ def _check_json(value: Any, depth: int) -> None:
 
 
 def _json_object(value: dict[str, Any]) -> dict[str, Any]:
+    # body is at level 1 (the payload at level 0): objects and arrays up to level 32.
     _check_json(value, 1)
     return value
 
 
-#: A JSON object without floats, integers within the I-JSON range, at most 32 levels deep.
+#: A JSON object without floats, integers within the I-JSON range, at most 32 levels deep
+#: (itself at level 1, objects and arrays inside it up to level 32; protocol §2.2).
 JsonObject = Annotated[dict[str, Any], AfterValidator(_json_object)]
 
 
@@ -172,13 +175,14 @@ class RequestClaims(WireModel):
 
 
 def _problem_body(body: dict[str, Any]) -> None:
-    code, title, status = body.get("code"), body.get("title"), body.get("status")
+    code = body.get("code")
     if not isinstance(code, str) or code not in PROBLEM_CODES:
         raise ValueError("a problem body needs a 'code' from the closed list of problem codes")
-    if not isinstance(title, str) or not 0 < len(title) <= 200:
-        raise ValueError("a problem body needs a 'title' of 1 to 200 characters")
-    if isinstance(status, bool) or not isinstance(status, int) or not 400 <= status <= 599:
-        raise ValueError("a problem body needs an HTTP error 'status' (400-599)")
+    # The members, their types and lengths, no null member, the status of the code (§4.1).
+    try:
+        Problem.parse(body)
+    except InvalidInputError as exc:
+        raise ValueError(f"not a problem object: {exc.reason}") from None
 
 
 class ResponseClaims(WireModel):

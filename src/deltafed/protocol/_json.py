@@ -83,7 +83,9 @@ def check_wire_value(value: Any, depth: int = 0) -> None:
 
 
 def _check(value: Any, depth: int) -> None:
-    if depth > MAX_DEPTH:
+    # The payload object is at level 0; a member or element of a value at level n is at level
+    # n + 1. An object or array above level MAX_DEPTH is refused (protocol §2.2).
+    if depth > MAX_DEPTH and isinstance(value, dict | list | tuple):
         raise InvalidInputError(f"JSON value nested deeper than {MAX_DEPTH} levels")
     if value is None or isinstance(value, bool | str):
         return

@@ -28,7 +28,7 @@ from deltafed._errors import (
     SizeLimitError,
 )
 from deltafed._profile import CryptoProfile, profile_of_algorithm
-from deltafed.keys import Signer
+from deltafed.keys import KID_PATTERN, Signer
 from deltafed.protocol._json import canonical_bytes, canonical_json_value, loads_strict
 
 __all__ = [
@@ -49,7 +49,7 @@ FORBIDDEN_ALGORITHMS = frozenset({"none", "HS256", "HS384", "HS512"})
 
 _MAX_HEADER_SEGMENT = 1024
 _MAX_SIGNATURE_BYTES = 512
-_KID = re.compile(r"[A-Za-z0-9_\-.:]{1,128}")
+_KID = re.compile(KID_PATTERN)
 _TYP = re.compile(r"[a-z0-9.\-]{1,48}\+jws")
 _COMPACT = re.compile(rb"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]*)")
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, TypeVar
+from datetime import UTC, datetime
+from typing import Any, Final, TypeVar
 
 from deltafed._clock import Clock
 from deltafed._errors import (
@@ -138,7 +138,9 @@ class ProtocolVerifier:
             raise ConfigurationError("the clock must return timezone-aware datetimes")
         return now, int(now.timestamp())
 
-    def _authenticate(self, raw: bytes, at: datetime) -> tuple[ParsedJws, MemberId]:
+    def _authenticate(
+        self, raw: bytes, now: datetime, *, iat_required: bool = True
+    ) -> tuple[ParsedJws, MemberId]:
         parsed = parse_compact(
             raw,
             max_bytes=self.limits.max_bytes,
@@ -152,6 +154,7 @@ class ProtocolVerifier:
             issuer = member_id(claimed)
         except InvalidInputError as exc:
             raise MalformedMessageError(f"iss: {exc.message}", field="iss") from exc
+        at = _signing_time(parsed.payload, now, required=iat_required)
         try:
             verifier = self.resolver.resolve(issuer, parsed.kid, at)
         except DeltafedError:
@@ -177,6 +180,9 @@ class ProtocolVerifier:
         # typ first: it says which schema applies.
         if parsed.typ != typ:
             raise WrongTypeError(f"typ is {parsed.typ!r}, expected {typ!r}", field="typ")
+        for name, value in parsed.payload.items():
+            if value is None:  # an absent claim is omitted, never null (§3, §4)
+                raise MalformedMessageError(f"claims: {name} is null", field=str(name)[:64])
         try:
             return model.parse(parsed.payload)
         except InvalidInputError as exc:
@@ -312,7 +318,7 @@ class ProtocolVerifier:
             raise InvalidInputError("use verify_request or verify_response", field="typ")
         raw = _as_bytes(data)
         at, now = self._now()
-        parsed, issuer = self._authenticate(raw, at)
+        parsed, issuer = self._authenticate(raw, at, iat_required=False)
         if parsed.typ != typ:
             raise WrongTypeError(f"typ is {parsed.typ!r}, expected {typ!r}", field="typ")
         try:
@@ -328,6 +334,21 @@ class ProtocolVerifier:
             typ=parsed.typ,
             raw=raw,
         )
+
+
+#: The last second of the year 9999: the latest signing time a message can state.
+MAX_SIGNING_TIME: Final = 253_402_300_799
+
+
+def _signing_time(payload: dict[str, Any], now: datetime, *, required: bool) -> datetime:
+    """The time the key must be valid at (§5.1 step 6): the ``iat`` the signer states, read
+    here before the claims are checked; a document that states none is judged at ``now``."""
+    iat = payload.get("iat")
+    if iat is None and not required:
+        return now
+    if type(iat) is not int or not 0 <= iat <= MAX_SIGNING_TIME:
+        raise MalformedMessageError("iat must be epoch seconds (0 to 253402300799)", field="iat")
+    return datetime.fromtimestamp(iat, UTC)
 
 
 def _replay_key(issuer: str, jti: str) -> str:

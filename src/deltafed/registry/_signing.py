@@ -13,6 +13,7 @@ payload must already be canonical, so two files with the same payload are the sa
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -26,7 +27,7 @@ from deltafed._errors import (
     SizeLimitError,
     ThresholdNotMetError,
 )
-from deltafed.keys import PublicKey, Signer, b64url_decode, b64url_encode
+from deltafed.keys import KID_PATTERN, PublicKey, Signer, b64url_decode, b64url_encode
 from deltafed.registry._models import AnchorKeys, RegistryDocument
 
 __all__ = [
@@ -50,6 +51,7 @@ MAX_SIGNATURES: Final = 32
 _ALLOWED_ALGS: Final = frozenset({"EdDSA", "ES256", "SM2SM3"})
 _MAX_PROTECTED = 1024
 _MAX_SIGNATURE_B64 = 200
+_KID: Final = re.compile(KID_PATTERN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +181,7 @@ def _parse_signature(item: object, index: int) -> _Signature:
     alg, kid = header["alg"], header["kid"]
     if not isinstance(alg, str) or alg not in _ALLOWED_ALGS:
         raise RegistryInvalidError(f"registry {where} uses algorithm {alg!r}", field=where)
-    if not isinstance(kid, str) or not 1 <= len(kid) <= 64:
+    if not isinstance(kid, str) or not _KID.fullmatch(kid):
         raise RegistryInvalidError(f"registry {where} has no usable kid", field=where)
     return _Signature(alg=alg, kid=kid, protected=protected_b64, value=value)
 

@@ -373,7 +373,9 @@ def _call(check: Any, value: Any, field: str) -> str:
 
 
 def _json_str(pattern: str, description: str) -> WithJsonSchema:
-    return WithJsonSchema({"type": "string", "pattern": pattern, "description": description})
+    # JSON Schema patterns are ECMA-262: no Python-only named groups.
+    portable = re.sub(r"\(\?P<[a-z]+>", "(", pattern)
+    return WithJsonSchema({"type": "string", "pattern": portable, "description": description})
 
 
 ResidentId = Annotated[
@@ -423,9 +425,12 @@ ProvinceCode = Annotated[
 # --- federation member identifier ------------------------------------------------------------
 
 _SLUG = r"[a-z0-9](?:[a-z0-9-]{0,46}[a-z0-9])?"
-_MEMBER_SHAPE = re.compile(
-    rf"^(?P<region>[0-9]{{6}})/(?P<department>{_SLUG})(?:/(?P<system>{_SLUG}))?$"
-)
+#: The region of a member id: one of the province-level codes of :data:`PROVINCES`, spelled
+#: out so that the JSON Schema pattern alone decides what the code decides (protocol §1).
+_REGION = "(?:" + "|".join(sorted(code[:2] for code in PROVINCES)) + ")0000"
+# Anchored for the JSON Schema (ECMA-262, where $ is the end of input); Python code uses
+# fullmatch, so a final newline is refused by both.
+_MEMBER_SHAPE = re.compile(rf"^{_REGION}/{_SLUG}(?:/{_SLUG})?$")
 
 
 class MemberId(str):
@@ -450,9 +455,10 @@ class MemberId(str):
         m = _MEMBER_SHAPE.fullmatch(value)
         if m is None:
             raise _fail(
-                "member_format", "member id must be REGION/DEPARTMENT[/SYSTEM], lower-case slugs"
+                "member_format",
+                "member id must be REGION/DEPARTMENT[/SYSTEM]: a province-level division code "
+                "and lower-case slugs",
             )
-        _check_province(m["region"])
         return cls(value)
 
     @classmethod

@@ -8,9 +8,9 @@ locally: communication, audit and configuration). Anything else, including a bug
 
 from __future__ import annotations
 
-from typing import Annotated, Final, Literal, Self, get_args
+from typing import Annotated, Any, Final, Literal, Self, get_args
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, model_validator
 
 from deltafed._errors import DeltafedError, InternalError, PeerProblemError, error_for_code
 from deltafed.schemas._base import LongText, Text, WireModel
@@ -105,7 +105,7 @@ class Problem(WireModel):
 
     code: ProblemCode
     #: A short human summary of the code.
-    title: Text
+    title: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     #: The HTTP status the node answers with.
     status: Annotated[int, Field(strict=True, ge=400, le=599)]
     detail: LongText | None = None
@@ -114,6 +114,23 @@ class Problem(WireModel):
     #: What the requester can do about it.
     remediation: Text | None = None
     request_id: RequestId | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_null_members(cls, data: Any) -> Any:
+        # On the wire an optional member is absent, never null (protocol §4.1).
+        if isinstance(data, dict):
+            for name, value in data.items():
+                if value is None:
+                    raise ValueError(f"problem member {name!r} is null; omit it instead")
+        return data
+
+    @model_validator(mode="after")
+    def _status_of_its_code(self) -> Self:
+        expected = error_for_code(self.code).status
+        if self.status != expected:
+            raise ValueError(f"a {self.code} problem has status {expected}, not {self.status}")
+        return self
 
     @classmethod
     def from_error(cls, exc: BaseException, request_id: str | None = None) -> Self:
@@ -129,25 +146,24 @@ class Problem(WireModel):
             or isinstance(exc, InternalError)
             or exc.code not in PROBLEM_CODES
         ):
-            return cls(
-                code="internal_error",
-                title=_GENERIC_TITLE,
-                status=500,
-                detail=_GENERIC_DETAIL,
-                request_id=request_id,
-            )
-        status = exc.status if 400 <= exc.status <= 599 else 500
-        return cls.model_validate(
-            {
+            members: dict[str, Any] = {
+                "code": "internal_error",
+                "title": _GENERIC_TITLE,
+                "status": 500,
+                "detail": _GENERIC_DETAIL,
+                "request_id": request_id,
+            }
+        else:
+            members = {
                 "code": exc.code,
                 "title": _title(exc.code),
-                "status": status,
+                "status": exc.status,
                 "detail": _clip(exc.message, 2000),
                 "field": _clip(exc.field, _FIELD_MAX),
                 "remediation": _clip(exc.remediation, 200),
                 "request_id": request_id,
             }
-        )
+        return cls.model_validate({k: v for k, v in members.items() if v is not None})
 
     @property
     def error_class(self) -> type[DeltafedError]:

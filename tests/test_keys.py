@@ -20,6 +20,7 @@ from deltafed import (
     UnknownMemberError,
 )
 from deltafed.keys import (
+    P256_ORDER,
     KeyResolver,
     PrivateKey,
     PublicKey,
@@ -109,7 +110,11 @@ def test_es256_signatures_are_raw_r_and_s() -> None:
     with pytest.raises(SignatureInvalidError):
         key.public_key.verify(der, b"payload")
     r, s = decode_dss_signature(der)
-    key.public_key.verify(r.to_bytes(32, "big") + s.to_bytes(32, "big"), b"payload")
+    # The same signature as raw r || s, in its low-S form, is one; its high-S twin is not.
+    low, high = (s, P256_ORDER - s) if s <= P256_ORDER // 2 else (P256_ORDER - s, s)
+    key.public_key.verify(r.to_bytes(32, "big") + low.to_bytes(32, "big"), b"payload")
+    with pytest.raises(SignatureInvalidError):
+        key.public_key.verify(r.to_bytes(32, "big") + high.to_bytes(32, "big"), b"payload")
 
 
 def test_ed25519_bad_signatures() -> None:

@@ -423,14 +423,18 @@ class TrustedRegistry:
             if doc.member(member) is None and not historical:
                 raise UnknownMemberError(f"{member} is not a member of the federation")
             raise UnknownKeyError(f"member {member} has no key {kid}")
+        # Times are compared in whole seconds (protocol §12): a signing time is an epoch second,
+        # so a window that opens at 08:00:00.375 opens for the signatures of 08:00:00.
         compromised_at = snap.compromised.get(kid)
-        if compromised_at is not None and at >= compromised_at:
+        if compromised_at is not None and at >= _second(compromised_at):
             raise KeyCompromisedError(
                 f"key {kid} of {member} is compromised since {compromised_at.isoformat()}",
                 remediation="Refuse the message; ask the member to sign with its new key.",
             )
         entry = record.entry
-        if at < entry.not_before or (record.not_after is not None and at >= record.not_after):
+        if at < _second(entry.not_before) or (
+            record.not_after is not None and at >= _second(record.not_after)
+        ):
             end = record.not_after.isoformat() if record.not_after else "open"
             raise KeyNotValidError(
                 f"key {kid} of {member} is valid from {entry.not_before.isoformat()} to {end}, "
@@ -443,3 +447,8 @@ class TrustedRegistry:
         snap = self._snap
         ident = (str(member), kid)
         return ident in snap.history and ident not in snap.keys
+
+
+def _second(moment: datetime) -> datetime:
+    """``moment`` truncated to its whole second."""
+    return moment.replace(microsecond=0)

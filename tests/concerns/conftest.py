@@ -90,7 +90,7 @@ def world() -> Iterator[World]:
     fed = LocalFederation(
         clock=clock,
         members={SHANGHAI: None, JIANGSU: None, ZHEJIANG: None, SUPERVISOR: None},
-        validity=timedelta(days=120),
+        validity=timedelta(days=400),
         key_seed=16,
     )
     builder = add_concerns(

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 
@@ -95,6 +96,7 @@ async def test_a_member_the_scenario_does_not_allow_cannot_file(
             await zhejiang.afile(make_concern(), scenario=SCENARIO_CONCERNS)
     assert caught.value.problem_code == "not_authorized"
     assert world.service.list_concerns() == []
+    assert "no schedule for 2027" in caplog.text  # the operator is told why
 
 
 async def test_a_category_outside_the_scenario_is_refused(world: World, make_concern: Any) -> None:
@@ -160,3 +162,54 @@ async def test_operator_errors_are_typed(
     assert rejected.status == "rejected"
     assert rejected.reason
     assert world.service.tick(world.clock() + timedelta(days=30)) == []
+
+
+class _SyncToNode(httpx.BaseTransport):
+    """A synchronous transport that hands each request to the node in process."""
+
+    def __init__(self, node: Any) -> None:
+        self.node = node
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        body = request.read()
+
+        async def answer() -> Any:
+            return await self.node.handle(
+                request.url.path, body, content_type=request.headers.get("content-type")
+            )
+
+        reply = anyio.run(answer)
+        return httpx.Response(
+            reply.status, content=reply.body, headers={"content-type": reply.content_type}
+        )
+
+
+def test_the_sync_filer_files_and_reads_the_history(world: World, make_concern: Any) -> None:
+    from deltafed.client import FederationClient
+
+    with (
+        httpx.Client(transport=_SyncToNode(world.node)) as http,
+        FederationClient(
+            SHANGHAI, world.fed.keys[SHANGHAI], world.node.registry, clock=world.clock, http=http
+        ) as client,
+    ):
+        filer = ConcernFiler(client, world.node.registry, clock=world.clock)
+        filed = filer.file(make_concern(), scenario=SCENARIO_CONCERNS)
+        world.service.acknowledge(filed.id)
+        seen = filer.history(filed.id)
+        assert [e.event.kind for e in seen.events] == ["filed", "acknowledged"]
+        assert filer.filed(filed.id) == seen
+        with pytest.raises(InvalidInputError):
+            anyio.run(filer.ahistory, filed.id)  # a sync client has no async methods
+
+
+async def test_a_deadline_in_an_unknown_year_is_refused_not_guessed(
+    world: World, shanghai: ConcernFiler, make_concern: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    world.clock.set(datetime(2026, 12, 30, 2, 0, tzinfo=UTC))  # three working days run into 2027
+    with pytest.raises(PeerProblemError) as caught:
+        await shanghai.afile(make_concern(), scenario=SCENARIO_CONCERNS)
+    # calendar_unknown_year is a local code: the peer sees a bare internal_error, nothing stored.
+    assert caught.value.problem_code == "internal_error"
+    assert world.service.list_concerns() == []
+    assert "no schedule for 2027" in caplog.text  # the operator is told why

@@ -39,6 +39,7 @@ import anyio.to_thread
 from deltafed._canonical import sha256_digest
 from deltafed._clock import Clock, system_clock
 from deltafed._errors import (
+    CalendarError,
     ConfigurationError,
     ConsentRequiredError,
     DeltafedError,
@@ -199,7 +200,12 @@ class ConcernService:
         existing = self.store.get(concern.id)
         if existing is not None:
             return self._refile(existing, concern, claims.iss), subjects
-        ack_due, answer_due = deadlines(doc, concern.category, now, self.calendar)
+        try:
+            ack_due, answer_due = deadlines(doc, concern.category, now, self.calendar)
+        except CalendarError as exc:
+            # The peer sees internal_error; the operator must add the year's schedule.
+            _log.error("concern %s refused: %s", concern.id, exc.message)
+            raise
         event = ConcernEvent(
             iss=self.member,
             aud=claims.iss,

@@ -12,12 +12,9 @@ import anyio.from_thread
 import httpx
 import pytest
 
-from deltafed._canonical import sha256_digest
-from deltafed.concerns import CHINA_STANDARD_TIME, ConcernFiler, verify_history
+from deltafed.concerns import CHINA_STANDARD_TIME, ConcernFiler, ConcernSupervisor
 from deltafed.concerns._example import SCENARIO_CONCERNS, SCENARIO_SUPERVISION
-from deltafed.concerns._filer import escalations
 from deltafed.node import JIANGSU
-from deltafed.protocol import ProtocolVerifier
 
 pytestmark = pytest.mark.anyio
 SUPERVISOR = "320000/zwfw"
@@ -73,27 +70,27 @@ async def test_reminder_then_escalation_across_the_holiday(
 
     # The supervisor reads what was escalated to it, and verifies it from the filing on.
     async with httpx.AsyncClient(transport=world.transport(), timeout=10) as http:
-        supervisor = world.client(SUPERVISOR, http)
-        result = await supervisor.exchange(
-            JIANGSU,
-            operation="concern.escalations",
-            target=SUPERVISOR,
+        supervisor = ConcernSupervisor(
+            world.client(SUPERVISOR, http),
+            world.node.registry,
             scenario=SCENARIO_SUPERVISION,
-            body={},
+            clock=world.clock,
         )
-    listed = escalations(result)
-    assert [h.concern_id for h in listed.concerns] == [filed.id]
-    history = listed.concerns[0]
-    verifier = ProtocolVerifier(world.node.registry, SUPERVISOR, clock=world.clock, replay=None)
-    events = verify_history(
-        verifier,
-        history.events,
-        concern_id=filed.id,
-        filing_digest=sha256_digest(history.filing.encode()),
-        responsible=JIANGSU,
-        filer=shanghai.member,
-    )
-    assert len(events) == 5
+        (escalated,) = await supervisor.aescalations(JIANGSU)
+        # Once escalated, the supervisor may also read the history itself.
+        result = await world.client(SUPERVISOR, http).exchange(
+            JIANGSU,
+            operation="concern.history",
+            target=filed.id,
+            scenario=SCENARIO_SUPERVISION,
+            body={"concern_id": filed.id},
+        )
+    assert escalated.concern_id == filed.id
+    assert escalated.filer_member == shanghai.member
+    assert escalated.filing_request == filed.filing_request
+    assert len(escalated.events) == 5
+    assert result.response.ok
+    assert len(result.body["events"]) == 5
 
 
 async def test_acknowledged_in_time_means_no_acknowledgement_notice(

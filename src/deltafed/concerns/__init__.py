@@ -5,7 +5,8 @@ to the region that can answer it, with deadlines in working days of the official
   (``Node(..., concerns=service)``), stores concerns, lets operators act, signs every event,
   and sweeps deadlines with :meth:`ConcernService.tick` (reminders, escalations).
 * :class:`ConcernFiler` - the filer's region's side: files through a federation client and
-  reads the signed history back, verifying every event.
+  reads the signed history back, verifying every event; :class:`ConcernSupervisor` - the
+  supervising member's side: reads what was escalated to it, verified the same way.
 * :class:`WorkdayCalendar` / :func:`official_calendar` - working days including the make-up
   days (调休) of the published schedules; an unknown year raises :class:`~deltafed.CalendarError`.
 * :func:`route`, :func:`deadlines` - what the registry says about who answers and by when.
@@ -15,7 +16,12 @@ The protocol is ``docs/protocol.md`` section 10; the operator's guide ``docs/con
 
 from deltafed._workdays import CHINA_STANDARD_TIME, WorkdayCalendar, YearSchedule, official_calendar
 from deltafed.concerns._events import TRANSITIONS, VerifiedEvent, sign_event, verify_history
-from deltafed.concerns._filer import ConcernFiler, FiledConcern
+from deltafed.concerns._filer import (
+    ConcernFiler,
+    ConcernSupervisor,
+    EscalatedConcern,
+    FiledConcern,
+)
 from deltafed.concerns._routing import check_filing, deadlines, route
 from deltafed.concerns._service import ConcernService, ConcernView
 from deltafed.concerns._store import ConcernRecord, ConcernStore, SqliteConcernStore
@@ -27,7 +33,9 @@ __all__ = [
     "ConcernRecord",
     "ConcernService",
     "ConcernStore",
+    "ConcernSupervisor",
     "ConcernView",
+    "EscalatedConcern",
     "FiledConcern",
     "SqliteConcernStore",
     "VerifiedEvent",

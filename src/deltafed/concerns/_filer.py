@@ -24,7 +24,7 @@ from deltafed.registry import TrustedRegistry
 from deltafed.schemas.concerns import Concern, ConcernHistory, EscalationList
 from deltafed.schemas.problem import Problem
 
-__all__ = ["ConcernFiler", "FiledConcern"]
+__all__ = ["ConcernFiler", "ConcernSupervisor", "EscalatedConcern", "FiledConcern"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +182,98 @@ class ConcernFiler:
             return self._filed[concern_id]
         except KeyError:
             raise NotFoundError(f"this filer has not filed concern {concern_id}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class EscalatedConcern:
+    """A concern escalated to the supervisor: the filing (as the responsible node kept it)
+    and its verified history."""
+
+    concern_id: str
+    responsible: str
+    filer_member: str
+    filing_request: bytes
+    events: tuple[VerifiedEvent, ...]
+
+    @property
+    def status(self) -> str:
+        return self.events[-1].event.status
+
+
+class ConcernSupervisor:
+    """Reads the concerns escalated to ``client``'s member by a responsible member, verifying
+    each history from its filing on (sync and ``a``-prefixed async methods, as
+    :class:`ConcernFiler`). ``scenario`` is the use scenario that lets the supervisor read."""
+
+    def __init__(
+        self,
+        client: FederationClient | AsyncFederationClient,
+        registry: TrustedRegistry,
+        *,
+        scenario: str,
+        clock: Clock = system_clock,
+        limits: Limits | None = None,
+    ) -> None:
+        self.client = client
+        self.registry = registry
+        self.scenario = scenario
+        self.member = client.member
+        self._documents = ProtocolVerifier(
+            registry, self.member, clock=clock, replay=None, limits=limits
+        )
+
+    def _args(self) -> dict[str, Any]:
+        return {
+            "operation": "concern.escalations",
+            "target": str(self.member),
+            "scenario": self.scenario,
+            "body": {},
+        }
+
+    def _read(self, result: ExchangeResult) -> list[EscalatedConcern]:
+        out: list[EscalatedConcern] = []
+        for history in escalations(result).concerns:
+            filing = history.filing.encode("ascii")
+            claims = peek_unverified_claims(filing) or {}
+            filer = claims.get("iss")
+            if not isinstance(filer, str) or claims.get("tgt") != history.concern_id:
+                raise MalformedMessageError(
+                    f"the filing of {history.concern_id} does not name its filer and concern",
+                    field="body.concerns",
+                )
+            events = verify_history(
+                self._documents,
+                history.events,
+                concern_id=history.concern_id,
+                filing_digest=sha256_digest(filing),
+                responsible=result.provider,
+                filer=filer,
+            )
+            if not any(e.event.kind == "escalated" and e.event.to == self.member for e in events):
+                raise MalformedMessageError(
+                    f"concern {history.concern_id} was not escalated to {self.member}",
+                    field="body.concerns",
+                )
+            out.append(
+                EscalatedConcern(
+                    concern_id=history.concern_id,
+                    responsible=str(result.provider),
+                    filer_member=filer,
+                    filing_request=filing,
+                    events=tuple(events),
+                )
+            )
+        return out
+
+    def escalations(self, responsible: str) -> list[EscalatedConcern]:
+        """The concerns ``responsible`` escalated to this member, each history verified."""
+        result = _sync(self.client).exchange(responsible, **self._args())
+        return self._read(result)
+
+    async def aescalations(self, responsible: str) -> list[EscalatedConcern]:
+        """:meth:`escalations` with an :class:`~deltafed.client.AsyncFederationClient`."""
+        result = await _async(self.client).exchange(responsible, **self._args())
+        return self._read(result)
 
 
 def _check_own_filing(filing: bytes, member: str, concern: Concern) -> None:

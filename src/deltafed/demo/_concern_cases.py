@@ -19,7 +19,6 @@ import anyio
 import httpx
 from tenacity import wait_none
 
-from deltafed._canonical import sha256_digest
 from deltafed._clock import FixedClock
 from deltafed._errors import DeltafedError, PeerProblemError
 from deltafed.adapters import synthetic_catalogue, synthetic_population
@@ -29,14 +28,12 @@ from deltafed.client import AsyncFederationClient
 from deltafed.concerns import (
     ConcernFiler,
     ConcernService,
+    ConcernSupervisor,
     SqliteConcernStore,
     official_calendar,
-    verify_history,
 )
 from deltafed.concerns._example import SCENARIO_CONCERNS, SCENARIO_SUPERVISION, add_concerns
-from deltafed.concerns._filer import escalations
 from deltafed.node import SCENARIO_VERIFY, LocalFederation, Node
-from deltafed.protocol import ProtocolVerifier
 from deltafed.schemas.concerns import Concern
 
 __all__ = ["concern_answered", "concern_escalated", "concern_not_allowed"]
@@ -192,27 +189,16 @@ async def _escalated(world: _Federation) -> tuple[bool, str]:
         # Nobody acknowledges. Sunday 15 February, 09:00 in China: the Spring Festival holiday.
         world.clock.set(datetime(2026, 2, 15, 1, 0, tzinfo=UTC))
         signed = world.service().tick()
-        supervisor = world.client(SUPERVISOR, http)
-        result = await supervisor.exchange(
-            JIANGSU,
-            operation="concern.escalations",
-            target=SUPERVISOR,
+        supervisor = ConcernSupervisor(
+            world.client(SUPERVISOR, http),
+            world.node.registry,
             scenario=SCENARIO_SUPERVISION,
-            body={},
+            clock=world.clock,
         )
-    listed = escalations(result)
-    if len(listed.concerns) != 1:
-        return False, f"the supervisor sees {len(listed.concerns)} escalated concerns"
-    history = listed.concerns[0]
-    verifier = ProtocolVerifier(world.node.registry, SUPERVISOR, clock=world.clock, replay=None)
-    events = verify_history(
-        verifier,
-        history.events,
-        concern_id=filed.id,
-        filing_digest=sha256_digest(history.filing.encode("ascii")),
-        responsible=JIANGSU,
-        filer=SHANGHAI,
-    )
+        listed = await supervisor.aescalations(JIANGSU)
+    if [e.concern_id for e in listed] != [filed.id]:
+        return False, f"the supervisor sees {len(listed)} escalated concerns"
+    events = listed[0].events
     last = events[-1].event
     working = official_calendar().is_working_day(datetime(2026, 2, 15).date())
     ok = (

@@ -7,7 +7,10 @@ can avoid: two raw Ed25519 signatures and two verifications with ``cryptography`
 
 The script prints the floor, the exchange, and their ratio (goal: at most 1.5), each the
 median of several repetitions, then the same exchange with the JWS step done by joserfc, for
-ADR 0002. Run: ``.venv/bin/python benchmarks/protocol.py [--quick]``.
+ADR 0002. With the ``gm`` extra installed it then measures the same exchange in a ``gm``
+federation (SM2 with SM3, SM3 request digest) against its own floor: two raw SM2 signatures
+and two verifications with the same library (tongsuopy, ADR 0004), printed as
+``gm ratio exchange / floor``. Run: ``.venv/bin/python benchmarks/protocol.py [--quick]``.
 """
 
 from __future__ import annotations
@@ -161,7 +164,97 @@ def main(argv: list[str] | None = None) -> int:
         ours_s, theirs_s = jose
         print(f"JWS step only, deltafed compact    (sign+verify): {ours_s * 1e6:8.1f} us")
         print(f"JWS step only, joserfc 1.x compact (sign+verify): {theirs_s * 1e6:8.1f} us")
+
+    gm_number, gm_repeat = (5, 3) if args.quick else (20, 21)
+    gm = _gm_exchange(gm_number, gm_repeat)
+    if gm is None:
+        print("gm: the gm extra (tongsuopy) is not installed; not measured")
+    else:
+        gm_floor, gm_exchange, gm_ratio, gm_quart = gm
+        print(f"gm floor    (2 SM2 sign + 2 verify, raw)   : {gm_floor * 1e6:8.1f} us")
+        print(f"gm exchange (deltafed, full, SM2/SM3)      : {gm_exchange * 1e6:8.1f} us")
+        print(f"gm ratio exchange / floor                  : {gm_ratio:8.2f}")
+        print(f"gm ratio inter-quartile range: {gm_quart[0]:.2f} .. {gm_quart[1]:.2f}")
     return 0
+
+
+def _gm_exchange(
+    number: int, repeat: int
+) -> tuple[float, float, float, tuple[float, float]] | None:
+    """The exchange in a gm federation and its floor: raw tongsuopy SM2 sign/verify, DER."""
+    from deltafed._profile import GM
+    from deltafed._sm2 import SM2_ORDER, sm2_available
+    from deltafed.protocol import Limits
+
+    if not sm2_available():
+        return None
+    from tongsuopy.crypto import hashes  # type: ignore[import-untyped]
+    from tongsuopy.crypto.asymciphers import ec  # type: ignore[import-untyped]
+
+    def scalar(label: str) -> int:
+        return int.from_bytes(hashlib.sha256(label.encode()).digest(), "big") % (SM2_ORDER - 2) + 1
+
+    req_key = PrivateKey.from_seed(hashlib.sha256(b"gm-req").digest(), "SM2")
+    prov_key = PrivateKey.from_seed(hashlib.sha256(b"gm-prov").digest(), "SM2")
+    resolver = StaticKeyResolver({REQUESTER: [req_key.public_key], PROVIDER: [prov_key.public_key]})
+    clock = FixedClock(datetime(2026, 1, 15, 8, 0, tzinfo=UTC))
+    limits = Limits(crypto=GM)
+    provider = ProtocolVerifier(
+        resolver, PROVIDER, clock=clock, replay=MemoryReplayStore(max_entries=10_000_000),
+        limits=limits,
+    )  # fmt: skip
+    requester = ProtocolVerifier(resolver, REQUESTER, clock=clock, replay=None, limits=limits)
+
+    def exchange() -> tuple[bytes, bytes]:
+        claims = new_request(
+            issuer=REQUESTER,
+            audience=PROVIDER,
+            operation="certificate.verify",
+            target=CERT,
+            scenario="kuasheng-hukou-qianyi",
+            body=BODY,
+            now=clock(),
+        )
+        raw_request = sign_request(claims, req_key)
+        request = provider.verify_request(raw_request)
+        answer = new_response(request, status="ok", body=RESULT, now=clock())
+        raw_response = sign_response(answer, prov_key)
+        provider.remember_response(request, raw_response)
+        requester.verify_response(raw_response, request_raw=raw_request)
+        return raw_request, raw_response
+
+    sample_req, sample_resp = exchange()
+    req_input, resp_input = sample_req.rsplit(b".", 1)[0], sample_resp.rsplit(b".", 1)[0]
+    # The same keys as raw tongsuopy objects (the library deltafed's gm extra uses).
+    algorithm = ec.ECDSA(hashes.SM3())
+    req_native = ec.derive_private_key(scalar("gm-req-native"), ec.SM2())
+    prov_native = ec.derive_private_key(scalar("gm-prov-native"), ec.SM2())
+    req_pub, prov_pub = req_native.public_key(), prov_native.public_key()
+    req_sig = req_native.sign(req_input, algorithm)
+    resp_sig = prov_native.sign(resp_input, algorithm)
+
+    def floor() -> None:
+        req_native.sign(req_input, algorithm)
+        req_pub.verify(req_sig, req_input, algorithm)
+        prov_native.sign(resp_input, algorithm)
+        prov_pub.verify(resp_sig, resp_input, algorithm)
+
+    floor()
+    floors, exchanges, ratios = [], [], []
+    for _ in range(repeat):
+        f = _median_per_op(floor, number, 1)
+        e = _median_per_op(exchange, number, 1)
+        floors.append(f)
+        exchanges.append(e)
+        ratios.append(e / f)
+    ratio = statistics.median(ratios)
+    quart = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else [ratio, ratio, ratio]
+    return (
+        statistics.median(floors),
+        statistics.median(exchanges),
+        ratio,
+        (quart[0], quart[2]),
+    )
 
 
 def _sqlite_exchange(parts: tuple[Any, ...], number: int, repeat: int) -> float:

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Final
 
-from deltafed._canonical import canonicalize, encode_checked, sha256_digest
+from deltafed._canonical import canonicalize, encode_checked
 from deltafed._errors import DeltafedError
+from deltafed._profile import GM, INTERNATIONAL
 from deltafed.keys import PrivateKey, b64url_decode, b64url_encode
 from deltafed.node import METADATA_PATH, METADATA_TYP, METADATA_TYPE, OPERATION_PATHS
 from deltafed.policy import CONSENT_TYP
@@ -313,9 +314,25 @@ async def _answer_or_skip(session: Session) -> tuple[dict[str, Any], Reply]:
 async def sig_binding(session: Session) -> None:
     claims, reply = await _answer_or_skip(session)
     assert reply.claims is not None
-    expected = sha256_digest(reply.request)
+    expected = session.registry.profile.digest_text(reply.request)
     _fail(reply.claims.req != expected, f"req is {reply.claims.req}, the request's is {expected}")
     _fail(reply.claims.rid != claims["jti"], f"rid is {reply.claims.rid}, not {claims['jti']}")
+
+
+async def gm_profile(session: Session) -> None:
+    profile = session.registry.profile
+    _, reply = await _answer_or_skip(session)
+    assert reply.claims is not None
+    header = json.loads(b64url_decode(reply.raw.split(b".", 1)[0].decode("ascii")))
+    _fail(
+        header.get("alg") not in profile.algorithms,
+        f"the answer is signed with {header.get('alg')!r}; the federation's {profile.name} "
+        f"profile signs with {', '.join(profile.algorithms)}",
+    )
+    _fail(
+        not reply.claims.req.startswith(f"{profile.digest_name}:"),
+        f"req {reply.claims.req[:12]}... is not a {profile.digest_name} digest",
+    )
 
 
 async def sig_addressing(session: Session) -> None:
@@ -336,13 +353,14 @@ async def sig_window(session: Session) -> None:
 async def sig_unverified_problem(session: Session) -> None:
     # Bytes that fail verification at the key step: decodable, with a claimed iss and jti.
     claims = session.probe()
-    bad = session.sign(claims, PrivateKey.generate())
+    bad = session.sign(claims, PrivateKey.generate(session.registry.profile.algorithms[0]))
     reply = await session.post(bad)
     if reply.claims is None:
         raise CheckSkipped("the refusal is not a signed response; see DF-ERR-001")
     if reply.claims.sts == "ok":
         raise CheckSkipped("the node accepted a message under an unknown key; see DF-NEG-009")
-    _fail(reply.claims.req != sha256_digest(bad), "req is not the digest of the bytes received")
+    digest = session.registry.profile.digest_text
+    _fail(reply.claims.req != digest(bad), "req is not the digest of the bytes received")
     _fail(str(reply.claims.aud) != session.tester, "aud is not the claimed issuer")
     _fail(reply.claims.rid != claims["jti"], "rid is not the claimed jti")
     garbage = b"not-a-message"
@@ -351,7 +369,7 @@ async def sig_unverified_problem(session: Session) -> None:
         raise CheckSkipped("garbage is not answered with a signed problem; see DF-ERR-001")
     _fail(str(reply.claims.aud) != session.node, "a problem to garbage must be self-addressed")
     _fail(reply.claims.rid is not None, "a problem to garbage has no rid")
-    _fail(reply.claims.req != sha256_digest(garbage), "req is not the digest of the garbage")
+    _fail(reply.claims.req != digest(garbage), "req is not the digest of the garbage")
 
 
 # --- negative cases: one table ---------------------------------------------------------------
@@ -412,11 +430,11 @@ async def _wrong_audience(s: Session) -> tuple[bytes, dict[str, str]]:
 
 
 async def _unknown_key(s: Session) -> tuple[bytes, dict[str, str]]:
-    return s.sign(s.probe(), PrivateKey.generate()), {}
+    return s.sign(s.probe(), PrivateKey.generate(s.registry.profile.algorithms[0])), {}
 
 
 async def _unknown_member(s: Session) -> tuple[bytes, dict[str, str]]:
-    stranger = PrivateKey.generate()
+    stranger = PrivateKey.generate(s.registry.profile.algorithms[0])
     region = s.tester.split("/", 1)[0]
     return s.sign(s.probe(iss=f"{region}/conformance-stranger"), stranger), {}
 
@@ -445,8 +463,20 @@ async def _alg_hs256(s: Session) -> tuple[bytes, dict[str, str]]:
 
 
 async def _alg_not_key(s: Session) -> tuple[bytes, dict[str, str]]:
-    other = "ES256" if s.tester_key.alg == "EdDSA" else "EdDSA"
-    return craft(s.probe(), s.tester_key, alg=other), {}
+    others = [a for a in s.registry.profile.algorithms if a != s.tester_key.alg]
+    if not others:
+        raise CheckSkipped(
+            f"the {s.registry.profile.name} crypto profile has one algorithm; an algorithm of "
+            "another profile is DF-GM-001"
+        )
+    return craft(s.probe(), s.tester_key, alg=others[0]), {}
+
+
+async def _alg_other_profile(s: Session) -> tuple[bytes, dict[str, str]]:
+    # Signed by the tester's registered key, under a header naming an algorithm of the other
+    # crypto profile: refused on the algorithm, before any key is looked up.
+    other = INTERNATIONAL if s.registry.profile is GM else GM
+    return craft(s.probe(), s.tester_key, alg=other.algorithms[0]), {}
 
 
 async def _wrong_typ(s: Session) -> tuple[bytes, dict[str, str]]:
@@ -750,6 +780,14 @@ NEGATIVES: Final[tuple[Negative, ...]] = (
         "DF-NEG-056", "Negative iat", "§3 and §5.1 step 5", "malformed_message", 400, _negative_iat
     ),
     Negative(
+        "DF-GM-001",
+        "alg of another crypto profile",
+        "§11 and §5.1 step 3",
+        "crypto_profile_mismatch",
+        400,
+        _alg_other_profile,
+    ),
+    Negative(
         "DF-NEG-029",
         "tgt does not name what the body asks about",
         "§3 (tgt; docs/node.md)",
@@ -832,7 +870,8 @@ async def err_unread_body(session: Session) -> None:
     reply = await session.post(b"x.y.z", path="/deltafed/v1/no-such-endpoint")
     if reply.claims is None:
         raise CheckSkipped("the refusal is not signed; see DF-ERR-001")
-    _fail(reply.claims.req != sha256_digest(b""), "req is not the digest of the empty string")
+    empty = session.registry.profile.digest_text(b"")
+    _fail(reply.claims.req != empty, "req is not the digest of the empty string")
     _fail(str(reply.claims.aud) != session.node, "the problem is not self-addressed")
     _fail(reply.claims.rid is not None, "the problem names a request id it never read")
 
@@ -987,6 +1026,9 @@ _TABLE: Final[tuple[tuple[str, str, str, str, Run], ...]] = (
      sig_signed),
     ("DF-SIG-002", "Response bound to the request", "§4 and §5.2 step 13",
      "req is the digest of the exact request bytes and rid is the request's jti", sig_binding),
+    ("DF-GM-002", "Answers in the federation's crypto profile", "§11",
+     "an answer is signed with an algorithm of the registry's crypto profile and binds the "
+     "request with its hash (SM2SM3 and sm3: in a gm federation)", gm_profile),
     ("DF-SIG-003", "Response addressed to the requester", "§4 and §5.2 step 11",
      "a response's aud is the request's iss", sig_addressing),
     ("DF-SIG-004", "Response time window", "§4 and §5.2 step 12",

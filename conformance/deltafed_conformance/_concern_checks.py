@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from deltafed._canonical import sha256_digest
 from deltafed._errors import DeltafedError, NotSupportedError
 from deltafed.concerns import verify_history
 from deltafed.protocol import ProtocolVerifier, new_jti
@@ -100,7 +99,7 @@ def _verify(session: Session, history: ConcernHistory, filing: bytes, concern_id
             verifier,
             history.events,
             concern_id=concern_id,
-            filing_digest=sha256_digest(filing),
+            filing_digest=session.registry.profile.digest_text(filing),
             responsible=session.node,
             filer=session.tester,
         )

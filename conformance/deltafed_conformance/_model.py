@@ -35,6 +35,7 @@ CATEGORIES: Final[Mapping[str, str]] = {
     "DF-IDEM": "retry",
     "DF-MAP": "mapping",
     "DF-CONC": "concerns",
+    "DF-GM": "crypto profile",
 }
 
 _CHECK_ID: Final = re.compile(r"(DF-[A-Z]+)-[0-9]{3}")

@@ -64,11 +64,11 @@ class Target(abc.ABC):
         """Start what is needed and yield the session; clean up on exit."""
 
 
-def _seeded_key(seed: int | None, name: str) -> PrivateKey:
+def _seeded_key(seed: int | None, name: str, alg: str = "EdDSA") -> PrivateKey:
     if seed is None:
-        return PrivateKey.generate()
+        return PrivateKey.generate(alg)
     digest = hashlib.sha256(f"deltafed-conformance:{seed}:{name}".encode()).digest()
-    return PrivateKey.from_seed(digest)
+    return PrivateKey.from_seed(digest, alg)
 
 
 class FederationFixture:
@@ -85,6 +85,7 @@ class FederationFixture:
         clock: Clock,
         endpoint: str | None = None,
         key_seed: int | None = None,
+        crypto: str = "international",
     ) -> None:
         self.clock = clock
         self.region = region
@@ -103,9 +104,12 @@ class FederationFixture:
             },
             scenarios=default_scenarios(self.tester, [region]),
             key_seed=key_seed,
+            crypto=crypto,
         )
         self.endpoint = self.federation.endpoints[self.node]
-        self.compromised_key = _seeded_key(key_seed, "compromised")
+        self.compromised_key = _seeded_key(
+            key_seed, "compromised", self.federation.crypto.algorithms[0]
+        )
         now = clock()
         builder = self.federation.builder()
         builder.add_key(
@@ -275,7 +279,7 @@ class AdapterTarget(Target):
     are not registered. ``node_factory`` builds the node from its :class:`NodeParts`
     (default ``parts.build()``); ``wrap`` wraps the node's ASGI app - the test suite builds
     its deliberately faulty nodes with these two. ``key_seed`` makes the TEST keys
-    deterministic.
+    deterministic. ``crypto`` is the federation's crypto profile (``gm``: SM2 and SM3).
     """
 
     kind = "adapter"
@@ -291,6 +295,7 @@ class AdapterTarget(Target):
         node_factory: Callable[[NodeParts], Node] | None = None,
         wrap: Callable[[Node], AsgiApp] | None = None,
         key_seed: int | None = None,
+        crypto: str = "international",
     ) -> None:
         self.adapter = adapter
         self.name = name or adapter
@@ -300,6 +305,7 @@ class AdapterTarget(Target):
         self.node_factory = node_factory
         self.wrap = wrap
         self.key_seed = key_seed
+        self.crypto = crypto
 
     def make_adapter(self) -> ProvinceAdapter:
         if self._adapter_factory is not None:
@@ -309,7 +315,9 @@ class AdapterTarget(Target):
     @contextlib.asynccontextmanager
     async def open(self) -> AsyncIterator[Session]:
         adapter = self.make_adapter()
-        fixture = FederationFixture(adapter.region, clock=self.clock, key_seed=self.key_seed)
+        fixture = FederationFixture(
+            adapter.region, clock=self.clock, key_seed=self.key_seed, crypto=self.crypto
+        )
         parts = fixture.parts(adapter)
         node = self.node_factory(parts) if self.node_factory is not None else parts.build()
         app = self.wrap(node) if self.wrap is not None else node

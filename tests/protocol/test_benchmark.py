@@ -20,3 +20,7 @@ def test_benchmark_runs_quickly(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     for label in ("floor", "exchange (deltafed, full)", "ratio exchange / floor", "joserfc"):
         assert label in out
+    from deltafed._sm2 import sm2_available
+
+    if sm2_available():
+        assert "gm ratio exchange / floor" in out

@@ -35,6 +35,13 @@ def register(subparsers: Any) -> None:
         help="an adapter by entry-point name (repeatable); the suite starts a node on it",
     )
     target.add_argument("--url", help="base URL of a running node")
+    target.add_argument(
+        "--crypto",
+        choices=("international", "gm"),
+        default="international",
+        help="with --adapter: the crypto profile of the federation built around it (a live "
+        "node's profile is its registry's)",
+    )
     live = parser.add_argument_group("live node")
     live.add_argument("--registry", metavar="FILE", help="the federation's signed registry")
     live.add_argument("--anchor", metavar="FILE", help="the pinned trust anchor (JSON)")
@@ -80,7 +87,7 @@ def _conformance(args: argparse.Namespace) -> int:
     if args.adapter:
         for name in args.adapter:
             load_adapter(name)  # an unknown name is a usage error, before anything runs
-        targets = [dc.AdapterTarget(name) for name in args.adapter]
+        targets = [dc.AdapterTarget(name, crypto=args.crypto) for name in args.adapter]
     elif args.url:
         missing = [f"--{n.replace('_', '-')}" for n in _LIVE_REQUIRED if not getattr(args, n)]
         if missing:

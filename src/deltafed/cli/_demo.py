@@ -1,4 +1,4 @@
-"""``deltafed demo [--dir DIR] [--keep | --no-keep] [--serve]``: the whole federation, working.
+"""``deltafed demo [--dir DIR] [--keep | --no-keep] [--serve] [--crypto gm]``: the federation.
 
 Exit status: 0 when every case behaved as expected, 1 when one did not (or the demo could not
 run), 130 after Ctrl-C (the servers are shut down first).
@@ -48,6 +48,13 @@ def register(subparsers: Any) -> None:
         help="keep the nodes running after the cases, until Ctrl-C "
         "(to run the conformance suite against them)",
     )
+    parser.add_argument(
+        "--crypto",
+        choices=("international", "gm"),
+        default="international",
+        help="the federation's crypto profile: international (Ed25519, SHA-256; default) or "
+        "gm (SM2 with SM3, SM3, HMAC-SM3; needs deltafed[gm])",
+    )
     parser.set_defaults(func=_demo)
 
 
@@ -61,7 +68,9 @@ def _demo(args: argparse.Namespace) -> int:
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
-        report = run_demo(args.dir, out=sys.stdout, serve=args.serve, keep=args.keep)
+        report = run_demo(
+            args.dir, out=sys.stdout, serve=args.serve, keep=args.keep, crypto=args.crypto
+        )
     except KeyboardInterrupt:
         print("\ninterrupted: the nodes were shut down cleanly", file=sys.stderr)
         return 130

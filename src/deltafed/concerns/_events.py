@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from deltafed._canonical import sha256_digest
 from deltafed._errors import InvalidInputError, MalformedMessageError, WrongIssuerError
 from deltafed.keys import Signer
 from deltafed.protocol import ProtocolVerifier, sign_document
@@ -113,7 +112,8 @@ def verify_history(
                 raise MalformedMessageError(
                     f"concern event {index}: {exc.message}", field=where
                 ) from exc
-        digest = sha256_digest(raw)
+        # The chain's hash is the federation's (SM3 in a gm federation, protocol section 11).
+        digest = verifier.limits.crypto.digest_text(raw)
         out.append(VerifiedEvent(event=event, raw=raw, digest=digest))
         prev, status, last_iat = digest, event.status, event.iat
     if not out:

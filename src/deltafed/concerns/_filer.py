@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from deltafed._canonical import sha256_digest
 from deltafed._clock import Clock, system_clock
 from deltafed._errors import InvalidInputError, MalformedMessageError, NotFoundError
+from deltafed._profile import INTERNATIONAL, CryptoProfile
 from deltafed.client import AsyncFederationClient, ExchangeResult, FederationClient
 from deltafed.concerns._events import VerifiedEvent, verify_history
 from deltafed.concerns._routing import route
@@ -36,6 +36,8 @@ class FiledConcern:
     scenario: str
     filing_request: bytes
     events: tuple[VerifiedEvent, ...]
+    #: The federation's crypto profile (its hash makes the digests of the chain).
+    crypto: CryptoProfile = INTERNATIONAL
 
     @property
     def id(self) -> str:
@@ -43,7 +45,7 @@ class FiledConcern:
 
     @property
     def filing_digest(self) -> str:
-        return sha256_digest(self.filing_request)
+        return self.crypto.digest_text(self.filing_request)
 
     @property
     def status(self) -> str:
@@ -122,7 +124,7 @@ class ConcernFiler:
             self._documents,
             history.events,
             concern_id=concern.id,
-            filing_digest=sha256_digest(filing),
+            filing_digest=self._documents.limits.crypto.digest_text(filing),
             responsible=result.provider,
             filer=self.member,
         )
@@ -136,6 +138,7 @@ class ConcernFiler:
             scenario=scenario,
             filing_request=filing,
             events=tuple(events),
+            crypto=self._documents.limits.crypto,
         )
         self._filed[concern.id] = filed
         return filed

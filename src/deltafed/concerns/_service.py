@@ -36,7 +36,6 @@ from typing import Any, Final, Protocol
 import anyio
 import anyio.to_thread
 
-from deltafed._canonical import sha256_digest
 from deltafed._clock import Clock, system_clock
 from deltafed._errors import (
     CalendarError,
@@ -499,7 +498,7 @@ class ConcernService:
                 "aud": record.filer_member,
                 "cid": record.id,
                 "seq": len(raws),
-                "prev": sha256_digest(raws[-1]),
+                "prev": self.registry.profile.digest_text(raws[-1]),
                 "iat": max(int(at.timestamp()), previous.iat),
                 "kind": kind,
                 "status": status,

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from deltafed._errors import ConfigurationError
+from deltafed._profile import crypto_profile
 from deltafed.adapters import synthetic_catalogue, synthetic_population
 from deltafed.adapters._synthetic import (
     BUSINESS_LICENCE,
@@ -207,6 +208,8 @@ class DemoFiles:
     nodes: Mapping[str, NodeFiles]
     registry_version: int
     expires_at: datetime
+    #: The federation's crypto profile (``international`` or ``gm``).
+    crypto: str = "international"
 
 
 def _secret_file(path: Path, data: bytes) -> Path:
@@ -320,30 +323,37 @@ The registry expires seven days after the demo ran; run the demo again for a fre
 
 
 def write_federation(
-    root: Path, ports: Mapping[str, int], *, now: datetime, validity: timedelta
+    root: Path,
+    ports: Mapping[str, int],
+    *,
+    now: datetime,
+    validity: timedelta,
+    crypto: str = "international",
 ) -> DemoFiles:
     """Create the demo federation in ``root`` (an existing, empty folder).
 
     ``ports`` gives the loopback port of each node (already bound by the caller): the
-    registry publishes the endpoints and the configurations name the ports.
+    registry publishes the endpoints and the configurations name the ports. ``crypto`` is the
+    federation's crypto profile: ``gm`` makes every key SM2 and every digest SM3.
     """
+    alg = crypto_profile(crypto).algorithms[0]
     if set(ports) != set(NODES):
         raise ConfigurationError(f"need a port for each of {sorted(NODES)}")
     for sub in ("keys", "nodes", "data", "conformance"):
         (root / sub).mkdir(mode=0o700)
     (root / "README.txt").write_text(_README, encoding="utf-8")
 
-    anchor_key = PrivateKey.generate()
+    anchor_key = PrivateKey.generate(alg)
     anchor_key_path = anchor_key.save(root / "keys" / "anchor.pem")
     anchor = AnchorKeys.of([anchor_key.public_key], 1)
     anchor_path = root / "anchor.json"
     anchor_path.write_text(json.dumps(anchor.to_wire(), indent=2) + "\n", encoding="utf-8")
 
-    builder = RegistryBuilder(FEDERATION, anchor, version=1)
+    builder = RegistryBuilder(FEDERATION, anchor, version=1, crypto=crypto)
     since = now - timedelta(days=1)
     nodes: dict[str, NodeFiles] = {}
     for member, (short, name, adapter) in NODES.items():
-        key = PrivateKey.generate()
+        key = PrivateKey.generate(alg)
         endpoint = f"http://127.0.0.1:{ports[member]}"
         node = NodeFiles(
             member=member,
@@ -367,15 +377,15 @@ def write_federation(
         builder.add_member(member, name, endpoint=endpoint)
         builder.add_key(member, key.public_key, not_before=since)
         builder.set_catalogue(synthetic_catalogue(member.split("/")[0]))
-    tester_key = PrivateKey.generate()
+    tester_key = PrivateKey.generate(alg)
     tester_path = tester_key.save(root / "keys" / "tester.pem")
     builder.add_member(TESTER, "Conformance tester (demo)")
     builder.add_key(TESTER, tester_key.public_key, not_before=since)
-    compromised = PrivateKey.generate()
+    compromised = PrivateKey.generate(alg)
     compromised.save(root / "keys" / "tester-compromised.pem")
     builder.add_key(TESTER, compromised.public_key, not_before=since)
     builder.compromise_key(TESTER, compromised.kid, at=now - timedelta(hours=1))
-    outsider = PrivateKey.generate()
+    outsider = PrivateKey.generate(alg)
     outsider.save(root / "keys" / "outsider.pem")
     builder.add_member(OUTSIDER, "A member no scenario allows (demo)")
     builder.add_key(OUTSIDER, outsider.public_key, not_before=since)
@@ -393,4 +403,5 @@ def write_federation(
         nodes=nodes,
         registry_version=doc.version,
         expires_at=doc.expires_at,
+        crypto=doc.profile.name,
     )

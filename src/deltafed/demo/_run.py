@@ -15,6 +15,7 @@ from typing import Final, TextIO
 
 from deltafed._clock import Clock, system_clock
 from deltafed._errors import ConfigurationError, DeltafedError
+from deltafed._profile import crypto_profile
 from deltafed.audit import AccessRecord, AuditLog, SqliteAuditStore
 from deltafed.demo._cases import CASES, RESIDENT, Case, UnexpectedOutcomeError, World, region_name
 from deltafed.demo._files import NODES, TESTER, DemoFiles, write_federation
@@ -147,6 +148,12 @@ def _print_header(out: TextIO, files: DemoFiles, servers: Mapping[str, LoopbackS
         f"{files.expires_at.astimezone(_CST):%Y-%m-%d %H:%M} CST",
         file=out,
     )
+    profile = crypto_profile(files.crypto)
+    print(
+        f"crypto    {profile.name}: signatures {', '.join(profile.algorithms)}, digests "
+        f"{profile.digest_name}, subject index {profile.hmac_name}",
+        file=out,
+    )
     for member, node in files.nodes.items():
         print(
             f"node      {member}  {region_name(member):<8}  {servers[member].url}  "
@@ -232,15 +239,20 @@ def run_demo(
     clock: Clock = system_clock,
     cases: Sequence[Case] = CASES,
     serve_until: Callable[[DemoReport], None] | None = None,
+    crypto: str = "international",
 ) -> DemoReport:
     """Create a federation in ``directory``, serve its three nodes, run the cases, report.
 
     ``directory``: a new or empty folder (default: a fresh ``./deltafed-demo-<time>/``); it is
     left for inspection unless ``keep`` is false and every case passed. ``serve``: after the
     cases, keep the nodes running until ``serve_until`` returns (default: until Ctrl-C).
-    ``node_factory`` builds each node from its configuration file. Ctrl-C at any point stops
-    the servers cleanly and propagates as :class:`KeyboardInterrupt`.
+    ``node_factory`` builds each node from its configuration file. ``crypto`` is the
+    federation's crypto profile (``gm``: SM2 and SM3 throughout; needs ``deltafed[gm]``).
+    Ctrl-C at any point stops the servers cleanly and propagates as :class:`KeyboardInterrupt`.
     """
+    crypto = crypto_profile(crypto).name
+    if crypto == "gm":
+        PrivateKey.generate("SM2SM3")  # fail before writing anything if the gm extra is missing
     stream = out if out is not None else sys.stdout
     started = time.perf_counter()
     load_uvicorn()  # fail before writing anything if the serve extra is missing
@@ -256,6 +268,7 @@ def run_demo(
             {m: s.port for m, s in servers.items()},
             now=clock(),
             validity=_VALIDITY,
+            crypto=crypto,
         )
         report.files = files
         report.conformance_commands = _conformance_commands(files)

@@ -106,7 +106,8 @@ def _as_bytes(data: bytes | bytearray | memoryview | str) -> bytes:
 class ProtocolVerifier:
     """Verifies the messages addressed to one member.
 
-    ``resolver`` finds the key a member signed with (the trust registry in a node);
+    ``resolver`` finds the key a member signed with (the trust registry in a node; without
+    ``limits``, its crypto profile sets the algorithms and the digest);
     ``audience`` is the member this verifier accepts messages for; ``clock`` is read once per
     verification; ``replay`` remembers request ids (``None`` disables replay protection, for
     a client that only verifies responses).
@@ -128,7 +129,14 @@ class ProtocolVerifier:
             raise ConfigurationError(f"audience is not a member id: {exc.message}") from exc
         self.clock = clock
         self.replay = replay
-        self.limits = limits if limits is not None else Limits()
+        # A trust registry says its federation's crypto profile; other resolvers are taken
+        # to be international unless the limits say otherwise.
+        profile = getattr(resolver, "profile", INTERNATIONAL)
+        self.limits = (
+            limits
+            if limits is not None
+            else Limits(crypto=profile if isinstance(profile, CryptoProfile) else INTERNATIONAL)
+        )
 
     # --- the shared steps, in the order of the specification --------------------------------
 

@@ -248,7 +248,7 @@ class ConcernSupervisor:
                 self._documents,
                 history.events,
                 concern_id=history.concern_id,
-                filing_digest=sha256_digest(filing),
+                filing_digest=self._documents.limits.crypto.digest_text(filing),
                 responsible=result.provider,
                 filer=filer,
             )

@@ -298,3 +298,42 @@ def test_sm2_without_the_gm_extra_is_a_typed_error(monkeypatch: pytest.MonkeyPat
     jwk = {"kty": "EC", "crv": "SM2", "x": "A" * 43, "y": "A" * 43}
     with pytest.raises(CryptoUnavailableError):
         PublicKey.from_jwk(jwk)
+
+
+def test_a_gm_federation_without_the_extra_is_a_typed_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import io
+    import sys
+
+    from deltafed import CryptoUnavailableError, FixedClock, _sm2
+    from deltafed.demo import run_demo
+    from deltafed.node import LocalFederation
+
+    monkeypatch.setattr(_sm2, "_modules", None)
+    for name in ("tongsuopy", "tongsuopy.crypto", "tongsuopy.crypto.asymciphers"):
+        monkeypatch.setitem(sys.modules, name, None)
+    from datetime import UTC, datetime
+
+    with pytest.raises(CryptoUnavailableError):
+        LocalFederation(clock=FixedClock(datetime(2026, 1, 1, tzinfo=UTC)), crypto="gm")
+    folder = tmp_path / "demo"
+    with pytest.raises(CryptoUnavailableError):
+        run_demo(folder, out=io.StringIO(), crypto="gm")
+    assert not folder.exists()
+
+
+def test_a_gm_registry_without_the_extra_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+    import sys
+
+    from deltafed import CryptoUnavailableError, _sm2
+    from deltafed.registry import AnchorKeys, verify_registry
+
+    vectors = Path(__file__).resolve().parents[1] / "docs" / "vectors" / "gm"
+    monkeypatch.setattr(_sm2, "_modules", None)
+    for name in ("tongsuopy", "tongsuopy.crypto", "tongsuopy.crypto.asymciphers"):
+        monkeypatch.setitem(sys.modules, name, None)
+    with pytest.raises(CryptoUnavailableError):
+        anchor = AnchorKeys.parse(json.loads((vectors / "anchor.json").read_text()))
+        verify_registry((vectors / "registry.jws").read_bytes(), anchor)

@@ -14,19 +14,20 @@ from typing import Any
 
 import pytest
 
-from deltafed import DeltafedError
+from deltafed import DeltafedError, SignatureInvalidError
 from deltafed._clock import FixedClock
 from deltafed._profile import GM
+from deltafed._sm2 import Sm2PrivateNative
 from deltafed.audit import parse_checkpoint, verify_export
 from deltafed.audit._log import subject_ref
 from deltafed.audit._merkle import leaf_hash, root_from_getter
-from deltafed.keys import PublicKey, StaticKeyResolver
+from deltafed.keys import PrivateKey, PublicKey, StaticKeyResolver
 from deltafed.protocol import PROBLEM_CODES, Limits, MemoryReplayStore, ProtocolVerifier
 from deltafed.registry import AnchorKeys, verify_registry
 
 GM_VECTORS = Path(__file__).resolve().parents[2] / "docs" / "vectors" / "gm"
 CASES = sorted((GM_VECTORS / "cases").glob("*.json"))
-FILES = ["keys.json", "registry.jws", "anchor.json", "audit.json"]
+FILES = ["keys.json", "registry.jws", "anchor.json", "audit.json", "sm2-published-examples.json"]
 
 
 def _load(path: Path) -> Any:
@@ -118,6 +119,19 @@ def test_audit_vector() -> None:
     )
     entries = verify_export(audit["export"], log=audit["log"], resolver=_resolver())
     assert len(entries) == len(audit["entries"])
+
+
+def test_published_example_vector_verifies_with_deltafed() -> None:
+    # The standard's example on the recommended curve: deltafed derives the same public key
+    # from d and verifies the published (r, s) with signer id 1234567812345678 and SM3.
+    example = _load(GM_VECTORS / "sm2-published-examples.json")["recommended_curve"]
+    assert example["signer_id"] == "1234567812345678"
+    native = Sm2PrivateNative.from_scalar(int(example["d"], 16))
+    assert (native.public.x, native.public.y) == (int(example["x"], 16), int(example["y"], 16))
+    signature = bytes.fromhex(example["r"]) + bytes.fromhex(example["s"])
+    PrivateKey(native).public_key.verify(signature, example["message"].encode())
+    with pytest.raises(SignatureInvalidError):
+        PrivateKey(native).public_key.verify(signature, example["message"].encode() + b"!")
 
 
 def _generator() -> ModuleType:

@@ -9,7 +9,8 @@ what this script produces.
 
 Output: ``keys.json``, ``cases/*.json`` (the format of ``docs/vectors/README.md``, each case
 with ``context.crypto = "gm"``), ``registry.jws`` with its pinned ``anchor.json``, and
-``audit.json`` (a gm audit log's entries, its SM2SM3 checkpoint and its SM3 Merkle root).
+``audit.json`` (a gm audit log's entries, its SM2SM3 checkpoint and its SM3 Merkle root), and
+``sm2-published-examples.json`` (the signature examples of GB/T 32918, with their fixed k).
 """
 
 from __future__ import annotations
@@ -353,6 +354,62 @@ def audit_document() -> dict[str, Any]:
     }
 
 
+def published_examples() -> dict[str, Any]:
+    """The examples of the standard, checked here with the reference before they are written.
+
+    GB/T 32918.5-2017 (GM/T 0003.5-2012) Annex A signs on the recommended SM2 curve with the
+    default signer id; GM/T 0003.2-2012 Annex A on a 256-bit test curve with another id."""
+    recommended = {
+        "source": "GB/T 32918.5-2017 (GM/T 0003.5-2012), Annex A: SM2 recommended curve",
+        "curve": "SM2",
+        "signer_id": "1234567812345678",
+        "message": "message digest",
+        "d": "3945208F7B2144B13F36E38AC6D39F95889393692860B51A42FB81EF4DF7C5B8",
+        "x": "09F9DF311E5421A150DD7D161E4BC5C672179FAD1833FC076BB08FF356F35020",
+        "y": "CCEA490CE26775A52DC6EA718CC1AA600AED05FBF35E084A6632F6072DA9AD13",
+        "k": "59276E27D506861A16680F3AD9C02DCCEF3CC1FA3CDBE4CE6D54B80DEAC1BC21",
+        "r": "F5A03B0648D2C4630EEAC513E1BB81A15944DA3827D5B74143AC7EACEEE720B3",
+        "s": "B1B6AA29DF212FD8763182BC0D421CA1BB9038FD1F7F42D4840B69C485BBC1AA",
+    }
+    test_curve = {
+        "source": "GM/T 0003.2-2012 (GB/T 32918.2), Annex A: 256-bit test curve over Fp",
+        "curve": {
+            "p": "8542D69E4C044F18E8B92435BF6FF7DE457283915C45517D722EDB8B08F1DFC3",
+            "a": "787968B4FA32C3FD2417842E73BBFEFF2F3C848B6831D7E0EC65228B3937E498",
+            "b": "63E4C6D3B23B0C849CF84241484BFE48F61D59A5B16BA06E6E12D1DA27C5249A",
+            "gx": "421DEBD61B62EAB6746434EBC3CC315E32220B3BADD50BDC4C4E6C147FEDD43D",
+            "gy": "0680512BCBB42C07D47349D2153B70C4E5D7FDFCBFA36EA1A85841B9E46E09A2",
+            "n": "8542D69E4C044F18E8B92435BF6FF7DD297720630485628D5AE74EE7C32E79B7",
+        },
+        "signer_id": "ALICE123@YAHOO.COM",
+        "message": "message digest",
+        "d": "128B2FA8BD433C6C068C8D803DFF79792A519A55171B1B650C23661D15897263",
+        "x": "0AE4C7798AA0F119471BEE11825BE46202BB79E2A5844495E97C04FF4DF2548A",
+        "y": "7C0240F88F1CD4E16352A73C17B7F16F07353E53A176D684A9FE0C6BB798E857",
+        "z": "F4A38489E32B45B6F876E3AC2168CA392362DC8F23459C1D1146FC3DBFB7BC9A",
+        "k": "6CB28D99385C175C94F94E934817663FC176D925DD72B727260DBAAE1FB2F96F",
+        "r": "40F1EC59F793D9F49E09DCEF49130D4194F79FB1EED2CAA55BACDB49C4E755D1",
+        "s": "6FC6DAC32C5D5CF10C77DFB20F7C2EB667A457872FB09EC56327A67EC7DEEBE7",
+    }
+    for example in (recommended, test_curve):
+        params = example["curve"]
+        curve = (
+            REF.SM2_CURVE
+            if params == "SM2"
+            else REF.Curve(**{k: int(v, 16) for k, v in dict(params).items()})
+        )
+        d, ident = int(str(example["d"]), 16), str(example["signer_id"]).encode()
+        message = str(example["message"]).encode()
+        public = REF.public_point(curve, d)
+        signature = REF.sign(curve, d, message, int(str(example["k"]), 16), ident)
+        if public != (int(str(example["x"]), 16), int(str(example["y"]), 16)) or signature != (
+            int(str(example["r"]), 16),
+            int(str(example["s"]), 16),
+        ):
+            raise ValueError(f"the reference does not reproduce {example['source']}")
+    return {"recommended_curve": recommended, "test_curve": test_curve}
+
+
 def write(directory: Path = HERE) -> None:
     cases_dir = directory / "cases"
     cases_dir.mkdir(parents=True, exist_ok=True)
@@ -368,6 +425,9 @@ def write(directory: Path = HERE) -> None:
     (directory / "registry.jws").write_bytes(registry)
     (directory / "anchor.json").write_text(dump(anchor), encoding="utf-8")
     (directory / "audit.json").write_text(dump(audit_document()), encoding="utf-8")
+    (directory / "sm2-published-examples.json").write_text(
+        dump(published_examples()), encoding="utf-8"
+    )
 
 
 def dump(value: Any) -> str:

@@ -51,6 +51,19 @@ async def test_file_acknowledge_answer_within_the_deadline(
     assert new_id != CERT.certificate_id
 
     seen = await shanghai.ahistory(filed.id)
+    # Both regions index the concern under the resident, who sees it in their view: the filing
+    # on the filer's side (a poll carries no identity number), every exchange and event on the
+    # responder's.
+    filer_view = world.logs[SHANGHAI].subject_view(CERT.holder_code)
+    assert [(r.operation, r.recorded_by) for r in filer_view] == [("concern.file", "requester")]
+    responder_view = world.logs[JIANGSU].subject_view(CERT.holder_code)
+    assert [r.operation for r in responder_view] == [
+        "concern.file",
+        "concern.acknowledge",
+        "concern.update",
+        "concern.answer",
+        "concern.history",
+    ]
     assert [e.event.kind for e in seen.events] == ["filed", "acknowledged", "status", "answered"]
     assert seen.status == "answered"
     assert seen.events[-1].event.iat < int(first.answer_due.timestamp())

@@ -409,9 +409,11 @@ class ConcernService:
         if at.tzinfo is None:
             raise InvalidInputError("the time must be timezone-aware", field="now")
         signed: list[ConcernEvent] = []
-        for record in self.store.find():
-            if record.status in FINAL_STATUSES or record.status == "answered":
+        for listed in self.store.find():
+            if listed.status in FINAL_STATUSES or listed.status == "answered":
                 continue
+            # Read again: another sweep (another worker) may have acted meanwhile.
+            record = self._get(listed.id)
             for stage, due, owed in (
                 ("acknowledge", record.ack_due, _UNACKNOWLEDGED),
                 ("answer", record.answer_due, _UNANSWERED),

@@ -63,7 +63,8 @@ class ConcernStore(Protocol):
     def append(
         self, concern_id: str, seq: int, event: bytes, *, status: str, notice: str | None
     ) -> None:
-        """Add event ``seq`` (it must be the next), set the status, remember the notice."""
+        """Add event ``seq`` (it must be the next), set the status, remember the notice
+        (a notice already remembered is refused: two sweeps never send it twice)."""
         ...
 
     def find(self, *, status: str | None = None) -> list[ConcernRecord]: ...
@@ -209,6 +210,10 @@ class SqliteConcernStore:
                     "SELECT notices, supervisor FROM concerns WHERE id = ?", (concern_id,)
                 ).fetchone()
                 notices = set(json.loads(row[0]))
+                if notice is not None and notice in notices:
+                    raise InvalidInputError(
+                        f"concern {concern_id} already has its {notice} notice", field="notice"
+                    )
                 if notice is not None:
                     notices.add(notice)
                     if notice.startswith("escalated:"):

@@ -130,7 +130,7 @@ def _consent_record(session: Session) -> Subject:
 
 
 async def _metadata_document(session: Session) -> tuple[Reply, dict[str, Any]]:
-    reply = await session.request("GET", METADATA_PATH)
+    reply = await session.request("GET", METADATA_PATH, response=False)
     _fail(reply.status != 200, f"GET metadata answered HTTP {reply.status}")
     verifier = ProtocolVerifier(session.registry, session.tester, clock=session.clock, replay=None)
     try:

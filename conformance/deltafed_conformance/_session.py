@@ -31,7 +31,15 @@ from deltafed.registry import TrustedRegistry
 from deltafed_conformance._model import CheckFailed, CheckSkipped
 from deltafed_conformance._profile import Profile, Subject
 
-__all__ = ["SIGNED_ERRORS_CHECK", "Reply", "Session", "authenticate", "craft", "read_reply"]
+__all__ = [
+    "SIGNED_ERRORS_CHECK",
+    "Reply",
+    "Session",
+    "SignedButInvalidError",
+    "authenticate",
+    "craft",
+    "read_reply",
+]
 
 _COMPACT: Final = re.compile(rb"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]*)")
 #: The check whose failure explains an unsigned error (see :meth:`Reply.expect_problem`).
@@ -150,8 +158,18 @@ class Reply:
         return body
 
 
+class SignedButInvalidError(ValueError):
+    """An answer that the node signed, but whose header, payload or claims do not validate."""
+
+
 def authenticate(raw: bytes, registry: TrustedRegistry, node: str, at: datetime) -> ResponseClaims:
-    """Read ``raw`` as a response signed by ``node``; ``ValueError`` naming what is wrong."""
+    """Read ``raw`` as a response signed by ``node``.
+
+    ``ValueError`` naming what is wrong when ``raw`` is not signed by the node; its subclass
+    :class:`SignedButInvalidError` when the node's signature verifies but the message does not
+    validate (a wrong header, a payload not in canonical form, claims that break §4 - a
+    problem code outside §6, for instance).
+    """
     match = _COMPACT.fullmatch(raw)
     if match is None:
         raise ValueError("not a compact JWS")
@@ -159,47 +177,67 @@ def authenticate(raw: bytes, registry: TrustedRegistry, node: str, at: datetime)
     try:
         header = json.loads(_segment(header_seg))
         payload_bytes = _segment(payload_seg)
-        payload = json.loads(payload_bytes)
         signature = _segment(signature_seg)
     except (DeltafedError, ValueError, binascii.Error) as exc:
         raise ValueError(f"undecodable segment: {exc}") from exc
-    if not isinstance(header, dict) or set(header) != {"alg", "kid", "typ"}:
-        raise ValueError("the protected header must hold exactly alg, kid and typ")
-    if header["typ"] != RESPONSE_TYP:
-        raise ValueError(f"typ is {header['typ']!r}, not {RESPONSE_TYP}")
-    if not isinstance(payload, dict):
-        raise ValueError("the payload is not a JSON object")
+    if not isinstance(header, dict) or not isinstance(header.get("kid"), str):
+        raise ValueError("the protected header names no key")
     try:
-        canonical = canonicalize(payload)
-    except DeltafedError as exc:
-        raise ValueError(f"the payload cannot be canonical: {exc.message}") from exc
-    if canonical != payload_bytes:
-        raise ValueError("the payload is not in RFC 8785 canonical form")
-    if payload.get("iss") != node:
-        raise ValueError(f"issued by {payload.get('iss')!r}, not by the node {node}")
-    try:
-        verifier = registry.resolve(node, str(header["kid"]), at)
+        verifier = registry.resolve(node, header["kid"], at)
     except DeltafedError as exc:
         raise ValueError(f"the signing key is not trusted: {exc.code}: {exc.message}") from exc
-    if verifier.alg != header["alg"]:
-        raise ValueError(f"alg {header['alg']!r} is not the key's {verifier.alg}")
     try:
         verifier.verify(signature, header_seg + b"." + payload_seg)
     except DeltafedError as exc:
         raise ValueError(f"the signature does not verify: {exc.code}") from exc
+    # Signed by the node: from here on, any defect is the node's answer breaking the protocol.
+    if set(header) != {"alg", "kid", "typ"}:
+        raise SignedButInvalidError("the protected header must hold exactly alg, kid and typ")
+    if header["alg"] != verifier.alg:
+        raise SignedButInvalidError(f"alg {header['alg']!r} is not the key's {verifier.alg}")
+    if header["typ"] != RESPONSE_TYP:
+        raise SignedButInvalidError(f"typ is {header['typ']!r}, not {RESPONSE_TYP}")
+    try:
+        payload = json.loads(payload_bytes)
+    except ValueError as exc:
+        raise SignedButInvalidError(f"the payload is not JSON: {exc}") from exc
+    if not isinstance(payload, dict):
+        raise SignedButInvalidError("the payload is not a JSON object")
+    try:
+        canonical = canonicalize(payload)
+    except DeltafedError as exc:
+        raise SignedButInvalidError(f"the payload cannot be canonical: {exc.message}") from exc
+    if canonical != payload_bytes:
+        raise SignedButInvalidError("the payload is not in RFC 8785 canonical form")
+    if payload.get("iss") != node:
+        raise SignedButInvalidError(f"issued by {payload.get('iss')!r}, not by the node {node}")
     try:
         return ResponseClaims.parse(payload)
     except DeltafedError as exc:
-        raise ValueError(f"the claims are invalid: {exc.message} (field {exc.field})") from exc
+        body = payload.get("body")
+        code = body.get("code") if isinstance(body, dict) else None
+        said = f" (a problem with code {code!r})" if payload.get("sts") == "problem" else ""
+        raise SignedButInvalidError(
+            f"the claims are invalid{said}: {exc.message} (field {exc.field})"
+        ) from exc
 
 
 def read_reply(
     response: httpx.Response, request: bytes, registry: TrustedRegistry, node: str, at: datetime
 ) -> Reply:
+    """The node's answer as a :class:`Reply`.
+
+    :class:`CheckFailed` when the node signed an answer that does not validate: the check
+    that received it fails, rather than skipping and pointing elsewhere.
+    """
     raw = response.content
     try:
         claims: ResponseClaims | None = authenticate(raw, registry, node, at)
         why = None
+    except SignedButInvalidError as exc:
+        raise CheckFailed(
+            f"HTTP {response.status_code}: the node signed an answer that does not validate: {exc}"
+        ) from exc
     except ValueError as exc:
         claims, why = None, str(exc)
     return Reply(response.status_code, response.headers, raw, request, claims, why)
@@ -330,9 +368,13 @@ class Session:
         """Sign ``claims`` and post them to the path of their operation."""
         return await self.post(self.sign(claims, signer), op=str(claims["op"]))
 
-    async def request(self, method: str, path: str) -> Reply:
-        response = await self.http.request(method, path)
-        return read_reply(response, b"", self.registry, self.node, self.clock())
+    async def request(self, method: str, path: str, *, response: bool = True) -> Reply:
+        """``method`` on ``path``; ``response=False`` for a document that is not a signed
+        response (the metadata), which the caller reads itself."""
+        answer = await self.http.request(method, path)
+        if not response:
+            return Reply(answer.status_code, answer.headers, answer.content, b"")
+        return read_reply(answer, b"", self.registry, self.node, self.clock())
 
     def need(self, value: Any, what: str) -> Any:
         """``value``, or skip the check because the profile lacks ``what``."""

@@ -30,6 +30,7 @@ from deltafed.keys import Verifier, b64url_decode
 from deltafed.node import Node
 from deltafed.policy import Decision, PolicyRequest
 from deltafed.protocol import (
+    RESPONSE_TYP,
     MemoryReplayStore,
     ProtocolVerifier,
     ReplayRecord,
@@ -41,7 +42,7 @@ from deltafed.registry import TrustedRegistry
 from deltafed.schemas.certificates import CertificateMetadata
 from deltafed.schemas.common import HolderType
 from deltafed.schemas.identifiers import parse_member_id
-from deltafed_conformance import AdapterTarget, NodeParts
+from deltafed_conformance import AdapterTarget, NodeParts, craft
 
 # --- accepts a bad signature ------------------------------------------------------------------
 
@@ -261,6 +262,22 @@ def misaddressed_responses(node: Node) -> Any:
     return Rewrite(node, transform)
 
 
+def unlisted_problem_code(node: Node) -> Any:
+    """Its replay refusals carry a code outside the closed list of §6 (signed all the same)."""
+
+    def transform(
+        status: int, headers: list[tuple[bytes, bytes]], body: bytes
+    ) -> tuple[int, bytes, bytes]:
+        kind = _content_type(headers)
+        payload = _claimed(body)
+        if payload.get("sts") != "problem" or payload["body"].get("code") != "replay":
+            return status, kind, body
+        payload["body"]["code"] = "replayed"
+        return status, kind, craft(payload, node.signer, typ=RESPONSE_TYP)
+
+    return Rewrite(node, transform)
+
+
 # --- an adapter that maps a native field wrongly ----------------------------------------------
 
 
@@ -389,6 +406,12 @@ FAULTY: tuple[Faulty, ...] = (
         "§2 and §5.1 step 4",
         lambda: AdapterTarget("memory", node_factory=_node(LooksUpIllFormedKid)),
         frozenset({"DF-NEG-051", "DF-NEG-053"}),
+    ),
+    Faulty(
+        "unlisted-problem-code",
+        "§6 closed list of codes",
+        lambda: AdapterTarget("memory", wrap=unlisted_problem_code),
+        frozenset({"DF-NEG-004"}),
     ),
     Faulty(
         "adapter-maps-wrongly",

@@ -57,3 +57,14 @@ def test_unsigned_errors_leave_the_negative_cases_unjudged() -> None:
     tampered = target.outcome("DF-NEG-001")
     assert tampered.result.status is Status.SKIP
     assert "DF-ERR-001" in tampered.result.reason
+
+
+def test_a_signed_answer_that_does_not_validate_fails_the_check_that_received_it() -> None:
+    # A problem code outside §6 is the node's fault: the replay check fails, no skip elsewhere.
+    unlisted = next(f for f in FAULTY if f.name == "unlisted-problem-code")
+    target = run([unlisted.target()]).targets[0]
+    replay = target.outcome("DF-NEG-004")
+    assert replay.result.status is Status.FAIL
+    assert "does not validate" in replay.result.reason
+    assert "replayed" in replay.result.reason
+    assert target.ids(Status.SKIP) == {"DF-MAP-001", "DF-MAP-002", "DF-MAP-003"}

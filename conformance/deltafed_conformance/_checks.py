@@ -21,12 +21,14 @@ from deltafed._profile import GM, INTERNATIONAL
 from deltafed.keys import PrivateKey, b64url_decode, b64url_encode
 from deltafed.node import METADATA_PATH, METADATA_TYP, METADATA_TYPE, OPERATION_PATHS
 from deltafed.policy import CONSENT_TYP
-from deltafed.protocol import PROBLEM_CODES, RESPONSE_TYP, ProtocolVerifier
+from deltafed.protocol import PROBLEM_CODES, RESPONSE_TYP, ProtocolVerifier, new_jti
+from deltafed.schemas.common import CertificateStatus
 from deltafed.schemas.messages import RecordResponse, ReleaseResult, VerificationResult
 from deltafed.schemas.problem import Problem
 from deltafed_conformance._concern_checks import CONCERN_CHECKS
 from deltafed_conformance._golden import golden_check
 from deltafed_conformance._model import Check, CheckFailed, CheckSkipped
+from deltafed_conformance._platform import FAULTS, Platform
 from deltafed_conformance._profile import Subject
 from deltafed_conformance._session import Reply, Session, craft
 
@@ -281,6 +283,97 @@ async def exc_not_found(session: Session) -> None:
     claims = _verify_claims(session)
     claims["body"]["holder_code"] = absent
     (await session.send(claims)).expect_problem("not_found", 404)
+
+
+# --- what a verification says ---------------------------------------------------------------
+
+
+def _platform(session: Session) -> Platform:
+    if session.platform is None:
+        raise CheckSkipped("runs only in process, against an adapter and its platform")
+    return session.platform
+
+
+async def _verify_by_id(session: Session, subject: Subject) -> VerificationResult:
+    cid = session.need(subject.certificate_id, "certificate_id of the subject")
+    claims = session.claims(
+        op="certificate.verify",
+        tgt=cid,
+        scn=subject.scenario,
+        body={"certificate_id": cid, "use_cause": "deltafed conformance"},
+    )
+    result: VerificationResult = _schema(
+        VerificationResult, (await session.send(claims)).expect_ok()
+    )
+    _fail(result.certificate_id != cid, f"asked about {cid}, answered {result.certificate_id}")
+    return result
+
+
+async def exc_revoked(session: Session) -> None:
+    subject: Subject = session.need(session.profile.revoked, "[revoked] subject")
+    result = await _verify_by_id(session, subject)
+    _fail(result.valid, "a revoked certificate is answered valid")
+    _fail(
+        result.status is not CertificateStatus.REVOKED,
+        f"a revoked certificate is answered with status {result.status.value}, not 03",
+    )
+
+
+async def exc_revoked_in_session(session: Session) -> None:
+    platform = _platform(session)
+    spare = platform.spare
+    if spare is None:
+        raise CheckSkipped("the adapter offers no way to revoke a certificate (sandbox.revoke)")
+    before = await _verify_by_id(session, spare)
+    _fail(not before.valid, f"a valid certificate is answered not valid ({before.status.value})")
+    platform.revoke(str(spare.certificate_id))
+    after = await _verify_by_id(session, spare)
+    _fail(
+        after.valid or after.status is not CertificateStatus.REVOKED,
+        f"revoked during the session, the certificate is still answered valid={after.valid}, "
+        f"status {after.status.value}: a stale answer",
+    )
+
+
+async def exc_summary(session: Session) -> None:
+    subject: Subject = session.need(session.profile.verify, "[verify] subject")
+    claims = _verify_claims(session)
+    result = _schema(VerificationResult, (await session.send(claims)).expect_ok())
+    try:
+        scenario = session.registry.scenario(subject.scenario)
+    except DeltafedError as exc:
+        raise CheckSkipped(f"the registry does not list {subject.scenario}: {exc.code}") from exc
+    allowed = {"name", *scenario.allowed_fields}
+    beyond = sorted(set(result.summary) - allowed)
+    _fail(
+        bool(beyond),
+        f"the summary carries {beyond}: only the certificate's name and the scenario's fields "
+        f"{sorted(scenario.allowed_fields)} may be there",
+    )
+    holder = {subject.holder_code}
+    if session.platform is not None:
+        # In process the suite can ask the platform who the holder is.
+        meta = await session.platform.adapter.find_certificate(certificate_id=result.certificate_id)
+        holder |= {meta.holder_code, meta.holder_name, meta.number}
+    named = sorted(k for k, v in result.summary.items() if any(h and h in v for h in holder))
+    _fail(bool(named), f"the summary names the holder (their name or number) in {named}")
+
+
+async def exc_use_cause(session: Session) -> None:
+    platform = _platform(session)
+    before = platform.use_causes()
+    if before is None:
+        raise CheckSkipped("the platform does not record use causes (sandbox.use_causes)")
+    cause = f"deltafed conformance {new_jti()[:12]}"
+    claims = _record_claims(session, _record(session))
+    claims["body"]["use_cause"] = cause
+    (await session.send(claims)).expect_ok()
+    arrived = (platform.use_causes() or [])[len(before) :]
+    _fail(not arrived, "the platform was not asked")
+    _fail(
+        any(c != cause for c in arrived),
+        f"the request's use cause {cause!r} reached the platform as {arrived}",
+    )
 
 
 # --- signatures, binding, addressing ---------------------------------------------------------
@@ -861,6 +954,42 @@ async def err_method(session: Session) -> None:
     _fail("POST" not in allow.upper(), f"Allow header is {allow!r}, must name POST")
 
 
+#: The codes of §6 that say the platform behind the node failed (or the node itself did).
+_PLATFORM_FAILURES: Final = frozenset(
+    {
+        "adapter_error",
+        "adapter_unavailable",
+        "adapter_timeout",
+        "adapter_auth_failed",
+        "adapter_quota_exceeded",
+        "adapter_bad_data",
+        "internal_error",
+    }
+)
+
+
+async def err_platform_failures(session: Session) -> None:
+    platform = _platform(session)
+    for fault in FAULTS:
+        with platform.failing(fault):
+            reply = await session.send(_verify_claims(session))
+        what = f"platform fault {fault}"
+        if reply.claims is None:
+            raise CheckFailed(
+                f"{what}: HTTP {reply.status}, not a signed response ({reply.unsigned_because})"
+            )
+        body = reply.claims.body
+        _fail(reply.claims.sts != "problem", f"{what}: answered ok")
+        _fail(
+            body.get("code") not in _PLATFORM_FAILURES,
+            f"{what}: problem {body.get('code')}, not a platform failure",
+        )
+        _fail(
+            reply.status < 500 or reply.status != body.get("status"),
+            f"{what}: HTTP {reply.status} for problem {body.get('code')} ({body.get('status')})",
+        )
+
+
 async def err_not_found(session: Session) -> None:
     reply = await session.post(b"x.y.z", path="/deltafed/v1/no-such-endpoint")
     reply.expect_problem("not_found", 404)
@@ -986,6 +1115,23 @@ async def idem_retry_refused(session: Session) -> None:
     await _retransmit(session, session.probe(scn="deltafed-conformance-no-such-scenario"))
 
 
+async def idem_transient_released(session: Session) -> None:
+    platform = _platform(session)
+    raw = session.sign(_verify_claims(session))
+    with platform.failing("server_error"):
+        first = await session.post(raw)
+    if first.claims is None or first.claims.sts == "ok":
+        raise CheckSkipped(f"the platform fault gave {first.describe()}; see DF-ERR-006")
+    second = await session.post(raw)
+    if second.claims is not None and second.claims.sts == "problem":
+        raise CheckFailed(
+            f"after a transient {first.claims.body.get('code')}, the same bytes again got "
+            f"{second.claims.body.get('code')} ({second.status}) once the platform was back: "
+            "the transient problem was remembered"
+        )
+    second.expect_ok()
+
+
 # --- the tables ------------------------------------------------------------------------------
 
 
@@ -1021,6 +1167,19 @@ _TABLE: Final[tuple[tuple[str, str, str, str, Run], ...]] = (
     ("DF-EXC-006", "Nothing matches", "§6",
      "a request about a holder the node has nothing for is refused with not_found (404)",
      exc_not_found),
+    ("DF-EXC-007", "A revoked certificate is not valid", "docs/node.md Endpoints",
+     "a certificate the platform holds as revoked is answered valid false with status 03",
+     exc_revoked),
+    ("DF-EXC-008", "Revocation during the session", "docs/node.md Endpoints",
+     "a certificate revoked on the platform during the session is answered revoked at once, "
+     "never from a stale copy",
+     exc_revoked_in_session),
+    ("DF-EXC-009", "Verification summary is minimal", "docs/node.md Endpoints",
+     "a verification's summary holds only the certificate's name and the scenario's fields, "
+     "never the holder's name or number",
+     exc_summary),
+    ("DF-EXC-010", "The use cause reaches the platform", "docs/node.md Idempotent retry",
+     "the request's use_cause is passed to every platform call", exc_use_cause),
     ("DF-SIG-001", "Answers are signed by the node", "§2, §4 and §7.1",
      "every answer is a deltafed-response+jws signed with a registry key of the node",
      sig_signed),
@@ -1058,6 +1217,10 @@ _TABLE: Final[tuple[tuple[str, str, str, str, Run], ...]] = (
      "self-addressed, req the empty digest, no rid", err_unread_body),
     ("DF-ERR-005", "No internal detail in problems", "§4.1",
      "a problem carries no stack trace or internal detail", err_no_internals),
+    ("DF-ERR-006", "Platform failures are signed problems", "§7.1 and docs/node.md steps",
+     "a platform that fails (5xx, timeout, unreadable answer) gives a signed problem with a 5xx "
+     "status and its code",
+     err_platform_failures),
     ("DF-POL-001", "Unauthorized requester", "§6",
      "a member the scenario does not name is refused with not_authorized (403)",
      pol_unauthorized),
@@ -1092,6 +1255,10 @@ _TABLE: Final[tuple[tuple[str, str, str, str, Run], ...]] = (
     ("DF-IDEM-002", "Idempotent retry of a refusal", "§5.3",
      "the same bytes of a refused (verified) request get the same signed problem again",
      idem_retry_refused),
+    ("DF-IDEM-003", "A transient problem is not remembered", "§5.3",
+     "after adapter_unavailable, the same bytes again are processed anew once the platform is "
+     "back",
+     idem_transient_released),
     ("DF-MAP-001", "Certificate mapping (golden)", "§4 (bodies: docs/schemas/)",
      "golden native certificates map to the shared CertificateMetadata",
      golden_check("find_certificate")),
@@ -1103,13 +1270,19 @@ _TABLE: Final[tuple[tuple[str, str, str, str, Run], ...]] = (
      golden_check("fetch_record")),
 )  # fmt: skip
 
+#: The checks that need the platform behind the node: they run only against an adapter.
+IN_PROCESS: Final = frozenset(
+    {"DF-EXC-008", "DF-EXC-010", "DF-ERR-006", "DF-IDEM-003", "DF-MAP-001", "DF-MAP-002",
+     "DF-MAP-003"}
+)  # fmt: skip
+
 _FIXED: Final[tuple[Check, ...]] = tuple(
     Check(
         check_id,
         title,
-        f"docs/protocol.md {section}: {text}",
+        f"docs/protocol.md {section}: {text}" if section.startswith("§") else f"{section}: {text}",
         run,
-        in_process=check_id.startswith("DF-MAP"),
+        in_process=check_id in IN_PROCESS,
     )
     for check_id, title, section, text, run in _TABLE
 )

@@ -39,6 +39,8 @@ CATEGORIES: Final[Mapping[str, str]] = {
 }
 
 _CHECK_ID: Final = re.compile(r"(DF-[A-Z]+)-[0-9]{3}")
+#: Where a check's requirement is written (the protocol, by section, or the node's rules).
+_DOCS: Final = ("docs/protocol.md §", "docs/node.md", "docs/adapters.md")
 
 
 class Status(StrEnum):
@@ -102,8 +104,8 @@ class Check:
         match = _CHECK_ID.fullmatch(self.id)
         if match is None or match.group(1) not in CATEGORIES:
             raise ValueError(f"bad check id {self.id!r}")
-        if "docs/protocol.md §" not in self.requirement:
-            raise ValueError(f"{self.id}: the requirement must quote docs/protocol.md §N")
+        if not self.requirement.startswith(_DOCS):
+            raise ValueError(f"{self.id}: the requirement must quote {' or '.join(_DOCS)}")
 
     @property
     def category(self) -> str:

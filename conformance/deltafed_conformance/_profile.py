@@ -35,6 +35,13 @@ one is skipped with the reason. Example::
     holder_code = "321000185008209589"
     fields = ["is_household_head"]
 
+    [revoked]                              # certificate.verify of a revoked certificate
+    scenario = "yrd-identity-verify"
+    type_code = "11100000YG0000014M001"
+    holder_type = "111"
+    holder_code = "320600185805019536"
+    certificate_id = "1.2.156...."         # revoked on the platform: valid false, status 03
+
     [absent]
     holder_code = "320600186001011238"     # a valid identity number the node has nothing for
 
@@ -79,7 +86,7 @@ _SUBJECT_KEYS: Final = frozenset(
         "outside_field",
     }
 )
-_SECTIONS: Final = frozenset({"verify", "release", "record", "consent_record"})
+_SECTIONS: Final = frozenset({"verify", "release", "record", "consent_record", "revoked"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +112,8 @@ class Profile:
     release: Subject | None = None
     record: Subject | None = None
     consent_record: Subject | None = None
+    #: A certificate the platform holds as revoked (status ``03``).
+    revoked: Subject | None = None
     absent_holder_code: str | None = None
     compromised_key: Path | None = None
     outsider_id: str | None = None
@@ -177,6 +186,7 @@ def profile_from_mapping(data: Mapping[str, Any], base: Path | None = None) -> P
         release=subjects.get("release"),
         record=subjects.get("record"),
         consent_record=subjects.get("consent_record"),
+        revoked=subjects.get("revoked"),
         absent_holder_code=_text(absent, "holder_code", "absent", required=False),
         compromised_key=path("compromised_key"),
         outsider_id=outsider_id,
@@ -203,17 +213,28 @@ def load_profile(path: str | Path) -> Profile:
     return profile_from_mapping(data, base=target.parent)
 
 
+def identity_cards(region: str, seed: int | None = None) -> list[Subject]:
+    """The valid resident identity cards of the synthetic population of ``region``, as
+    ``certificate.verify`` subjects: the first is the profile's, the others are spares."""
+    population = synthetic_population() if seed is None else synthetic_population(seed)
+    return [
+        Subject(
+            scenario=SCENARIO_VERIFY,
+            holder_type="111",
+            holder_code=c.holder_code,
+            type_code=c.type_code,
+            certificate_id=c.certificate_id,
+        )
+        for c in population.region(region).certificates
+        if c.type_code == IDENTITY_CARD.type_code and c.status is CertificateStatus.VALID
+    ]
+
+
 def synthetic_profile(region: str, *, seed: int | None = None, node: str | None = None) -> Profile:
     """The profile of a node serving the synthetic population of ``region`` under the
     scenarios of :func:`deltafed.node.default_scenarios` (what :class:`AdapterTarget` builds).
     """
-    population = synthetic_population() if seed is None else synthetic_population(seed)
-    data = population.region(region)
-    card = next(
-        c
-        for c in data.certificates
-        if c.type_code == IDENTITY_CARD.type_code and c.status is CertificateStatus.VALID
-    )
+    card = identity_cards(region, seed)[0]
     holder = card.holder_code
     division = holder[:6]
     first17 = f"{division}18600101123"

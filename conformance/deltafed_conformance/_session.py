@@ -29,6 +29,7 @@ from deltafed.node import OPERATION_PATHS, REQUEST_TYPE
 from deltafed.protocol import REQUEST_TYP, RESPONSE_TYP, ResponseClaims, new_jti
 from deltafed.registry import TrustedRegistry
 from deltafed_conformance._model import CheckFailed, CheckSkipped
+from deltafed_conformance._platform import Platform
 from deltafed_conformance._profile import Profile, Subject
 
 __all__ = [
@@ -261,6 +262,8 @@ class Session:
     adapter_factory: Callable[[], ProvinceAdapter] | None = None
     adapter_name: str | None = None
     max_bytes: int = 262_144
+    #: The platform behind the node (adapter targets only): revocations and faults.
+    platform: Platform | None = None
     notes: dict[str, Any] = field(default_factory=dict)
 
     # --- building requests ---------------------------------------------------------------

@@ -34,7 +34,13 @@ from deltafed.keys import PrivateKey
 from deltafed.node import LocalFederation, Node, default_scenarios
 from deltafed.protocol import MemoryReplayStore, ReplayStore
 from deltafed.registry import TrustedRegistry, load_anchor_file
-from deltafed_conformance._profile import Profile, load_profile, synthetic_profile
+from deltafed_conformance._platform import Platform
+from deltafed_conformance._profile import (
+    Profile,
+    identity_cards,
+    load_profile,
+    synthetic_profile,
+)
 from deltafed_conformance._session import Session
 
 __all__ = [
@@ -202,7 +208,7 @@ def profile_to_mapping(profile: Profile) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if profile.node is not None:
         out["node"] = profile.node
-    for name in ("verify", "release", "record", "consent_record"):
+    for name in ("verify", "release", "record", "consent_record", "revoked"):
         subject = getattr(profile, name)
         if subject is None:
             continue
@@ -318,6 +324,14 @@ class AdapterTarget(Target):
         fixture = FederationFixture(
             adapter.region, clock=self.clock, key_seed=self.key_seed, crypto=self.crypto
         )
+        platform = Platform(adapter)
+        profile = fixture.profile()
+        spares = identity_cards(adapter.region)[1:]
+        if platform.can_revoke and len(spares) >= 2:
+            # One certificate revoked before the run, one kept to revoke during it.
+            platform.revoke(str(spares[0].certificate_id))
+            profile = replace(profile, revoked=spares[0])
+            platform.spare = spares[1]
         parts = fixture.parts(adapter)
         node = self.node_factory(parts) if self.node_factory is not None else parts.build()
         app = self.wrap(node) if self.wrap is not None else node
@@ -332,12 +346,13 @@ class AdapterTarget(Target):
                     tester_key=fixture.tester_key,
                     registry=fixture.trusted_registry(),
                     clock=self.clock,
-                    profile=fixture.profile(),
+                    profile=profile,
                     compromised_key=fixture.compromised_key,
                     outsider=(fixture.outsider, fixture.outsider_key),
                     adapter_factory=self.make_adapter,
                     adapter_name=getattr(adapter, "name", self.adapter),
                     max_bytes=node.limits.max_bytes,
+                    platform=platform,
                 )
         finally:
             await node.aclose()

@@ -8,6 +8,8 @@ edited.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import json
 from collections.abc import Callable
@@ -23,17 +25,20 @@ from deltafed import (
     ExpiredError,
     MalformedMessageError,
     UnknownKeyError,
+    UnknownMemberError,
 )
 from deltafed._canonical import sha256_digest
+from deltafed.adapters import InMemoryAdapter, RecordData
 from deltafed.adapters.shanghai import ShanghaiAdapter
-from deltafed.keys import Verifier, b64url_decode
-from deltafed.node import Node
+from deltafed.keys import Verifier, b64url_decode, b64url_encode
+from deltafed.node import Exchange, Node
 from deltafed.policy import Decision, PolicyRequest
 from deltafed.protocol import (
     RESPONSE_TYP,
     MemoryReplayStore,
     ProtocolVerifier,
     ReplayRecord,
+    RequestClaims,
     ResponseClaims,
     VerifiedRequest,
     sign_response,
@@ -167,6 +172,181 @@ class SkipsConsent(Node):
             )
 
 
+# --- lenient parsing: verifies the signature over the bytes, but reads them loosely ----------
+
+
+def _loose(segment: bytes) -> bytes:
+    # The standard library ignores padding bits: any spelling decodes.
+    return base64.urlsafe_b64decode(segment + b"=" * (-len(segment) % 4))
+
+
+def _header_pairs(raw: bytes) -> list[tuple[str, Any]]:
+    try:
+        pairs: list[tuple[str, Any]] = json.loads(
+            _loose(raw.split(b".")[0]), object_pairs_hook=list
+        )
+    except (ValueError, IndexError, binascii.Error):
+        return []
+    return pairs
+
+
+def _lenient(node: Node, raw: bytes) -> VerifiedRequest:
+    """What a node with a lax parser accepts: a duplicate header member (the last wins), any
+    base64url spelling, any integer, any algorithm name, as long as the key verifies."""
+    head, body, signature = raw.split(b".")
+    header = dict(_header_pairs(raw))
+    payload = json.loads(_loose(body))
+    key = node.registry.resolve(parse_member_id(payload["iss"]), header["kid"], node.clock())
+    key.verify(_loose(signature), head + b"." + body)
+    try:
+        claims = RequestClaims.model_validate(payload)
+    except ValueError:  # an integer out of range: taken as it is
+        claims = RequestClaims.model_construct(**payload)
+    return VerifiedRequest(
+        claims=claims,
+        raw=raw,
+        digest=sha256_digest(raw),
+        kid=header["kid"],
+        alg=header["alg"],
+        duplicate_of=None,
+    )
+
+
+class Lenient(Node):
+    """Falls back to :func:`_lenient` when verification fails and ``lax(raw, error)`` says so."""
+
+    @staticmethod
+    def lax(raw: bytes, error: DeltafedError) -> bool:
+        raise NotImplementedError
+
+    def verify(self, raw: bytes) -> VerifiedRequest:
+        try:
+            return super().verify(raw)
+        except DeltafedError as exc:
+            try:
+                lax = self.lax(raw, exc)
+            except (ValueError, IndexError, binascii.Error):
+                lax = False  # not even three segments: refused as before
+            if lax:
+                return _lenient(self, raw)
+            raise
+
+
+class AllowsES384(Lenient):
+    """Its allow-list also has ES384, which it checks with the member's key."""
+
+    @staticmethod
+    def lax(raw: bytes, error: DeltafedError) -> bool:
+        return dict(_header_pairs(raw)).get("alg") == "ES384"
+
+
+class KeepsLastHeaderMember(Lenient):
+    @staticmethod
+    def lax(raw: bytes, error: DeltafedError) -> bool:
+        names = [name for name, _ in _header_pairs(raw)]
+        return len(names) != len(set(names))
+
+
+class AnyBase64Spelling(Lenient):
+    @staticmethod
+    def lax(raw: bytes, error: DeltafedError) -> bool:
+        segments = raw.split(b".")
+        return any(b64url_encode(_loose(s)).encode() != s for s in segments)
+
+
+class AnyInteger(Lenient):
+    @staticmethod
+    def lax(raw: bytes, error: DeltafedError) -> bool:
+        return b":" + str(2**53).encode() in _loose(raw.split(b".")[1])
+
+
+class LooksUpAnyIssuer(Node):
+    """Does not check that iss is a member id: the registry then knows no such member."""
+
+    def verify(self, raw: bytes) -> VerifiedRequest:
+        try:
+            return super().verify(raw)
+        except MalformedMessageError as exc:
+            if exc.field == "iss":
+                raise UnknownMemberError("no such member in the registry") from exc
+            raise
+
+
+class IgnoresTarget(Node):
+    """Answers what the body asks about, whatever tgt says."""
+
+    def verify(self, raw: bytes) -> VerifiedRequest:
+        request = super().verify(raw)
+        body = request.claims.body
+        named = body.get("certificate_id") or body.get("type_code") or body.get("record_type")
+        if not isinstance(named, str):
+            return request
+        claims = request.claims.model_copy(update={"tgt": named})
+        return dataclasses.replace(request, claims=claims)
+
+
+class AcceptsConsentOfAnotherIssuer(Node):
+    """Does not compare a consent's issuer with the member that signed it."""
+
+    def decide(self, request: PolicyRequest) -> Decision:
+        try:
+            return super().decide(request)
+        except ConsentInvalidError as exc:
+            if exc.field != "cns.issuer":
+                raise
+            return Decision(
+                scenario=self.registry.scenario(request.scenario),
+                requester=parse_member_id(request.requester),
+                operation=request.operation,
+                target=request.target,
+                fields=tuple(request.fields),
+                consent=None,
+                decided_at=self.clock(),
+            )
+
+
+class SummaryNamesTheHolder(Node):
+    async def _verify_certificate(self, exchange: Exchange) -> dict[str, Any]:
+        result = await super()._verify_certificate(exchange)
+        meta = await self.adapter.find_certificate(certificate_id=result["certificate_id"])
+        result["summary"] = {**result["summary"], "holder": meta.holder_name}
+        return result
+
+
+class ForgetlessStore(MemoryReplayStore):
+    """Says it released a request, but keeps it as if still in progress."""
+
+    def forget(self, key: str, digest: str) -> bool:
+        return True
+
+
+# --- faulty platforms -------------------------------------------------------------------------
+
+
+class CachingMemory(InMemoryAdapter):
+    """Keeps the first answer about a certificate: a revocation is never seen."""
+
+    _seen: dict[Any, CertificateMetadata]
+
+    async def _find_certificate(self, **asked: Any) -> CertificateMetadata:
+        seen = self.__dict__.setdefault("_seen", {})
+        key = tuple(sorted(asked.items()))
+        if key not in seen:
+            seen[key] = await super()._find_certificate(**asked)
+        found: CertificateMetadata = seen[key]
+        return found
+
+
+class DropsUseCause(InMemoryAdapter):
+    async def fetch_record(self, *args: Any, **asked: Any) -> RecordData:
+        asked["use_cause"] = None
+        return await super().fetch_record(*args, **asked)
+
+
+def _memory(cls: type[InMemoryAdapter]) -> Callable[[Any], InMemoryAdapter]:
+    return lambda clock: cls.from_config({"region": "320000"})
+
+
 # --- answers rewritten by a middleware --------------------------------------------------------
 
 Transform = Callable[[int, list[tuple[bytes, bytes]], bytes], tuple[int, bytes, bytes]]
@@ -278,6 +458,37 @@ def unlisted_problem_code(node: Node) -> Any:
     return Rewrite(node, transform)
 
 
+def claims_any_status_valid(node: Node) -> Any:
+    """Every certificate is answered valid, whatever its status on the platform."""
+
+    def change(payload: dict[str, Any]) -> None:
+        if payload["sts"] == "ok" and "valid" in payload["body"]:
+            payload["body"].update(valid=True, status="01")
+
+    def transform(
+        status: int, headers: list[tuple[bytes, bytes]], body: bytes
+    ) -> tuple[int, bytes, bytes]:
+        kind = _content_type(headers)
+        if kind != b"application/deltafed-response+jws":
+            return status, kind, body
+        return status, kind, _resigned(node, body, change)
+
+    return Rewrite(node, transform)
+
+
+def unsigned_5xx(node: Node) -> Any:
+    """A gateway in front of the node turns every 5xx into its own HTML error page."""
+
+    def transform(
+        status: int, headers: list[tuple[bytes, bytes]], body: bytes
+    ) -> tuple[int, bytes, bytes]:
+        if status < 500:
+            return status, _content_type(headers), body
+        return status, b"text/html", b"<html><body>502 Bad Gateway</body></html>"
+
+    return Rewrite(node, transform)
+
+
 # --- an adapter that maps a native field wrongly ----------------------------------------------
 
 
@@ -381,7 +592,7 @@ FAULTY: tuple[Faulty, ...] = (
         "unsigned-errors",
         "§7.1 signed errors",
         lambda: AdapterTarget("memory", wrap=unsigned_errors),
-        frozenset({"DF-ERR-001"}),
+        frozenset({"DF-ERR-001", "DF-ERR-006"}),
     ),
     Faulty(
         "unbound-response",
@@ -412,6 +623,86 @@ FAULTY: tuple[Faulty, ...] = (
         "§6 closed list of codes",
         lambda: AdapterTarget("memory", wrap=unlisted_problem_code),
         frozenset({"DF-NEG-004"}),
+    ),
+    Faulty(
+        "allows-es384",
+        "§1 allow-list",
+        lambda: AdapterTarget("memory", node_factory=_node(AllowsES384)),
+        frozenset({"DF-NEG-024"}),
+    ),
+    Faulty(
+        "keeps-last-header-member",
+        "§2.1 no repeated member",
+        lambda: AdapterTarget("memory", node_factory=_node(KeepsLastHeaderMember)),
+        frozenset({"DF-NEG-025"}),
+    ),
+    Faulty(
+        "any-base64-spelling",
+        "§2 one spelling",
+        lambda: AdapterTarget("memory", node_factory=_node(AnyBase64Spelling)),
+        frozenset({"DF-NEG-026"}),
+    ),
+    Faulty(
+        "any-integer",
+        "§2.2 I-JSON range",
+        lambda: AdapterTarget("memory", node_factory=_node(AnyInteger)),
+        frozenset({"DF-NEG-027"}),
+    ),
+    Faulty(
+        "looks-up-any-issuer",
+        "§5.1 step 5 iss well-formed",
+        lambda: AdapterTarget("memory", node_factory=_node(LooksUpAnyIssuer)),
+        frozenset({"DF-NEG-028"}),
+    ),
+    Faulty(
+        "ignores-target",
+        "node.md tgt",
+        lambda: AdapterTarget("memory", node_factory=_node(IgnoresTarget)),
+        frozenset({"DF-NEG-029"}),
+    ),
+    Faulty(
+        "accepts-consent-of-another-issuer",
+        "§5.5 issuer",
+        lambda: AdapterTarget("memory", node_factory=_node(AcceptsConsentOfAnotherIssuer)),
+        frozenset({"DF-POL-008"}),
+    ),
+    Faulty(
+        "any-status-is-valid",
+        "node.md valid",
+        lambda: AdapterTarget("memory", wrap=claims_any_status_valid),
+        frozenset({"DF-EXC-007", "DF-EXC-008"}),
+    ),
+    Faulty(
+        "stale-status",
+        "node.md no stale answer",
+        lambda: AdapterTarget("memory", adapter_factory=_memory(CachingMemory)),
+        frozenset({"DF-EXC-008"}),
+    ),
+    Faulty(
+        "summary-names-the-holder",
+        "node.md summary",
+        lambda: AdapterTarget("memory", node_factory=_node(SummaryNamesTheHolder)),
+        frozenset({"DF-EXC-009"}),
+    ),
+    Faulty(
+        "drops-use-cause",
+        "node.md use cause",
+        lambda: AdapterTarget("memory", adapter_factory=_memory(DropsUseCause)),
+        frozenset({"DF-EXC-010"}),
+    ),
+    Faulty(
+        "unsigned-5xx",
+        "§7.1 signed 5xx",
+        lambda: AdapterTarget("memory", wrap=unsigned_5xx),
+        frozenset({"DF-ERR-006"}),
+    ),
+    Faulty(
+        "remembers-transient-problems",
+        "§5.3 transient",
+        lambda: AdapterTarget(
+            "memory", node_factory=lambda parts: parts.build(replay=ForgetlessStore())
+        ),
+        frozenset({"DF-IDEM-003"}),
     ),
     Faulty(
         "adapter-maps-wrongly",

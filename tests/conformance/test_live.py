@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,17 +13,25 @@ from deltafed.adapters.jiangsu import JiangsuAdapter
 from deltafed.node import LoopbackServer
 from deltafed_conformance import FederationFixture, LiveTarget, Status, run
 from deltafed_conformance._checks import ALL_CHECKS
+from deltafed_conformance._profile import Profile, identity_cards
+from deltafed_conformance._targets import profile_to_mapping
 
-MAPPING = {"DF-MAP-001", "DF-MAP-002", "DF-MAP-003", "DF-CONC-008"}  # in process only
+IN_PROCESS = {c.id for c in ALL_CHECKS if c.in_process}
 
 
 @pytest.fixture
 def live(tmp_path: Path) -> Iterator[tuple[LoopbackServer, FederationFixture, dict[str, Path]]]:
     server = LoopbackServer()
     fixture = FederationFixture("320000", clock=system_clock, endpoint=server.url, key_seed=5)
-    adapter, _ = JiangsuAdapter.with_sandbox()
+    adapter, sandbox = JiangsuAdapter.with_sandbox()
     node = fixture.parts(adapter).build()
     paths = fixture.write(tmp_path)
+    # The integrator names a certificate their platform holds as revoked.
+    revoked = identity_cards("320000")[1]
+    sandbox.revoke(str(revoked.certificate_id))
+    profile = json.loads(paths["profile"].read_text("utf-8"))
+    profile["revoked"] = profile_to_mapping(Profile(revoked=revoked))["revoked"]
+    paths["profile"].write_text(json.dumps(profile), "utf-8")
     server.start(node)
     try:
         yield server, fixture, paths
@@ -46,8 +55,10 @@ def test_live_node_on_loopback_passes(
     outcome = report.targets[0]
     assert len(outcome.outcomes) == len(ALL_CHECKS)
     assert outcome.ids(Status.FAIL, Status.ERROR) == set()
-    # Golden mapping needs the adapter in process; everything else runs on the wire.
-    assert outcome.ids(Status.SKIP) == MAPPING
+    # Golden mapping and platform faults need the adapter in process; the rest runs on the wire.
+    assert outcome.ids(Status.SKIP) == IN_PROCESS
+    assert {"DF-MAP-001", "DF-ERR-006", "DF-EXC-008"} <= IN_PROCESS
+    assert outcome.outcome("DF-EXC-007").result.status is Status.PASS
     assert report.passed
 
 

@@ -37,7 +37,7 @@ def test_check_ids_are_unique_and_quote_the_protocol() -> None:
     ids = [c.id for c in ALL_CHECKS]
     assert len(ids) == len(set(ids))
     for check in ALL_CHECKS:
-        assert check.requirement.startswith("docs/protocol.md §")
+        assert check.requirement.startswith(("docs/protocol.md §", "docs/node.md"))
 
 
 @pytest.mark.parametrize("faulty", FAULTY, ids=lambda f: f.name)
@@ -68,3 +68,19 @@ def test_a_signed_answer_that_does_not_validate_fails_the_check_that_received_it
     assert "does not validate" in replay.result.reason
     assert "replayed" in replay.result.reason
     assert target.ids(Status.SKIP) == {"DF-MAP-001", "DF-MAP-002", "DF-MAP-003"}
+
+
+#: The checks added with the traceability table; each has a target that breaks only its
+#: requirement (the first two share one: a node that answers every certificate valid).
+NEW_CHECKS = {
+    "DF-NEG-024", "DF-NEG-025", "DF-NEG-026", "DF-NEG-027", "DF-NEG-028", "DF-NEG-029",
+    "DF-POL-008", "DF-EXC-007", "DF-EXC-008", "DF-EXC-009", "DF-EXC-010", "DF-ERR-006",
+    "DF-IDEM-003",
+}  # fmt: skip
+
+
+def test_every_new_check_fails_on_a_target_that_breaks_its_requirement() -> None:
+    caught = {check for faulty in FAULTY for check in faulty.failing}
+    assert caught >= NEW_CHECKS
+    alone = {next(iter(f.failing)) for f in FAULTY if len(f.failing) == 1}
+    assert alone >= NEW_CHECKS - {"DF-EXC-007"}

@@ -251,6 +251,11 @@ class AnyBase64Spelling(Lenient):
     @staticmethod
     def lax(raw: bytes, error: DeltafedError) -> bool:
         segments = raw.split(b".")
+        if len(segments) != 3:
+            return False
+        alphabet = set(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+        if any(set(s) - alphabet for s in segments):
+            return False  # other bytes than base64url: not a matter of spelling
         return any(b64url_encode(_loose(s)).encode() != s for s in segments)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -101,8 +101,10 @@ def key() -> PrivateKey:
 
 
 @pytest.fixture
-def gated(tmp_path: Path) -> GatedStore:
-    return GatedStore(tmp_path / "audit.db")
+def gated(tmp_path: Path) -> Iterator[GatedStore]:
+    store = GatedStore(tmp_path / "audit.db")
+    with store.inner:
+        yield store
 
 
 @pytest.fixture
@@ -181,12 +183,13 @@ def test_a_store_without_batches_gets_one_entry_per_transaction(
     tmp_path: Path, key: PrivateKey, clock: FixedClock
 ) -> None:
     store = OneAtATimeStore(tmp_path / "audit.db")
-    log = AuditLog(store, node=NODE, signer=key, subject_key=SUBJECT_KEY, clock=clock)  # type: ignore[arg-type]
-    threads = [threading.Thread(target=_record, args=(log, i)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
-    assert store.appends == 8
-    assert log.size == 8
-    assert verify_log(store.inner, node=NODE).ok
+    with store.inner:
+        log = AuditLog(store, node=NODE, signer=key, subject_key=SUBJECT_KEY, clock=clock)  # type: ignore[arg-type]
+        threads = [threading.Thread(target=_record, args=(log, i)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+        assert store.appends == 8
+        assert log.size == 8
+        assert verify_log(store.inner, node=NODE).ok

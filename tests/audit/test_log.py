@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -35,6 +36,7 @@ from deltafed.keys import StaticKeyResolver, Verifier
 
 NODE = "310000/gongan/hukou"
 PEER = "320000/renshe/shebao"
+OpenFiles = Callable[[Path], list[str]]
 
 
 def test_record_is_chained_and_verifies(log: AuditLog, append, resolver, store) -> None:  # type: ignore[no-untyped-def]
@@ -128,6 +130,34 @@ def test_sqlite_durability_settings(store: SqliteAuditStore) -> None:
     assert store.pragma("synchronous") == 2  # FULL
 
 
+def test_a_store_holds_its_file_open_until_closed(db: Path, open_files: OpenFiles) -> None:
+    with SqliteAuditStore(db) as store:
+        assert str(db.resolve()) in open_files(db.parent)
+        store.close()  # closing twice is fine
+    assert open_files(db.parent) == []
+
+
+def test_a_store_that_fails_to_open_leaves_nothing_open(
+    tmp_path: Path, open_files: OpenFiles
+) -> None:
+    import sqlite3
+
+    newer = tmp_path / "newer.db"
+    with SqliteAuditStore(newer):
+        pass
+    conn = sqlite3.connect(newer)
+    conn.execute("UPDATE meta SET value = '999' WHERE key = 'schema_version'")
+    conn.commit()
+    conn.close()
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"not a database, " * 512)
+    for path, message in ((newer, "schema version 999"), (junk, "cannot open audit database")):
+        with pytest.raises(ConfigurationError, match=message) as refused:
+            SqliteAuditStore(path)
+        # Checked while the traceback (and the half-built store in it) is still alive.
+        assert open_files(tmp_path) == [], refused.value
+
+
 def test_seq_is_unique_in_sqlite(sql, log: AuditLog, append) -> None:  # type: ignore[no-untyped-def]
     import sqlite3
 
@@ -147,21 +177,22 @@ def test_evidence_limits(log: AuditLog, rid) -> None:  # type: ignore[no-untyped
 
 
 def test_two_writers_on_one_file_never_fork(db: Path, key, clock, append, resolver) -> None:  # type: ignore[no-untyped-def]
-    stores = [SqliteAuditStore(db), SqliteAuditStore(db)]
-    logs = [AuditLog(s, node=NODE, signer=key, subject_key=b"k" * 32, clock=clock) for s in stores]
-    # Interleave: each writer's cached tail is stale every other time.
-    for i in range(12):
-        append(logs[i % 2], 1)
-    threads = [threading.Thread(target=append, args=(lg, 15)) for lg in logs]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    report = verify_log(stores[0], node=NODE, resolver=resolver)
+    with SqliteAuditStore(db) as first, SqliteAuditStore(db) as second:
+        logs = [
+            AuditLog(s, node=NODE, signer=key, subject_key=b"k" * 32, clock=clock)
+            for s in (first, second)
+        ]
+        # Interleave: each writer's cached tail is stale every other time.
+        for i in range(12):
+            append(logs[i % 2], 1)
+        threads = [threading.Thread(target=append, args=(lg, 15)) for lg in logs]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        report = verify_log(first, node=NODE, resolver=resolver)
     assert report.ok, report.problems
     assert report.size == 42
-    for s in stores:
-        s.close()
 
 
 def test_memory_store_behaves_the_same(key, clock, append, resolver) -> None:  # type: ignore[no-untyped-def]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -10,9 +11,11 @@ import anyio
 import httpx
 import pytest
 
-from deltafed import system_clock
+from deltafed import ConfigurationError, system_clock
 from deltafed.cli import _serve, main
 from deltafed.node import JIANGSU, SHANGHAI, LocalFederation, Node, build_node, load_config
+
+OpenFiles = Callable[[Path], list[str]]
 
 
 def write_node_files(tmp_path: Path, **overrides: Any) -> Path:
@@ -60,7 +63,9 @@ region = "320000"
     return config
 
 
-def test_check_builds_the_node(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_builds_the_node(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], open_files: OpenFiles
+) -> None:
     config = write_node_files(tmp_path)
     assert main(["serve", "--config", str(config), "--check"]) == 0
     out = capsys.readouterr().out
@@ -68,10 +73,35 @@ def test_check_builds_the_node(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert "POST /deltafed/v1/records  (record.request)" in out
     assert (tmp_path / "audit.db").exists()
     assert (tmp_path / "replay.db").exists()
+    assert open_files(tmp_path) == []
+
+
+def test_a_node_that_fails_to_build_closes_what_it_opened(
+    tmp_path: Path, open_files: OpenFiles
+) -> None:
+    config = load_config(write_node_files(tmp_path))
+    # The audit database opens first; the replay store then fails to open.
+    (tmp_path / "replay.db").write_bytes(b"not a database, " * 512)
+    with pytest.raises(ConfigurationError, match="cannot open replay store") as refused:
+        build_node(config)
+    assert (tmp_path / "audit.db").exists()
+    assert open_files(tmp_path) == [], refused.value
+
+
+def test_a_node_holds_its_files_until_shut_down(tmp_path: Path, open_files: OpenFiles) -> None:
+    node = build_node(load_config(write_node_files(tmp_path)))
+    held = {Path(p).name for p in open_files(tmp_path)}
+    assert {"audit.db", "replay.db"} <= held
+    anyio.run(node.aclose)
+    assert open_files(tmp_path) == []
+    anyio.run(node.aclose)  # a second shutdown is harmless
 
 
 def test_serve_hands_the_node_to_uvicorn(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    open_files: OpenFiles,
 ) -> None:
     config = write_node_files(tmp_path)
     served: dict[str, Any] = {}
@@ -94,8 +124,9 @@ def test_serve_hands_the_node_to_uvicorn(
 
     response = anyio.run(health)
     assert response.json()["member"] == JIANGSU
-    anyio.run(node.aclose)
     assert "listening on http://127.0.0.1:9999" in capsys.readouterr().out
+    # uvicorn has returned (stubbed here): serve closed the node's files behind it.
+    assert open_files(tmp_path) == []
 
 
 def test_missing_uvicorn_is_a_clear_error(

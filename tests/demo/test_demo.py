@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import socket
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -14,7 +15,7 @@ from deltafed import ConfigurationError, system_clock
 from deltafed.demo import CASES, Case, DemoReport, World, run_demo
 from deltafed.demo._table import render_table, text_width
 from deltafed.keys import PrivateKey
-from deltafed.node import Node, NodeConfig, build_node, load_config
+from deltafed.node import LoopbackServer, Node, NodeConfig, build_node, load_config
 from deltafed.registry import TrustedRegistry, load_anchor_file
 
 
@@ -30,8 +31,13 @@ def _run(tmp_path: Path, **kw: object) -> tuple[DemoReport, str]:
     return report, out.getvalue()
 
 
-def test_every_case_passes_over_real_loopback(tmp_path: Path) -> None:
+def test_every_case_passes_over_real_loopback(
+    tmp_path: Path, open_files: Callable[[Path], list[str]]
+) -> None:
+    """Also the check that the package imports and the demo runs under each supported Python:
+    ``make test`` runs the whole suite under every one of them."""
     report, text = _run(tmp_path)
+    assert open_files(tmp_path) == []  # every node and log closed its SQLite files
     assert report.error is None
     assert [c.number for c in report.cases] == list(range(1, len(CASES) + 1))
     assert [c.title for c in report.failures] == []
@@ -122,6 +128,20 @@ def test_a_node_that_cannot_start_fails_the_demo(tmp_path: Path) -> None:
     assert report.exit_code == 1
     assert report.cases == []
     assert "FAIL: the demo could not run: error configuration_error: this node is broken" in text
+
+
+def test_a_server_that_cannot_start_leaves_no_file_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, open_files: Callable[[Path], list[str]]
+) -> None:
+    def cannot_start(self: LoopbackServer, app: object, **options: object) -> None:
+        raise ConfigurationError("no server today")
+
+    monkeypatch.setattr(LoopbackServer, "start", cannot_start)
+    report, text = _run(tmp_path)
+    assert report.exit_code == 1
+    assert "no server today" in text
+    # The first node was built (its audit and replay databases opened) but never served.
+    assert open_files(tmp_path) == []
 
 
 def test_a_non_empty_folder_is_refused(tmp_path: Path) -> None:

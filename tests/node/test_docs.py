@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,9 @@ def python_blocks(name: str) -> list[str]:
 
 
 @pytest.mark.parametrize("name", ["quickstart.md", "node.md"])
-def test_examples_run(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_examples_run(
+    name: str, capsys: pytest.CaptureFixture[str], open_files: Callable[[Path], list[str]]
+) -> None:
     namespace: dict[str, Any] = {"__name__": f"docs.{name}"}
     for index, block in enumerate(python_blocks(name)):
         code = compile(block, f"{name}[block {index}]", "exec")
@@ -29,3 +32,4 @@ def test_examples_run(name: str, capsys: pytest.CaptureFixture[str]) -> None:
         assert "True VALID" in out
         assert "field_not_allowed" in out
         assert not namespace["thread"].is_alive()
+        assert open_files(namespace["workdir"]) == []  # the example closes what it opened

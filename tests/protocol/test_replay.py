@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -147,3 +147,20 @@ def test_bad_configuration(tmp_path: Path) -> None:
         SqliteReplayStore(tmp_path / "x.db", max_entries=0)
     with pytest.raises(ConfigurationError):
         SqliteReplayStore(tmp_path / "missing-dir" / "x.db")
+
+
+def test_a_replay_store_that_fails_to_open_leaves_nothing_open(
+    tmp_path: Path, open_files: Callable[[Path], list[str]]
+) -> None:
+    from deltafed import ConfigurationError
+
+    with SqliteReplayStore(tmp_path / "ok.db") as store:
+        assert open_files(tmp_path)
+        store.close()  # closing twice is fine
+    assert open_files(tmp_path) == []
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"not a database, " * 512)
+    with pytest.raises(ConfigurationError, match="cannot open replay store") as refused:
+        SqliteReplayStore(junk)
+    # Checked while the traceback (and the half-built store in it) is still alive.
+    assert open_files(tmp_path) == [], refused.value

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from deltafed._errors import AuditError, ConfigurationError
+from deltafed._sqlite import opening
 
 __all__ = [
     "AppendRecord",
@@ -249,30 +250,30 @@ class SqliteAuditStore:
 
     def __init__(self, path: str | os.PathLike[str], *, durable: bool = True) -> None:
         self.path = Path(path)
-        try:
-            self._db = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=30.0
-            )
-            self._db.execute("PRAGMA journal_mode=WAL")
-            # FULL: the WAL is synced on every commit, so a committed entry survives power loss.
-            self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'OFF'}")
-            self._db.execute("PRAGMA foreign_keys=ON")
-            self._db.executescript(_DDL)
-            self._db.execute(
-                "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
-                (_SCHEMA_VERSION,),
-            )
-            (version,) = self._db.execute(
-                "SELECT value FROM meta WHERE key = 'schema_version'"
-            ).fetchone()
-        except sqlite3.Error as exc:
-            raise ConfigurationError(f"cannot open audit database {self.path}: {exc}") from exc
-        if version != _SCHEMA_VERSION:
-            raise ConfigurationError(
-                f"audit database {self.path} has schema version {version}, "
-                f"this deltafed reads version {_SCHEMA_VERSION}"
-            )
+        with opening(self.path, what="audit database", timeout=30.0) as db:
+            version = self._prepare(db, durable=durable)
+            if version != _SCHEMA_VERSION:
+                raise ConfigurationError(
+                    f"audit database {self.path} has schema version {version}, "
+                    f"this deltafed reads version {_SCHEMA_VERSION}"
+                )
+        self._db = db
         self._lock = threading.RLock()
+
+    @staticmethod
+    def _prepare(db: sqlite3.Connection, *, durable: bool) -> object:
+        """Set the pragmas, create the tables; return the file's schema version."""
+        db.execute("PRAGMA journal_mode=WAL")
+        # FULL: the WAL is synced on every commit, so a committed entry survives power loss.
+        db.execute(f"PRAGMA synchronous={'FULL' if durable else 'OFF'}")
+        db.execute("PRAGMA foreign_keys=ON")
+        db.executescript(_DDL)
+        db.execute(
+            "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
+            (_SCHEMA_VERSION,),
+        )
+        (version,) = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        return version
 
     def pragma(self, name: str) -> object:
         """Read one PRAGMA (for checks of the durability settings)."""
@@ -415,5 +416,12 @@ class SqliteAuditStore:
             return [str(r[0]) for r in self._db.execute("SELECT jws FROM checkpoints ORDER BY id")]
 
     def close(self) -> None:
+        """Close the database; safe to call more than once."""
         with self._lock:
             self._db.close()
+
+    def __enter__(self) -> SqliteAuditStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -88,12 +88,17 @@ def _serve(args: argparse.Namespace) -> int:
     scheme = "https" if config.tls else "http"
     mutual = " (client certificates required)" if config.tls_client_ca_file else ""
     print(f"listening on {scheme}://{host}:{port}{mutual}")
-    run_uvicorn(
-        node,
-        host=host,
-        port=port,
-        log_level=args.log_level or config.log_level,
-        json_logs=config.log_format == "json",
-        **config.uvicorn_tls_options(),
-    )
+    try:
+        run_uvicorn(
+            node,
+            host=host,
+            port=port,
+            log_level=args.log_level or config.log_level,
+            json_logs=config.log_format == "json",
+            **config.uvicorn_tls_options(),
+        )
+    finally:
+        # uvicorn's lifespan shutdown has closed the node; this covers a server that never
+        # started (closing is idempotent).
+        anyio.run(node.aclose)
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shlex
 import shutil
 import sys
@@ -259,6 +260,7 @@ def run_demo(
     root, created = _fresh_directory(directory, clock)
     report = DemoReport(directory=root)
     servers: dict[str, LoopbackServer] = {}
+    nodes: dict[str, Node] = {}
     logs: dict[str, AuditLog] = {}
     completed = False
     try:
@@ -274,7 +276,6 @@ def run_demo(
         report.conformance_commands = _conformance_commands(files)
         _print_header(stream, files, servers)
 
-        nodes: dict[str, Node] = {}
         for member, node_files in files.nodes.items():
             nodes[member] = node_factory(load_config(node_files.config))
             servers[member].start(nodes[member])
@@ -328,7 +329,7 @@ def run_demo(
         report.seconds = time.perf_counter() - started
         # Ctrl-C or a failure on the way: nothing may keep running.
         if not (serve and completed and report.ok):
-            _shutdown(servers, logs)
+            _shutdown(servers, nodes, logs)
 
     _print_summary(stream, report, serve=serve)
     if serve and report.ok:
@@ -341,7 +342,7 @@ def run_demo(
             stream.flush()
             (serve_until or (lambda _: _wait_forever()))(report)
         finally:
-            _shutdown(servers, logs)
+            _shutdown(servers, nodes, logs)
             print("nodes stopped", file=stream)
     if not keep and report.ok:
         shutil.rmtree(root)
@@ -351,9 +352,14 @@ def run_demo(
     return report
 
 
-def _shutdown(servers: Mapping[str, LoopbackServer], logs: Mapping[str, AuditLog]) -> None:
+def _shutdown(
+    servers: Mapping[str, LoopbackServer], nodes: Mapping[str, Node], logs: Mapping[str, AuditLog]
+) -> None:
     for server in servers.values():
         server.stop()
+    # A server's shutdown closes its node; this closes a node whose server never started.
+    for node in nodes.values():
+        asyncio.run(node.aclose())
     for log in logs.values():
         store = log.store
         if isinstance(store, SqliteAuditStore):

@@ -48,6 +48,7 @@ TLS on the wire.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import ipaddress
 import os
@@ -60,7 +61,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from deltafed._clock import Clock, system_clock
-from deltafed._errors import ConfigurationError, DeltafedError, InvalidInputError
+from deltafed._errors import ConfigurationError, InvalidInputError
 from deltafed._text import hex_or_raw_secret
 from deltafed.adapters import ProvinceAdapter, create_adapter
 from deltafed.audit import AuditLog, SqliteAuditStore
@@ -334,9 +335,13 @@ def open_concerns(
             "this node takes no concerns", remediation="Add a [concerns] section with db."
         )
     store = SqliteConcernStore(config.concerns_db)
-    service = ConcernService(
-        config.member, signer, registry, store, audit, adapter=adapter, clock=clock
-    )
+    try:
+        service = ConcernService(
+            config.member, signer, registry, store, audit, adapter=adapter, clock=clock
+        )
+    except BaseException:
+        store.close()
+        raise
     return service, store
 
 
@@ -354,35 +359,39 @@ def build_node(config: NodeConfig, *, clock: Clock = system_clock) -> Node:
             "in the registry"
         )
     adapter = create_adapter(config.adapter, config.adapter_config)
-    store = SqliteAuditStore(config.audit_db)
-    audit = AuditLog(
-        store,
-        node=config.member,
-        signer=key,
-        subject_key=_subject_key(config.subject_key_file),
-        clock=clock,
-        checkpoint_every=config.checkpoint_every,
-        crypto=registry.profile,
-    )
-    replay: ReplayStore
-    if config.replay_db is not None:
-        replay = SqliteReplayStore(config.replay_db, max_entries=config.replay_max_entries)
-    else:
-        replay = MemoryReplayStore(max_entries=config.replay_max_entries)
-    source: AsyncRegistryClient | RegistryFile | None = None
-    poller: RegistryPoller | None = None
-    if config.poll_seconds > 0:
-        if config.registry_url is not None:
-            source = AsyncRegistryClient(registry, config.registry_url)
+    # Whatever fails from here on, the files opened so far are closed again.
+    with contextlib.ExitStack() as opened:
+        store = opened.enter_context(SqliteAuditStore(config.audit_db))
+        audit = AuditLog(
+            store,
+            node=config.member,
+            signer=key,
+            subject_key=_subject_key(config.subject_key_file),
+            clock=clock,
+            checkpoint_every=config.checkpoint_every,
+            crypto=registry.profile,
+        )
+        replay: ReplayStore
+        if config.replay_db is not None:
+            replay = opened.enter_context(
+                SqliteReplayStore(config.replay_db, max_entries=config.replay_max_entries)
+            )
         else:
-            source = RegistryFile(registry, config.registry_file)
-        poller = RegistryPoller(source, interval=config.poll_seconds, clock=clock)
-    concerns: tuple[ConcernService, SqliteConcernStore] | None = None
-    try:
+            replay = MemoryReplayStore(max_entries=config.replay_max_entries)
+        source: AsyncRegistryClient | RegistryFile | None = None
+        poller: RegistryPoller | None = None
+        if config.poll_seconds > 0:
+            if config.registry_url is not None:
+                source = AsyncRegistryClient(registry, config.registry_url)
+            else:
+                source = RegistryFile(registry, config.registry_file)
+            poller = RegistryPoller(source, interval=config.poll_seconds, clock=clock)
+        concerns: tuple[ConcernService, SqliteConcernStore] | None = None
         if config.concerns_db is not None:
             concerns = open_concerns(
                 config, signer=key, registry=registry, audit=audit, adapter=adapter, clock=clock
             )
+            opened.callback(concerns[1].close)
         node = Node(
             config.member,
             key,
@@ -400,21 +409,14 @@ def build_node(config: NodeConfig, *, clock: Clock = system_clock) -> Node:
         )
         if config.metrics:
             NodeMetrics().bind(node)
-    except DeltafedError:
-        store.close()
-        if concerns is not None:
-            concerns[1].close()
-        raise
+        # From now on the node owns the files: its shutdown closes them.
+        owned = opened.pop_all()
 
     async def close() -> None:
         await adapter.aclose()
         if isinstance(source, AsyncRegistryClient):
             await source.aclose()
-        store.close()
-        if concerns is not None:
-            concerns[1].close()
-        if isinstance(replay, SqliteReplayStore):
-            replay.close()
+        owned.close()
 
     node.on_shutdown(close)
     if concerns is not None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from deltafed._errors import ConfigurationError, InternalError, ReplayCapacityError
+from deltafed._sqlite import opening
 
 __all__ = ["MemoryReplayStore", "ReplayRecord", "ReplayStore", "SqliteReplayStore"]
 
@@ -173,15 +174,11 @@ class SqliteReplayStore:
         self.max_entries = max_entries
         self.path = Path(path)
         self._lock = threading.Lock()
-        try:
-            self._db = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=10.0
-            )
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
-            raise ConfigurationError(f"cannot open replay store {self.path}: {exc}") from exc
+        with opening(self.path, what="replay store", timeout=10.0) as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(_SCHEMA)
+        self._db = db
 
     def register(self, key: str, digest: str, *, expires_at: int, now: int) -> ReplayRecord | None:
         with self._lock:

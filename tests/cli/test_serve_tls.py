@@ -41,10 +41,17 @@ def _write_key(key: ec.EllipticCurvePrivateKey, path: Path) -> None:
     )
 
 
-def make_pki(folder: Path) -> dict[str, Path]:
-    """A test CA, a server certificate for 127.0.0.1 and a client certificate."""
+def make_pki(folder: Path, *, key_identifiers: bool = True) -> dict[str, Path]:
+    """A test CA, a server certificate for 127.0.0.1 and a client certificate.
+
+    The profile passes strict X.509 verification (``ssl.VERIFY_X509_STRICT``, which Python
+    3.13's default context sets): every certificate has a Subject and an Authority Key
+    Identifier, basic constraints marked critical, and a critical key usage that fits its role.
+    ``key_identifiers=False`` leaves the key identifiers out, to show that strict checking bites.
+    """
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca = (
+    ca_ski = x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key())
+    ca_builder = (
         x509.CertificateBuilder()
         .subject_name(_name("deltafed TEST CA"))
         .issuer_name(_name("deltafed TEST CA"))
@@ -52,9 +59,14 @@ def make_pki(folder: Path) -> dict[str, Path]:
         .serial_number(x509.random_serial_number())
         .not_valid_before(NOW - dt.timedelta(minutes=5))
         .not_valid_after(NOW + dt.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(ca_key, hashes.SHA256())
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(_key_usage(cert_sign=True), critical=True)
     )
+    if key_identifiers:
+        ca_builder = ca_builder.add_extension(ca_ski, critical=False).add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False
+        )
+    ca = ca_builder.sign(ca_key, hashes.SHA256())
     paths = {"ca": folder / "ca.pem"}
     paths["ca"].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     for role, usage in (
@@ -70,8 +82,17 @@ def make_pki(folder: Path) -> dict[str, Path]:
             .serial_number(x509.random_serial_number())
             .not_valid_before(NOW - dt.timedelta(minutes=5))
             .not_valid_after(NOW + dt.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(_key_usage(cert_sign=False), critical=True)
             .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
         )
+        if key_identifiers:
+            builder = builder.add_extension(
+                x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
+            ).add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski),
+                critical=False,
+            )
         if role == "server":
             builder = builder.add_extension(
                 x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
@@ -83,6 +104,21 @@ def make_pki(folder: Path) -> dict[str, Path]:
         paths[f"{role}_cert"].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
         _write_key(key, paths[f"{role}_key"])
     return paths
+
+
+def _key_usage(*, cert_sign: bool) -> x509.KeyUsage:
+    """A CA signs certificates (and CRLs); an end entity signs TLS handshakes."""
+    return x509.KeyUsage(
+        digital_signature=not cert_sign,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=cert_sign,
+        crl_sign=cert_sign,
+        encipher_only=False,
+        decipher_only=False,
+    )
 
 
 def tls_section(pki: dict[str, Path], *, mutual: bool) -> str:
@@ -185,10 +221,66 @@ def test_serve_hands_tls_options_to_uvicorn(
 
 
 def _context(pki: dict[str, Path], *, client_cert: bool) -> ssl.SSLContext:
+    """A client context that verifies strictly on every Python (3.13's default; set here)."""
     context = ssl.create_default_context(cafile=str(pki["ca"]))
+    context.verify_flags |= ssl.VERIFY_X509_STRICT
     if client_cert:
         context.load_cert_chain(str(pki["client_cert"]), str(pki["client_key"]))
     return context
+
+
+def _strict_server(pki: dict[str, Path]) -> ssl.SSLContext:
+    """A server context that requires a client certificate and verifies it strictly."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(pki["server_cert"]), str(pki["server_key"]))
+    context.load_verify_locations(cafile=str(pki["ca"]))
+    context.verify_mode = ssl.CERT_REQUIRED
+    context.verify_flags |= ssl.VERIFY_X509_STRICT
+    return context
+
+
+def _handshake(client: ssl.SSLContext, server: ssl.SSLContext) -> None:
+    """One TLS handshake in memory (no socket); raises ``ssl.SSLError`` when a side refuses."""
+    to_server, to_client = ssl.MemoryBIO(), ssl.MemoryBIO()
+    c = client.wrap_bio(to_client, to_server, server_hostname="127.0.0.1")
+    s = server.wrap_bio(to_server, to_client, server_side=True)
+    pending = {c, s}
+    for _ in range(20):
+        for side in list(pending):
+            try:
+                side.do_handshake()
+            except ssl.SSLWantReadError:
+                continue
+            pending.discard(side)
+        if not pending:
+            # TLS 1.3: the server sees the client certificate when it reads the client's Finished.
+            s.write(b"ping")
+            c.read(4)
+            return
+    raise AssertionError("the handshake did not finish")
+
+
+def test_test_pki_passes_strict_x509_verification_both_ways(tmp_path: Path) -> None:
+    pki = make_pki(tmp_path)
+    _handshake(_context(pki, client_cert=True), _strict_server(pki))
+
+
+@pytest.mark.parametrize("verifier", ["client", "server", None])
+def test_strict_verification_refuses_certificates_without_key_identifiers(
+    tmp_path: Path, verifier: str | None
+) -> None:
+    pki = make_pki(tmp_path, key_identifiers=False)
+    client = _context(pki, client_cert=True)
+    server = _strict_server(pki)
+    # Only the side under test verifies strictly; with neither, the same certificates pass.
+    for name, context in (("client", client), ("server", server)):
+        if name != verifier:
+            context.verify_flags &= ~ssl.VERIFY_X509_STRICT
+    if verifier is None:
+        _handshake(client, server)
+        return
+    with pytest.raises(ssl.SSLCertVerificationError, match="Missing Authority Key Identifier"):
+        _handshake(client, server)
 
 
 def test_a_node_served_over_tls(tmp_path: Path) -> None:

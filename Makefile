@@ -1,18 +1,26 @@
 # Entry points for a fresh machine with only Python 3.11+ and make:
 #   make demo   runs the main job
-#   make test   runs lint, format check, strict types and the whole test suite
-#   make check  the same on the default Python only (the landing gate)
-PYTHON ?= python3
-VENV   := .venv
-BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+#   make test   runs lint, format check and strict types once, then the whole test suite under
+#               every supported Python (the pyproject classifiers) in its own .venv-3.N;
+#               a missing version is skipped, or fails under CI=true (tools/pythons.py)
+#   make check  lint, format check, strict types and the test suite on .venv only (landing gate)
+PYTHON  ?= python3
+# The extras every virtual environment gets (.venv and each .venv-3.N): the one place to add one.
+EXTRAS  := dev,serve,gm,metrics
+# Empty: every version in the classifiers. Set it to run fewer, e.g. make test PYTHONS=3.13
+PYTHONS ?=
+VENV    := .venv
+BIN     := $(VENV)/bin
+comma   := ,
+# The stamp names the extras, so adding one reinstalls.
+STAMP   := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 
 .PHONY: demo test check lint types pytest schemas bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,serve,gm,metrics]'
+	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -22,7 +30,7 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/pytest -q
+	$(BIN)/python tools/pythons.py --extras '$(EXTRAS)' $(if $(PYTHONS),--versions $(PYTHONS)) -- -q
 
 check: $(STAMP)
 	$(BIN)/ruff check .
@@ -47,4 +55,4 @@ bench: $(STAMP)
 	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build dist
+	rm -rf $(VENV) .venv-3.* .mypy_cache .pytest_cache .ruff_cache build dist

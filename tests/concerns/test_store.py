@@ -1,14 +1,16 @@
-"""The SQLite concern store: one history per concern, never forked, kept across restarts."""
+"""The SQLite concern store: one history per concern, never forked, kept across restarts; a file
+that cannot be opened is a typed error and leaves no connection open."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from deltafed import InvalidInputError
+from deltafed import ConfigurationError, InvalidInputError
 from deltafed.concerns import ConcernRecord, SqliteConcernStore
 
 AT = datetime(2026, 2, 13, 2, 0, tzinfo=UTC)
@@ -53,3 +55,17 @@ def test_a_history_cannot_fork_and_notices_are_sent_once(tmp_path: Path, make_co
         assert [r.id for r in again.find(status="filed")] == [one.id]
         assert again.find(status="closed") == []
         assert again.get("no-such-concern-0001") is None
+
+
+def test_a_store_that_fails_to_open_leaves_nothing_open(
+    tmp_path: Path, open_files: Callable[[Path], list[str]]
+) -> None:
+    with SqliteConcernStore(tmp_path / "ok.db"):
+        assert open_files(tmp_path)
+    assert open_files(tmp_path) == []
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"not a database, " * 512)
+    with pytest.raises(ConfigurationError, match="cannot open the concern store") as refused:
+        SqliteConcernStore(junk)
+    # Checked while the traceback (and the half-built store in it) is still alive.
+    assert open_files(tmp_path) == [], refused.value

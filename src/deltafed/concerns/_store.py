@@ -16,7 +16,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-from deltafed._errors import ConfigurationError, InvalidInputError
+from deltafed._errors import InvalidInputError
+from deltafed._sqlite import opening
 from deltafed.schemas.concerns import Concern
 
 __all__ = ["ConcernRecord", "ConcernStore", "SqliteConcernStore"]
@@ -114,16 +115,14 @@ class SqliteConcernStore:
     """A :class:`ConcernStore` in SQLite (one connection, serialised by a lock)."""
 
     def __init__(self, path: str | Path = ":memory:") -> None:
-        try:
-            self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise ConfigurationError(f"cannot open the concern store {path}: {exc}") from exc
-        self._lock = threading.Lock()
-        with self._lock:
-            self._db.execute("PRAGMA foreign_keys = ON")
+        # A connection whose setup fails is closed again (deltafed._sqlite.opening).
+        with opening(str(path), what="the concern store") as db:
+            db.execute("PRAGMA foreign_keys = ON")
             if str(path) != ":memory:":
-                self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.executescript(_SCHEMA)
+                db.execute("PRAGMA journal_mode = WAL")
+            db.executescript(_SCHEMA)
+        self._db = db
+        self._lock = threading.Lock()
 
     def close(self) -> None:
         with self._lock:

@@ -226,3 +226,28 @@ async def test_a_deadline_in_an_unknown_year_is_refused_not_guessed(
     assert world.service.list_concerns() == []
     assert "no schedule for 2027" in caplog.text  # the operator is told why
     assert "no schedule for 2027" in caplog.text  # the operator is told why
+
+
+def test_metadata_offers_the_concern_operations_only_with_a_service(world: World) -> None:
+    from deltafed.protocol import peek_unverified_claims
+
+    served = peek_unverified_claims(world.node.metadata()) or {}
+    plain = world.fed.node(JIANGSU)
+    bare = peek_unverified_claims(plain.metadata()) or {}
+    concern_ops = {"concern.file", "concern.history", "concern.escalations"}
+    assert concern_ops <= set(served["offers"]["operations"])
+    assert not concern_ops & set(bare["offers"]["operations"])
+    assert "/deltafed/v1/concerns" not in bare["endpoints"]["paths"].values()
+
+
+async def test_a_node_without_concerns_answers_a_signed_not_found(
+    world: World, make_concern: Any
+) -> None:
+    plain = world.fed.node(JIANGSU, registry=world.node.registry)
+    async with httpx.AsyncClient(
+        transport=world.fed.asgi_transport({JIANGSU: plain}), timeout=10
+    ) as http:
+        filer = ConcernFiler(world.client(SHANGHAI, http), world.node.registry)
+        with pytest.raises(PeerProblemError) as caught:
+            await filer.afile(make_concern(), scenario=SCENARIO_CONCERNS)
+    assert caught.value.problem_code == "not_found"

@@ -565,6 +565,11 @@ async def _alg_not_key(s: Session) -> tuple[bytes, dict[str, str]]:
     return craft(s.probe(), s.tester_key, alg=others[0]), {}
 
 
+async def _alg_sm2_alias(s: Session) -> tuple[bytes, dict[str, str]]:
+    # "SM2" is what some SM2 JOSE implementations write; the protocol's name is SM2SM3 only.
+    return craft(s.probe(), s.tester_key, alg="SM2"), {}
+
+
 async def _alg_other_profile(s: Session) -> tuple[bytes, dict[str, str]]:
     # Signed by the tester's registered key, under a header naming an algorithm of the other
     # crypto profile: refused on the algorithm, before any key is looked up.
@@ -879,6 +884,14 @@ NEGATIVES: Final[tuple[Negative, ...]] = (
         "crypto_profile_mismatch",
         400,
         _alg_other_profile,
+    ),
+    Negative(
+        "DF-GM-003",
+        "alg SM2 (an alias of SM2SM3)",
+        "§11.1 and §5.1 step 3",
+        "algorithm_not_allowed",
+        400,
+        _alg_sm2_alias,
     ),
     Negative(
         "DF-NEG-029",

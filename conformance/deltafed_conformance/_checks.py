@@ -708,6 +708,13 @@ async def _negative_iat(s: Session) -> tuple[bytes, dict[str, str]]:
     return s.sign({**s.probe(), "iat": -1, "exp": 59}), {}
 
 
+async def _junk_consent(s: Session) -> tuple[bytes, dict[str, str]]:
+    # The profile's verify scenario, which the node knows (a stand-in scenario would be refused
+    # as unknown first); if it needs no consent, a junk one must still be refused.
+    s.need(s.profile.verify, "[verify] subject")
+    return s.sign({**s.probe(), "cns": "a.b.c"}), {}
+
+
 NEGATIVES: Final[tuple[Negative, ...]] = (
     Negative(
         "DF-NEG-001", "Tampered payload", "§5.1 step 8", "bad_signature", 401, _tampered_payload
@@ -892,6 +899,14 @@ NEGATIVES: Final[tuple[Negative, ...]] = (
         "algorithm_not_allowed",
         400,
         _alg_sm2_alias,
+    ),
+    Negative(
+        "DF-POL-050",
+        "Junk consent where none is required",
+        "§3 (cns) and §5.5",
+        "consent_invalid",
+        403,
+        _junk_consent,
     ),
     Negative(
         "DF-NEG-029",

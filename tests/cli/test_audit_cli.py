@@ -88,6 +88,35 @@ def test_verify_reports_the_position(
     }
 
 
+def test_verify_reports_a_deleted_first_entry_at_position_0(
+    files: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The first entry and every checkpoint deleted: not "the log is empty", a deletion at 0.
+    conn = sqlite3.connect(files["db"], isolation_level=None)
+    conn.execute("DELETE FROM entries WHERE seq = 0")
+    conn.execute("DELETE FROM checkpoints")
+    conn.close()
+    args = ["audit", "verify", "--db", str(files["db"]), "--public-key", str(files["pub"])]
+    assert main(args) == 1
+    out = capsys.readouterr().out
+    assert "PROBLEM deleted at 0" in out
+    assert "FAILED: first problem at position 0" in out
+    assert "None" not in out
+    assert main([*args, "--json"]) == 1
+    assert json.loads(capsys.readouterr().out)["problems"][0]["position"] == 0
+
+
+def test_a_bad_checkpoint_is_never_reported_at_position_none(
+    files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = tmp_path / "other.pem"
+    other.write_bytes(PrivateKey.from_seed(b"\x06" * 32).public_key.to_pem())
+    assert main(["audit", "verify", "--db", str(files["db"]), "--public-key", str(other)]) == 1
+    out = capsys.readouterr().out
+    assert "FAILED: first problem: bad_checkpoint" in out
+    assert "None" not in out
+
+
 def test_verify_without_keys_warns(
     files: dict[str, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -591,7 +591,7 @@ FAULTY: tuple[Faulty, ...] = (
         "skips-consent",
         "§6 consent_*",
         lambda: AdapterTarget("memory", node_factory=_node(SkipsConsent)),
-        frozenset({"DF-POL-005", "DF-POL-006", "DF-POL-007", "DF-POL-008"}),
+        frozenset({"DF-POL-005", "DF-POL-006", "DF-POL-007", "DF-POL-008", "DF-POL-050"}),
     ),
     Faulty(
         "unsigned-errors",

@@ -10,9 +10,13 @@ import httpx
 import pytest
 
 from deltafed import (
+    AdapterAuthError,
+    AdapterError,
     AdapterTimeoutError,
     AdapterUnavailableError,
     ConfigurationError,
+    DeltafedError,
+    NotFoundError,
 )
 from deltafed._canonical import sha256_digest
 from deltafed.adapters import InMemoryAdapter, synthetic_population
@@ -328,6 +332,29 @@ async def test_adapter_failures_become_problems(
     assert "Traceback" not in sent.response.text
     assert "native client bug" not in json.dumps(problem)
     assert harness.audit_log.entry(0).outcome == code
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        AdapterAuthError("浙江网关 code 14: 签名错误 (appKey zj-prod-0042, host 10.3.4.5)"),
+        NotFoundError("Shanghai errorCode LIC-404: 证照不存在 (库 licence_db_03)"),
+        AdapterError("Jiangsu head.status 100: 无权限"),
+    ],
+)
+async def test_native_error_text_stays_in_the_node(
+    harness: Harness, failure: DeltafedError, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The code goes to the requester; the platform's own text only to the node's log.
+    harness.adapter.fail = failure
+    with caplog.at_level("WARNING", logger="deltafed.node"):
+        sent = await harness.post(harness.sign(body=VERIFY_BY_HOLDER))
+    problem = problem_of(harness, sent)
+    assert problem["code"] == failure.code
+    wire = json.dumps(problem, ensure_ascii=False)
+    for native in ("签名", "证照", "无权限", "10.3.4.5", "licence_db", "errorCode", "head.status"):
+        assert native not in wire
+    assert failure.message in caplog.text
 
 
 async def test_bad_native_data_is_a_problem(harness: Harness) -> None:

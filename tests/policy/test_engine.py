@@ -342,6 +342,37 @@ def test_no_consent_needed(engine: PolicyEngine) -> None:
     assert decision.fields == ()
 
 
+@pytest.mark.parametrize("junk", ["a.b.c", "not a jws", "x" * 64])
+def test_a_junk_consent_is_refused_even_where_none_is_required(
+    engine: PolicyEngine, junk: str
+) -> None:
+    # Decided in protocol §5.5: a cns that is carried is checked, required or not.
+    request = PolicyRequest(
+        requester=SHANGHAI,  # type: ignore[arg-type]
+        operation="certificate.verify",
+        target=IDENTITY_CARD.type_code,
+        scenario=SCENARIO_VERIFY,
+        consent=junk,
+    )
+    with pytest.raises(ConsentInvalidError):
+        engine.decide(request)
+
+
+def test_a_valid_consent_for_another_scenario_is_refused_where_none_is_required(
+    engine: PolicyEngine, world: tuple[LocalFederation, FixedClock]
+) -> None:
+    fed, _ = world
+    request = PolicyRequest(
+        requester=SHANGHAI,  # type: ignore[arg-type]
+        operation="certificate.verify",
+        target=IDENTITY_CARD.type_code,
+        scenario=SCENARIO_VERIFY,
+        consent=consent(fed).decode(),  # the holder's consent to the hukou scenario
+    )
+    with pytest.raises(ConsentInvalidError):
+        engine.decide(request)
+
+
 def test_system_of_the_requesting_organisation_is_permitted(engine: PolicyEngine) -> None:
     decision = engine.decide(
         PolicyRequest(

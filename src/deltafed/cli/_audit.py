@@ -61,13 +61,17 @@ def _open_store(path: str) -> SqliteAuditStore:
 def _log_node(store: SqliteAuditStore, given: str | None) -> str:
     if given:
         return given
-    first = next(iter(store.read(0, 1)), None)
+    # The first entry there is, not entry 0: if entry 0 was deleted, verification must still
+    # run and report the deletion at position 0.
+    first = next(iter(store.read()), None)
     if first is None:
-        raise ConfigurationError("the log is empty; name its node with --node")
+        raise ConfigurationError("the log has no entry; name its node with --node")
     try:
         node = json.loads(first.entry)["node"]
     except (ValueError, KeyError, TypeError) as exc:
-        raise ConfigurationError("cannot read the node from entry 0; pass --node") from exc
+        raise ConfigurationError(
+            f"cannot read the node from entry {first.seq}; pass --node"
+        ) from exc
     return str(node)
 
 
@@ -221,7 +225,12 @@ def _run_verify(args: argparse.Namespace) -> int:
         for problem in report.problems:
             print(f"PROBLEM {problem}")
         first = report.first
-        print("OK" if first is None else f"FAILED: first problem at position {first.position}")
+        if first is None:
+            print("OK")
+        elif first.position is None:
+            print(f"FAILED: first problem: {first}")
+        else:
+            print(f"FAILED: first problem at position {first.position}")
     return 0 if report.ok else 1
 
 

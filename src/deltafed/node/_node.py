@@ -124,6 +124,7 @@ _PROCESS_AGAIN: Final = b""
 _CST: Final = timezone(timedelta(hours=8))
 _METADATA_LIFETIME: Final = 300
 
+_T = TypeVar("_T")
 _Model = TypeVar("_Model", VerificationRequest, ReleaseRequest, RecordRequest)
 
 
@@ -533,6 +534,16 @@ class Node:
             # "already being answered" instead of getting these bytes back.
             _log.exception("could not remember the answer to request %s", request.jti)
 
+    async def _platform(self, call: Awaitable[_T]) -> _T:
+        """Await a call to the province's platform. Its error keeps its code, but the text,
+        which may be the platform's own (a native code, a Chinese message, an internal host
+        name), stays in this node's log: peers get a generic detail (protocol §4.1)."""
+        try:
+            return await call
+        except DeltafedError as exc:
+            _log.warning("platform error %s: %s", exc.code, exc.message)
+            raise _from_platform(exc) from exc
+
     async def perform(self, exchange: Exchange) -> dict[str, Any]:
         """Steps 3 to 5: parse the body, decide, ask the adapter; the result body."""
         op = exchange.request.claims.op
@@ -563,12 +574,14 @@ class Node:
             )
         )
         exchange.decision = decision
-        meta = await self.adapter.find_certificate(
-            certificate_id=body.certificate_id,
-            holder_code=body.holder_code,
-            holder_type=body.holder_type,
-            type_code=body.type_code,
-            use_cause=body.use_cause,
+        meta = await self._platform(
+            self.adapter.find_certificate(
+                certificate_id=body.certificate_id,
+                holder_code=body.holder_code,
+                holder_type=body.holder_type,
+                type_code=body.type_code,
+                use_cause=body.use_cause,
+            )
         )
         exchange.subjects = [meta.holder_code]
         decision.confirm_holder(meta.holder_code, meta.holder_type)
@@ -606,17 +619,21 @@ class Node:
             )
         )
         exchange.decision = decision
-        meta = await self.adapter.find_certificate(
-            certificate_id=body.certificate_id,
-            holder_code=body.holder_code,
-            holder_type=body.holder_type,
-            type_code=body.type_code,
-            use_cause=body.use_cause,
+        meta = await self._platform(
+            self.adapter.find_certificate(
+                certificate_id=body.certificate_id,
+                holder_code=body.holder_code,
+                holder_type=body.holder_type,
+                type_code=body.type_code,
+                use_cause=body.use_cause,
+            )
         )
         exchange.subjects = [meta.holder_code]
         decision.confirm_holder(meta.holder_code, meta.holder_type)
-        data = await self.adapter.certificate_data(
-            meta.identifier, decision.fields, use_cause=body.use_cause
+        data = await self._platform(
+            self.adapter.certificate_data(
+                meta.identifier, decision.fields, use_cause=body.use_cause
+            )
         )
         result = ReleaseResult(
             certificate_id=meta.identifier, type_code=meta.type_code, fields=data
@@ -638,12 +655,14 @@ class Node:
             )
         )
         exchange.decision = decision
-        record = await self.adapter.fetch_record(
-            body.record_type,
-            body.subject_code,
-            body.subject_type,
-            decision.fields,
-            use_cause=body.use_cause,
+        record = await self._platform(
+            self.adapter.fetch_record(
+                body.record_type,
+                body.subject_code,
+                body.subject_type,
+                decision.fields,
+                use_cause=body.use_cause,
+            )
         )
         result = RecordResponse(
             record_type=record.record_type, as_of=record.as_of, fields=dict(record.fields)
@@ -868,3 +887,16 @@ def _same_target(target: str, named: str | None) -> None:
             "code (when asking by holder) or the record type",
             field="tgt",
         )
+
+
+#: What a peer reads in a problem caused by the province's platform, by code.
+PLATFORM_DETAIL: Final = "The province's platform reported this; the node keeps the details."
+
+
+def _from_platform(exc: DeltafedError) -> DeltafedError:
+    """``exc`` with the same class and code, its text replaced by a generic one."""
+    try:
+        generic = type(exc)(PLATFORM_DETAIL, field=exc.field if exc.field else None)
+    except TypeError:  # a subclass with another constructor: keep the code's family
+        generic = AdapterError(PLATFORM_DETAIL)
+    return generic

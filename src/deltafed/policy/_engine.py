@@ -8,7 +8,7 @@ checks run in a fixed order, and the first that fails is the answer:
    this certificate or record type (:class:`~deltafed.NotAuthorizedError`);
 3. every requested field is one the scenario allows (:class:`~deltafed.FieldNotAllowedError`
    naming the fields - a request is refused, never silently trimmed);
-4. when the scenario requires consent: a consent is carried
+4. when the scenario requires consent, or a consent is carried anyway: a consent is carried
    (:class:`~deltafed.ConsentRequiredError`), its signature is valid under a registry key of a
    member of the requester's region, and it covers the holder, scenario, requester, operation
    and fields at this time and within the scenario's longest consent
@@ -181,7 +181,9 @@ class PolicyEngine:
                 remediation="Ask only for the fields the scenario lists in allowed_fields.",
             )
         consent: Consent | None = None
-        if scenario.consent_required:
+        # A consent that is carried is checked, required or not (protocol §5.5): what a signed
+        # request holds is evidence in both audit logs, and an unchecked one would look checked.
+        if scenario.consent_required or request.consent is not None:
             consent = self._consent(scenario, request, requester, fields, now)
         return Decision(
             scenario=scenario,

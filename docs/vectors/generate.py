@@ -17,7 +17,7 @@ import hmac
 import json
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
+from deltafed.client import issue_consent
 from deltafed.keys import P256_ORDER, PrivateKey, PublicKey, low_s
 from deltafed.protocol import (
     REQUEST_TYP,
@@ -918,19 +919,62 @@ def build_cases() -> list[dict[str, Any]]:
         )
     )
 
-    # documents
-    consent = {
-        "iss": SHANGHAI,
-        "iat": NOW,
-        "exp": NOW + 86_400,
-        "holder": "vector-holder",
-        "scope": ["ZZMC"],
-    }
-    signed_consent = sign_document(consent, typ="deltafed-consent+jws", signer=SH_KEY)
+    # documents: a consent exactly as protocol §5.5 defines it (payload: consent and iss)
+    signed_consent = issue_consent(
+        SH_KEY,
+        issuer=SHANGHAI,
+        holder_type="111",
+        holder_code="11010519491231002X",
+        scenario="kuasheng-hukou-qianyi",
+        requester=SHANGHAI,
+        scope=["ZZMC"],
+        operations=["certificate.release"],
+        now=datetime.fromtimestamp(NOW, UTC),
+        lifetime=timedelta(days=1),
+        consent_id="vector-consent-0001",
+    )
+    consent_payload = json.loads(base64.urlsafe_b64decode(signed_consent.split(b".")[1] + b"=="))
+    add(
+        case(
+            "consent-valid",
+            "A consent as §5.5 defines it: a payload of exactly 'consent' and 'iss', the "
+            "consent's issuer its signer.",
+            "consent",
+            signed_consent,
+            "ok",
+            typ="deltafed-consent+jws",
+        )
+    )
+    add(
+        case(
+            "consent-extra-member",
+            "The payload adds 'iat' to 'consent' and 'iss': §5.5 allows exactly two members.",
+            "consent",
+            forge(
+                hdr(SH_KEY, "deltafed-consent+jws"), {**consent_payload, "iat": NOW}, SH_KEY.sign
+            ),
+            "consent_invalid",
+            typ="deltafed-consent+jws",
+        )
+    )
+    add(
+        case(
+            "consent-issuer-not-signer",
+            "The consent names Zhejiang as its issuer but Shanghai signed it.",
+            "consent",
+            forge(
+                hdr(SH_KEY, "deltafed-consent+jws"),
+                {**consent_payload, "consent": {**consent_payload["consent"], "issuer": ZHEJIANG}},
+                SH_KEY.sign,
+            ),
+            "consent_invalid",
+            typ="deltafed-consent+jws",
+        )
+    )
     add(
         case(
             "document-consent-valid",
-            "A consent document signed by its issuer.",
+            "The consent of consent-valid, verified as a signed document (§5.4, steps 1 to 9).",
             "document",
             signed_consent,
             "ok",
@@ -947,15 +991,20 @@ def build_cases() -> list[dict[str, Any]]:
             typ="deltafed-metadata+jws",
         )
     )
+    metadata = sign_document(
+        {"iss": JIANGSU, "iat": NOW, "exp": NOW + 300, "protocol_versions": ["1"]},
+        typ="deltafed-metadata+jws",
+        signer=JS_KEY,
+    )
     add(
         case(
             "document-expired",
-            "A consent past its exp + skew.",
+            "Node metadata past its exp + skew (a document with iat and exp, §5.4).",
             "document",
-            signed_consent,
+            metadata,
             "expired",
-            typ="deltafed-consent+jws",
-            now=NOW + 86_400 + 60,
+            typ="deltafed-metadata+jws",
+            now=NOW + 300 + 60,
         )
     )
     return cases

@@ -14,6 +14,7 @@ import pytest
 from deltafed import DeltafedError
 from deltafed._clock import FixedClock
 from deltafed.keys import PublicKey, StaticKeyResolver
+from deltafed.policy import verify_consent
 from deltafed.protocol import PROBLEM_CODES, Limits, MemoryReplayStore, ProtocolVerifier
 
 VECTORS = Path(__file__).resolve().parents[2] / "docs" / "vectors"
@@ -83,6 +84,8 @@ def run_case(case: dict[str, Any]) -> Any:
         return verifier.verify_request(data)
     if case["kind"] == "response":
         return verifier.verify_response(data, request_raw=context["request"].encode())
+    if case["kind"] == "consent":
+        return verify_consent(verifier, data)
     return verifier.verify_document(data, typ=context["typ"])
 
 
@@ -101,7 +104,8 @@ def test_vector(path: Path) -> None:
             expected_duplicate = case["context"].get("duplicate_of")
             duplicate = verified.duplicate_of
             assert duplicate == (expected_duplicate.encode() if expected_duplicate else None)
-        assert verified.raw == case["input"].encode()
+        if case["kind"] != "consent":
+            assert verified.raw == case["input"].encode()
     else:
         assert case["expected"] in PROBLEM_CODES
         with pytest.raises(DeltafedError) as info:

@@ -94,7 +94,7 @@ class NodeMetrics:
         """Observe ``node``'s exchanges and audit commits and serve at ``/metrics``."""
         if self._live is not None:
             raise ConfigurationError("these metrics are already bound to a node")
-        self._live = _LiveCollector(node, self._pc)
+        self._live = _LiveCollector(node)
         self.registry.register(self._live)
         node.observe(self)
         node.metrics = self
@@ -130,10 +130,9 @@ class NodeMetrics:
 class _LiveCollector:
     """Gauges read from the node at each scrape."""
 
-    def __init__(self, node: Node, pc: ModuleType) -> None:
+    def __init__(self, node: Node) -> None:
         self._node = node
         self._core = importlib.import_module("prometheus_client.core")
-        del pc
 
     def describe(self) -> list[Any]:
         return []

@@ -214,3 +214,68 @@ async def test_the_lifespan_runs_the_poller_and_stops_it(tmp_path: Path) -> None
     assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
     assert node.poller is not None
     assert node.poller.status.polls == 1
+
+
+def test_the_drill_over_two_loopback_servers(tmp_path: Path) -> None:
+    """Two replicas served over real HTTP, polling one publication point from their lifespan;
+    the poll an interval brings is triggered from outside, no restart, no sleep."""
+    import httpx
+
+    from deltafed import system_clock
+    from deltafed.node import LoopbackServer
+
+    fed = LocalFederation(clock=system_clock, members={SHANGHAI: None, JIANGSU: None}, key_seed=8)
+    point = tmp_path / "registry.jws"
+    write_publication(point, fed.registry_bytes)
+    servers: list[LoopbackServer] = []
+    pollers: list[RegistryPoller] = []
+    try:
+        for _ in range(2):
+            trusted = fed.trusted_registry()
+            poller = RegistryPoller(RegistryFile(trusted, point), interval=3600)
+            server = LoopbackServer()
+            server.start(fed.node(JIANGSU, registry=trusted, poller=poller))
+            servers.append(server)
+            pollers.append(poller)
+
+        def outcomes() -> list[str]:
+            found = []
+            for server in servers:
+                claims = new_request(
+                    issuer=SHANGHAI,
+                    audience=JIANGSU,
+                    operation="certificate.verify",
+                    target=IDENTITY_CARD.type_code,
+                    scenario="yrd-identity-verify",
+                    body={
+                        "holder_code": HOLDER,
+                        "holder_type": "111",
+                        "type_code": IDENTITY_CARD.type_code,
+                        "use_cause": "compromise drill (test)",
+                    },
+                    now=system_clock(),
+                )
+                response = httpx.post(
+                    server.url + VERIFY,
+                    content=sign_request(claims, fed.keys[SHANGHAI]),
+                    headers={"content-type": REQUEST_TYPE},
+                )
+                payload = peek_payload(response.content)
+                assert payload is not None
+                found.append("ok" if payload["sts"] == "ok" else payload["body"]["code"])
+            return found
+
+        assert outcomes() == ["ok", "ok"]
+        builder = fed.builder()
+        builder.compromise_key(
+            SHANGHAI, fed.keys[SHANGHAI].kid, at=system_clock() - timedelta(minutes=1)
+        )
+        write_publication(point, fed.sign_registry(builder))
+        for poller in pollers:
+            poller.poll_blocking()  # the poll the next interval brings
+            assert poller.trusted.version == 2
+            assert not poller.status.failing
+        assert outcomes() == ["key_compromised", "key_compromised"]
+    finally:
+        for server in servers:
+            server.stop()

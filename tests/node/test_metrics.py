@@ -110,6 +110,7 @@ async def test_metrics_after_exchanges_hold_no_identifier() -> None:
     world = World()
     NodeMetrics().bind(world.node)
     await world.exchanges()
+    assert (await world.http.get("/deltafed/v1/health")).status_code == 200  # probes
     response = await world.http.get("/metrics")
     await world.http.aclose()
     assert response.status_code == 200
@@ -127,6 +128,7 @@ async def test_metrics_after_exchanges_hold_no_identifier() -> None:
     assert _value(text, "deltafed_registry_version") == 1
     assert _value(text, "deltafed_registry_expiry_seconds") == 7 * 24 * 3600
     assert _value(text, "deltafed_registry_state", state="fresh") == 1
+    assert _value(text, "deltafed_platform_up") == 1
     # Three request ids (the transient failure's id stays bound until it expires).
     assert _value(text, "deltafed_replay_entries") == 3
     # The holder's identity number, the certificate id: nowhere, in no label or value.
@@ -239,3 +241,24 @@ def test_configure_logging_writes_json_lines_at_the_level(
     assert [json.loads(line)["peer"] for line in lines] == ["x"]
     with pytest.raises(ConfigurationError):
         configure_logging("loud")
+
+
+async def test_a_failing_registry_poll_shows_in_the_metrics(tmp_path: Path) -> None:
+    from deltafed.registry import RegistryFile, RegistryPoller, write_publication
+
+    clock = FixedClock(T0)
+    fed = LocalFederation(clock=clock, members={SHANGHAI: None, JIANGSU: None}, key_seed=11)
+    point = tmp_path / "registry.jws"
+    write_publication(point, fed.registry_bytes)
+    trusted = fed.trusted_registry()
+    poller = RegistryPoller(RegistryFile(trusted, point), clock=clock)
+    metrics = NodeMetrics().bind(fed.node(JIANGSU, registry=trusted, poller=poller))
+    await poller.poll()
+    point.write_bytes(b"truncated")
+    await poller.poll()
+    text = metrics.render()[0].decode()
+    assert _value(text, "deltafed_registry_polls_total") == 2
+    assert _value(text, "deltafed_registry_poll_failures_total") == 1
+    assert _value(text, "deltafed_registry_poll_failing") == 1
+    assert _value(text, "deltafed_registry_last_poll_success_timestamp_seconds") == T0.timestamp()
+    assert _value(text, "deltafed_registry_version") == 1

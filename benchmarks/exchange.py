@@ -1,8 +1,8 @@
 """Node-to-node exchange over real loopback HTTP: federated path against an unsigned baseline.
 
-Both runs use the same ASGI server (uvicorn, in a child process, one worker), the same
-client library (httpx.AsyncClient, one connection pool, ``--concurrency`` requests in
-flight) and the same answer (the JSON of a certificate verification result):
+Both sides use the same ASGI server (uvicorn, in a child process, one worker), the same
+client library (httpx.AsyncClient, one connection pool, N requests in flight) and the same
+answer (the JSON of a certificate verification result):
 
 * **baseline** - a bare ASGI app that reads the JSON request and answers the stored JSON
   result: no signing, no policy, no audit, no adapter;
@@ -11,10 +11,16 @@ flight) and the same answer (the JSON of a certificate verification result):
   through the in-memory adapter, signed, written to the audit log, and verified by the client
   with its binding to the request.
 
-The audit log is SQLite with ``synchronous=FULL`` (``--audit durable``, the production
-setting: one fsync per answer), ``synchronous=OFF`` (``--audit os``), or in memory
-(``--audit memory``). Runs alternate baseline and federated; each figure is the median of
-``--rounds`` rounds. Run: ``.venv/bin/python benchmarks/exchange.py [--quick]``.
+By default one run sweeps 1, 2, 4, 8 and 16 requests in flight (``--concurrency 1,2,4,8,16``)
+for both sides. Within each round every level runs baseline then federated, back to back, so
+that noise from other processes falls on both; each figure is the median of ``--rounds``
+rounds. The run ends with two lines: ``peak ratio: X`` (best federated throughput over best
+baseline throughput, whatever the level of each) and ``single ratio: Y`` (federated over
+baseline at 1 in flight).
+
+The audit log is SQLite with ``synchronous=FULL`` (``--audit durable``, the default and the
+production setting: one fsync per answer), ``synchronous=OFF`` (``--audit os``), or in memory
+(``--audit memory``). Run: ``.venv/bin/python benchmarks/exchange.py [--quick]``.
 """
 
 from __future__ import annotations
@@ -187,27 +193,19 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--requests", type=int, default=2000)
-    parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--audit", choices=["durable", "os", "memory"], default="durable")
-    parser.add_argument("--quick", action="store_true", help="few requests, one round")
-    args = parser.parse_args(argv)
-    if args.quick:
-        args.requests, args.rounds = 200, 1
+def _levels(text: str) -> list[int]:
+    levels = [int(part) for part in text.split(",") if part.strip()]
+    if not levels or any(level < 1 for level in levels):
+        raise argparse.ArgumentTypeError("a comma-separated list of positive integers")
+    return levels
 
-    ctx = multiprocessing.get_context("fork")
-    node_sock, node_url = _listen()
-    base_sock, base_url = _listen()
-    fed = LocalFederation(
-        clock=system_clock, members={SHANGHAI: None, JIANGSU: node_url}, key_seed=99
-    )
-    # The baseline answers what the node answers, as plain JSON.
+
+def _answer() -> bytes:
+    """The baseline answers what the node answers, as plain JSON."""
     meta = synthetic_population().region("320000").find(RESIDENT, IDENTITY_CARD.type_code)
-    assert meta is not None
-    answer = json.dumps(
+    if meta is None:
+        raise SystemExit("the synthetic population lost the benchmark's resident")
+    return json.dumps(
         {
             "valid": True,
             "certificate_id": meta.certificate_id,
@@ -221,6 +219,34 @@ def main(argv: list[str] | None = None) -> int:
         ensure_ascii=False,
     ).encode()
 
+
+Runs = dict[int, list[tuple[float, list[float]]]]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--requests", type=int, default=250, help="per level, side and round")
+    parser.add_argument(
+        "--concurrency", type=_levels, default=[1, 2, 4, 8, 16], help="e.g. 1,2,4,8,16"
+    )
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--audit", choices=["durable", "os", "memory"], default="durable")
+    parser.add_argument("--quick", action="store_true", help="levels 1 and 4, few requests")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.requests, args.rounds, args.concurrency = 40, 1, [1, 4]
+    levels: list[int] = sorted(set(args.concurrency))
+
+    ctx = multiprocessing.get_context("fork")
+    node_sock, node_url = _listen()
+    base_sock, base_url = _listen()
+    fed = LocalFederation(
+        clock=system_clock, members={SHANGHAI: None, JIANGSU: node_url}, key_seed=99
+    )
+    answer = _answer()
+    baseline: Runs = {level: [] for level in levels}
+    federated: Runs = {level: [] for level in levels}
+    began = time.perf_counter()
     with tempfile.TemporaryDirectory() as workdir:
         node_ready, base_ready = ctx.Event(), ctx.Event()
         processes = [
@@ -235,45 +261,53 @@ def main(argv: list[str] | None = None) -> int:
         ]
         for process in processes:
             process.start()
-        node_ready.wait(60)
-        base_ready.wait(60)
-        baseline: list[tuple[float, list[float]]] = []
-        federated: list[tuple[float, list[float]]] = []
+        if not (node_ready.wait(60) and base_ready.wait(60)):
+            raise SystemExit("the servers did not start")
         try:
             for _ in range(args.rounds):
-                baseline.append(
-                    asyncio.run(
-                        _baseline_round(base_url + "/verify", args.requests, args.concurrency)
+                for level in levels:
+                    baseline[level].append(
+                        asyncio.run(_baseline_round(base_url + "/verify", args.requests, level))
                     )
-                )
-                federated.append(
-                    asyncio.run(_federated_round(fed, args.requests, args.concurrency))
-                )
+                    federated[level].append(
+                        asyncio.run(_federated_round(fed, args.requests, level))
+                    )
         finally:
             for process in processes:
                 process.terminate()
                 process.join(10)
+    elapsed = time.perf_counter() - began
 
-    def summary(name: str, runs: list[tuple[float, list[float]]]) -> float:
-        rates = [args.requests / elapsed for elapsed, _ in runs]
-        rate = statistics.median(rates)
-        latencies = [x for _, lat in runs for x in lat]
-        print(
-            f"{name:<10} {rate:8.0f} req/s   p50 {1000 * _percentile(latencies, 0.5):6.2f} ms"
-            f"   p99 {1000 * _percentile(latencies, 0.99):6.2f} ms"
-            f"   (rounds: {', '.join(f'{r:.0f}' for r in rates)})"
-        )
-        return rate
+    def rate(runs: list[tuple[float, list[float]]]) -> float:
+        return statistics.median(args.requests / seconds for seconds, _ in runs)
+
+    def p50(runs: list[tuple[float, list[float]]]) -> float:
+        return 1000 * _percentile([x for _, lat in runs for x in lat], 0.5)
 
     print(
-        f"exchange benchmark: {args.requests} requests x {args.rounds} rounds, "
-        f"concurrency {args.concurrency}, audit {args.audit}, "
-        f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs"
+        f"exchange benchmark: {args.requests} requests per level and side x {args.rounds} "
+        f"rounds, audit {args.audit}, python {sys.version.split()[0]}, "
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, {elapsed:.0f} s"
     )
-    base_rate = summary("baseline", baseline)
-    fed_rate = summary("federated", federated)
-    ratio = fed_rate / base_rate
-    print(f"federated keeps {100 * ratio:.0f}% of the baseline throughput (goal: >= 60%)")
+    print("| in flight | baseline req/s | federated req/s | kept | p50 baseline / federated |")
+    print("|---|---|---|---|---|")
+    for level in levels:
+        b, f = rate(baseline[level]), rate(federated[level])
+        print(
+            f"| {level} | {b:.0f} | {f:.0f} | {100 * f / b:.0f}% "
+            f"| {p50(baseline[level]):.2f} / {p50(federated[level]):.2f} ms |"
+        )
+    best_base = max(levels, key=lambda level: rate(baseline[level]))
+    best_fed = max(levels, key=lambda level: rate(federated[level]))
+    peak = rate(federated[best_fed]) / rate(baseline[best_base])
+    print(
+        f"best baseline {rate(baseline[best_base]):.0f} req/s at {best_base} in flight, "
+        f"best federated {rate(federated[best_fed]):.0f} req/s at {best_fed} in flight "
+        "(goals: peak >= 0.6, single >= 0.5)"
+    )
+    print(f"peak ratio: {peak:.2f}")
+    if 1 in baseline:
+        print(f"single ratio: {rate(federated[1]) / rate(baseline[1]):.2f}")
     return 0
 
 

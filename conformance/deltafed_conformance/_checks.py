@@ -27,6 +27,7 @@ from deltafed.schemas.messages import RecordResponse, ReleaseResult, Verificatio
 from deltafed.schemas.problem import Problem
 from deltafed_conformance._concern_checks import CONCERN_CHECKS
 from deltafed_conformance._golden import golden_check
+from deltafed_conformance._match_checks import MATCH_CHECKS
 from deltafed_conformance._model import Check, CheckFailed, CheckSkipped
 from deltafed_conformance._platform import FAULTS, Platform
 from deltafed_conformance._profile import Subject
@@ -1316,7 +1317,7 @@ _FIXED: Final[tuple[Check, ...]] = tuple(
 )
 
 #: Every check of the suite, in run order.
-ALL_CHECKS: Final[tuple[Check, ...]] = _FIXED + CONCERN_CHECKS
+ALL_CHECKS: Final[tuple[Check, ...]] = _FIXED + CONCERN_CHECKS + MATCH_CHECKS
 
 
 def select_checks(only: list[str] | tuple[str, ...] | None = None) -> tuple[Check, ...]:

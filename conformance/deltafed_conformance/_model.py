@@ -36,6 +36,7 @@ CATEGORIES: Final[Mapping[str, str]] = {
     "DF-MAP": "mapping",
     "DF-CONC": "concerns",
     "DF-GM": "crypto profile",
+    "DF-MATCH": "matching",
 }
 
 _CHECK_ID: Final = re.compile(r"(DF-[A-Z]+)-[0-9]{3}")

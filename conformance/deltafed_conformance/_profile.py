@@ -42,6 +42,17 @@ one is skipped with the reason. Example::
     holder_code = "320600185805019536"
     certificate_id = "1.2.156...."         # revoked on the platform: valid false, status 03
 
+    [match]                                # match.ask: a predicate about one holder
+    scenario = "yrd-social-insurance-match"
+    predicate = "resident-insured-12-months"
+    holder_type = "111"
+    holder_code = "321000185008209589"
+
+    [count]                                # match.ask: an aggregate over a place
+    scenario = "yrd-registered-residents-count"
+    aggregate = "residents-registered-in-division"
+    place = "321000"
+
     [absent]
     holder_code = "320600186001011238"     # a valid identity number the node has nothing for
 
@@ -67,7 +78,14 @@ from deltafed.adapters._synthetic import (
     IDENTITY_CARD,
     SOCIAL_INSURANCE,
 )
-from deltafed.node import SCENARIO_HUKOU, SCENARIO_RELEASE, SCENARIO_SOCIAL, SCENARIO_VERIFY
+from deltafed.node import (
+    SCENARIO_COUNT,
+    SCENARIO_HUKOU,
+    SCENARIO_MATCH,
+    SCENARIO_RELEASE,
+    SCENARIO_SOCIAL,
+    SCENARIO_VERIFY,
+)
 from deltafed.schemas.common import CertificateStatus
 from deltafed.schemas.identifiers import compute_resident_check
 
@@ -84,9 +102,14 @@ _SUBJECT_KEYS: Final = frozenset(
         "record_type",
         "fields",
         "outside_field",
+        "predicate",
+        "aggregate",
+        "place",
     }
 )
-_SECTIONS: Final = frozenset({"verify", "release", "record", "consent_record", "revoked"})
+_SECTIONS: Final = frozenset(
+    {"verify", "release", "record", "consent_record", "revoked", "match", "count"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +124,10 @@ class Subject:
     record_type: str | None = None
     fields: tuple[str, ...] = ()
     outside_field: str | None = None
+    #: match.ask: the predicate (with the holder) or the aggregate and place asked about.
+    predicate: str | None = None
+    aggregate: str | None = None
+    place: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +141,8 @@ class Profile:
     consent_record: Subject | None = None
     #: A certificate the platform holds as revoked (status ``03``).
     revoked: Subject | None = None
+    match: Subject | None = None
+    count: Subject | None = None
     absent_holder_code: str | None = None
     compromised_key: Path | None = None
     outsider_id: str | None = None
@@ -138,15 +167,19 @@ def _subject(data: object, where: str) -> Subject:
     fields = data.get("fields", [])
     if not isinstance(fields, list) or not all(isinstance(f, str) and f for f in fields):
         raise ConfigurationError(f"profile: {where}.fields must be a list of field names")
+    holder = where != "count"  # a count is about a place, not a holder
     return Subject(
         scenario=_text(data, "scenario", where),
-        holder_type=_text(data, "holder_type", where),
-        holder_code=_text(data, "holder_code", where),
+        holder_type=_text(data, "holder_type", where, required=holder) or "",
+        holder_code=_text(data, "holder_code", where, required=holder) or "",
         type_code=_text(data, "type_code", where, required=False),
         certificate_id=_text(data, "certificate_id", where, required=False),
         record_type=_text(data, "record_type", where, required=False),
         fields=tuple(fields),
         outside_field=_text(data, "outside_field", where, required=False),
+        predicate=_text(data, "predicate", where, required=False),
+        aggregate=_text(data, "aggregate", where, required=False),
+        place=_text(data, "place", where, required=False),
     )
 
 
@@ -187,6 +220,8 @@ def profile_from_mapping(data: Mapping[str, Any], base: Path | None = None) -> P
         record=subjects.get("record"),
         consent_record=subjects.get("consent_record"),
         revoked=subjects.get("revoked"),
+        match=subjects.get("match"),
+        count=subjects.get("count"),
         absent_holder_code=_text(absent, "holder_code", "absent", required=False),
         compromised_key=path("compromised_key"),
         outsider_id=outsider_id,
@@ -271,6 +306,19 @@ def synthetic_profile(region: str, *, seed: int | None = None, node: str | None 
             record_type=HOUSEHOLD_REGISTRATION.code,
             fields=("is_household_head",),
             outside_field="household_size",
+        ),
+        match=Subject(
+            scenario=SCENARIO_MATCH,
+            holder_type="111",
+            holder_code=holder,
+            predicate="resident-insured-12-months",
+        ),
+        count=Subject(
+            scenario=SCENARIO_COUNT,
+            holder_type="",
+            holder_code="",
+            aggregate="residents-registered-in-division",
+            place=division,
         ),
         absent_holder_code=absent,
     )

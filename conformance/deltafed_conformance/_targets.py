@@ -208,7 +208,7 @@ def profile_to_mapping(profile: Profile) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if profile.node is not None:
         out["node"] = profile.node
-    for name in ("verify", "release", "record", "consent_record", "revoked"):
+    for name in ("verify", "release", "record", "consent_record", "revoked", "match", "count"):
         subject = getattr(profile, name)
         if subject is None:
             continue
@@ -222,8 +222,11 @@ def profile_to_mapping(profile: Profile) -> dict[str, Any]:
                 "certificate_id": subject.certificate_id,
                 "record_type": subject.record_type,
                 "outside_field": subject.outside_field,
+                "predicate": subject.predicate,
+                "aggregate": subject.aggregate,
+                "place": subject.place,
             }.items()
-            if v is not None
+            if v is not None and v != ""
         }
         if subject.fields:
             entry["fields"] = list(subject.fields)

@@ -1007,7 +1007,82 @@ def build_cases() -> list[dict[str, Any]]:
             now=NOW + 300 + 60,
         )
     )
+    cases.extend(matching_cases())
     return cases
+
+
+def matching_cases() -> list[dict[str, Any]]:
+    """``match.ask`` (protocol section 12): a question and its minimal answers."""
+    company = "91331000YY0330019Y"
+    claims = request_claims(
+        audience=ZHEJIANG,
+        operation="match.ask",
+        target="company-insures-50-employees",
+        scenario="yrd-social-insurance-match",
+        body={
+            "predicate": "company-insures-50-employees",
+            "subject_type": "001",
+            "subject_code": company,
+            "use_cause": "企业社保补贴资格核验 (test vector)",
+        },
+        jti="vector-match-0001",
+    )
+    question = sign_request(claims, SH_KEY)
+    answer = response_for(
+        question, claims, body={"predicate": "company-insures-50-employees", "result": False}
+    )
+    count_claims = request_claims(
+        audience=ZHEJIANG,
+        operation="match.ask",
+        target="residents-registered-in-division",
+        scenario="yrd-registered-residents-count",
+        body={
+            "aggregate": "residents-registered-in-division",
+            "place": "330106",
+            "use_cause": "群租排查 (test vector)",
+        },
+        jti="vector-match-0002",
+    )
+    count = sign_request(count_claims, SH_KEY)
+    fewer = response_for(
+        count,
+        count_claims,
+        body={"aggregate": "residents-registered-in-division", "place": "330106", "fewer_than": 5},
+    )
+    return [
+        case(
+            "request-match-predicate",
+            "A match.ask question citing a predicate by id about one company (section 12.2).",
+            "request",
+            question,
+            "ok",
+            audience=ZHEJIANG,
+        ),
+        case(
+            "response-match-predicate",
+            "The answer carries only the predicate and its boolean (section 12.3).",
+            "response",
+            sign_response(answer, ZJ_KEY),
+            "ok",
+            request=question.decode(),
+        ),
+        case(
+            "request-match-count",
+            "A match.ask question citing an aggregate by id about a place (section 12.2).",
+            "request",
+            count,
+            "ok",
+            audience=ZHEJIANG,
+        ),
+        case(
+            "response-match-fewer-than-k",
+            "A count below the minimum group size is answered only as fewer_than K (12.3).",
+            "response",
+            sign_response(fewer, ZJ_KEY),
+            "ok",
+            request=count.decode(),
+        ),
+    ]
 
 
 def write(directory: Path = HERE) -> None:

@@ -44,7 +44,8 @@ peer sent us something bad" from "we could not reach the peer"::
     │   ├── FieldNotAllowedError           field_not_allowed
     │   ├── ConsentRequiredError           consent_required
     │   ├── ConsentInvalidError            consent_invalid
-    │   └── ConsentExpiredError            consent_expired
+    │   ├── ConsentExpiredError            consent_expired
+    │   └── RateLimitedError               rate_limited
     ├── NotFoundError                      not_found
     ├── AdapterError                       adapter_error
     │   ├── AdapterUnavailableError        adapter_unavailable
@@ -111,6 +112,7 @@ __all__ = [
     "PeerTimeoutError",
     "PolicyError",
     "ProtocolError",
+    "RateLimitedError",
     "RegistryExpiredError",
     "RegistryInvalidError",
     "ReplayCapacityError",
@@ -419,6 +421,13 @@ class ConsentExpiredError(PolicyError):
     """The consent has expired."""
 
     code = "consent_expired"
+
+
+class RateLimitedError(PolicyError):
+    """Too many questions from this requester under this scenario; ask again later."""
+
+    code = "rate_limited"
+    status = 429
 
 
 # --- data ------------------------------------------------------------------------------------

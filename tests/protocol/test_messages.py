@@ -642,6 +642,11 @@ def test_the_http_names_are_shared_by_node_and_client() -> None:
         "concern.file": "/deltafed/v1/concerns",
         "concern.history": "/deltafed/v1/concerns/history",
         "concern.escalations": "/deltafed/v1/concerns/escalations",
+        "match.ask": "/deltafed/v1/match",
+        "subscription.create": "/deltafed/v1/subscriptions",
+        "subscription.list": "/deltafed/v1/subscriptions/list",
+        "subscription.cancel": "/deltafed/v1/subscriptions/cancel",
+        "event.deliver": "/deltafed/v1/events",
     }
     assert {v: k for k, v in protocol.PATH_OPERATIONS.items()} == protocol.OPERATION_PATHS
     for path in (protocol.HEALTH_PATH, protocol.METADATA_PATH, protocol.OPENAPI_PATH):

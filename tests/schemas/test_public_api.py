@@ -22,7 +22,11 @@ EXPECTED = {
     "CertificateStatus", "Digest", "HolderType", "Operation", "RequestId", "SubjectRef",
     # catalogue and scenarios
     "Catalogue", "CertificateType", "FieldSpec", "MAX_CATALOGUE_ENTRIES", "MAX_FIELDS",
-    "MAX_SCENARIOS", "RecordType", "ScenarioList", "UseScenario",
+    "MAX_SCENARIOS", "RecordType", "ScenarioList", "UseScenario", "EVENT_KINDS", "EventKind",
+    # matching, subscriptions and events
+    "Aggregate", "MatchAnswer", "MatchQuestion", "Predicate", "RateLimit", "ChangeEvent",
+    "EventAck", "Subscription", "SubscriptionCancel", "SubscriptionList", "SubscriptionListQuery",
+    "SubscriptionRequest",
     # certificates
     "CertificateMetadata", "CertificateNumber", "LONG_TERM_MARKERS", "PINYIN_FIELDS",
     "format_yyyymmdd", "parse_yyyymmdd",

@@ -16,6 +16,11 @@ The last two serve an upheld objection to certificate data (``deltafed.concerns`
 corrected version of a certificate, or revoke it, on the native platform. They are optional: an
 adapter that does not override them raises :class:`~deltafed.NotSupportedError`.
 
+Optional hooks (the base has a default): ``evaluate_predicate`` / ``_evaluate_predicate``
+(``None``: no native evaluation, the base fetches the one field and compares it inside the
+node, never releasing it), ``count_subjects`` / ``_count_subjects`` (default: not supported)
+and ``changes`` / ``_changes`` (the change feed; default: not supported).
+
 The data calls also take an optional ``use_cause`` (用证事由): the reason the caller stated
 for using the data. The hooks keep their signatures; a hook reads the cause of the call it is
 serving from :attr:`ProvinceAdapter.call_context` (a :class:`CallContext` held in a context
@@ -72,6 +77,7 @@ from deltafed.schemas.identifiers import (
     parse_credit_code,
     parse_resident_id,
 )
+from deltafed.schemas.matching import Aggregate, Predicate, compare
 
 __all__ = [
     "DEFAULT_PROBE_TIMEOUT",
@@ -80,6 +86,8 @@ __all__ = [
     "MAX_USE_CAUSE_LENGTH",
     "MAX_VALUE_LENGTH",
     "CallContext",
+    "Change",
+    "ChangeBatch",
     "ProvinceAdapter",
     "RecordData",
     "RecordValue",
@@ -114,6 +122,36 @@ class RecordData:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "fields", MappingProxyType(dict(self.fields)))
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One change a platform's change feed reports about a certificate.
+
+    ``kind`` is ``certificate.issued``, ``certificate.renewed``, ``certificate.changed`` or
+    ``certificate.revoked``; ``certificate_id`` is the certificate as it is now (the new version
+    for a renewal).
+    """
+
+    kind: str
+    certificate_id: str
+    type_code: str
+    holder_code: str
+    holder_type: HolderType
+    occurred_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeBatch:
+    """Changes after a cursor, in the platform's order, and the cursor to ask from next."""
+
+    changes: tuple[Change, ...]
+    cursor: str
+
+
+_CHANGE_KINDS: Final = frozenset(
+    {"certificate.issued", "certificate.renewed", "certificate.changed", "certificate.revoked"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -441,6 +479,91 @@ class ProvinceAdapter(abc.ABC):
         """
         await self._guarded("probe", self._probe, timeout=min(self.timeout, self.probe_timeout))
 
+    async def evaluate_predicate(
+        self,
+        predicate: Predicate,
+        subject_code: str,
+        subject_type: HolderType,
+        *,
+        use_cause: str | None = None,
+    ) -> bool:
+        """Whether ``predicate`` holds for the subject's record. No value leaves this method.
+
+        The platform evaluates it when the adapter implements :meth:`_evaluate_predicate`;
+        otherwise the one field is fetched here and compared here. A subject without such a
+        record satisfies no predicate (``False``).
+        """
+        context = CallContext(_check_use_cause(use_cause))
+        if not isinstance(predicate, Predicate):
+            raise InvalidInputError("predicate must be a deltafed.schemas.matching.Predicate")
+        rtype = self._record_type(predicate.record_type)
+        kind = _holder_type(subject_type, field_name="subject_type")
+        if kind not in rtype.subject_types:
+            raise InvalidInputError(
+                f"record type {rtype.code} has no subjects of type {kind.value}",
+                field="subject_type",
+            )
+        code = parse_holder_code(subject_code, kind)
+        self._check_fields((predicate.field,), {f.name for f in rtype.fields}, rtype.code)
+        try:
+            native = await self._guarded(
+                "evaluate_predicate",
+                lambda: self._evaluate_predicate(rtype.code, code, kind, predicate),
+                context,
+            )
+            if native is not None:
+                if type(native) is not bool:
+                    raise AdapterDataError(f"{self._label}: predicate answer is not a boolean")
+                return native
+            record = await self.fetch_record(
+                rtype.code, code, kind, (predicate.field,), use_cause=use_cause
+            )
+        except NotFoundError:
+            return False
+        return compare(record.fields[predicate.field], predicate.comparison, predicate.threshold)
+
+    async def count_subjects(
+        self, aggregate: Aggregate, place: str, *, use_cause: str | None = None
+    ) -> int:
+        """How many subjects of ``aggregate.record_type`` have ``aggregate.field == place``."""
+        context = CallContext(_check_use_cause(use_cause))
+        if not isinstance(aggregate, Aggregate):
+            raise InvalidInputError("aggregate must be a deltafed.schemas.matching.Aggregate")
+        if not isinstance(place, str) or not 0 < len(place) <= 64:
+            raise InvalidInputError("place must be 1 to 64 characters", field="place")
+        rtype = self._record_type(aggregate.record_type)
+        self._check_fields((aggregate.field,), {f.name for f in rtype.fields}, rtype.code)
+        result = await self._guarded(
+            "count_subjects",
+            lambda: self._count_subjects(rtype.code, aggregate.field, place),
+            context,
+        )
+        if type(result) is not int or not 0 <= result <= 2**53 - 1:
+            raise AdapterDataError(f"{self._label}: count is not a whole number")
+        return result
+
+    async def changes(self, since: str | None, *, limit: int = 100) -> ChangeBatch:
+        """The platform's changes after cursor ``since`` (``None``: from the start).
+
+        The optional change-feed hook :meth:`_changes` reads a native change log or polls;
+        an adapter without one raises :class:`~deltafed.AdapterError`.
+        """
+        if since is not None and (not isinstance(since, str) or not 0 < len(since) <= 256):
+            raise InvalidInputError("since must be a cursor string or None", field="since")
+        if not 1 <= limit <= 1000:
+            raise InvalidInputError("limit must be 1 to 1000", field="limit")
+        batch = await self._guarded("changes", lambda: self._changes(since, limit))
+        if not isinstance(batch, ChangeBatch) or len(batch.changes) > limit:
+            raise AdapterDataError(f"{self._label}: change feed answer is not a ChangeBatch")
+        for change in batch.changes:
+            if change.kind not in _CHANGE_KINDS:
+                raise AdapterDataError(f"{self._label}: unknown change kind {change.kind!r}")
+            parse_certificate_id(change.certificate_id)
+            parse_holder_code(change.holder_code, change.holder_type)
+            if change.occurred_at.utcoffset() is None:
+                raise AdapterDataError(f"{self._label}: change time must be timezone-aware")
+        return batch
+
     async def aclose(self) -> None:
         """Release connections; idempotent."""
         if not self._closed:
@@ -514,6 +637,20 @@ class ProvinceAdapter(abc.ABC):
         an adapter in front of a remote platform should override it.
         """
         return None
+
+    async def _evaluate_predicate(
+        self, record_type: str, subject_code: str, subject_type: HolderType, predicate: Predicate
+    ) -> bool | None:
+        """Evaluate on the platform; ``None`` (the default) lets the base do it in the node."""
+        return None
+
+    async def _count_subjects(self, record_type: str, field: str, value: str) -> int:
+        """Count on the platform (the default: this adapter cannot count)."""
+        raise AdapterError(f"{self._label} cannot count subjects on its platform")
+
+    async def _changes(self, since: str | None, limit: int) -> ChangeBatch:
+        """The change feed (the default: this adapter has none)."""
+        raise AdapterError(f"{self._label} has no change feed")
 
     # --- invariants -------------------------------------------------------------------------
 

@@ -22,14 +22,20 @@ from __future__ import annotations
 import abc
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
+from datetime import date, datetime
 from typing import Any
 
 import httpx
 
 from deltafed._clock import Clock, system_clock
 from deltafed._errors import ConfigurationError, NotFoundError
-from deltafed.adapters._synthetic import RegionData, SyntheticCertificate, corrected_certificate
+from deltafed.adapters._synthetic import (
+    RegionData,
+    SyntheticCertificate,
+    SyntheticRecord,
+    corrected_certificate,
+)
 from deltafed.schemas.common import CertificateStatus
 
 __all__ = ["FAULT_NAMES", "Faults", "NativeReply", "SandboxTransport"]
@@ -104,6 +110,11 @@ class SandboxTransport(httpx.AsyncBaseTransport, abc.ABC):
         self._status: dict[str, CertificateStatus] = {}
         #: Certificates the platform issued while running (corrected versions), by id.
         self._issued: dict[str, SyntheticCertificate] = {}
+        #: Records changed at runtime, by (record type, subject code).
+        self._records: dict[tuple[str, str], SyntheticRecord] = {}
+        #: The platform's change log, oldest first: ``(kind, certificate, time)``; a
+        #: province's change feed endpoint renders entries after a position natively.
+        self.change_log: list[tuple[str, SyntheticCertificate, datetime]] = []
 
     # --- what the platform holds ----------------------------------------------------------
 
@@ -129,8 +140,35 @@ class SandboxTransport(httpx.AsyncBaseTransport, abc.ABC):
             raise NotFoundError(f"the certificate has no field(s) {sorted(unknown)}")
         new = corrected_certificate(cert, fields)
         self._issued[new.certificate_id] = new
-        self.set_status(certificate_id, CertificateStatus.CANCELLED)
+        self.set_status(certificate_id, CertificateStatus.CANCELLED, log=False)
+        self.change_log.append(("changed", new, self.clock()))
         return new
+
+    def renew(self, certificate_id: str, *, valid_until: date | None) -> SyntheticCertificate:
+        """Issue the next version of a certificate, valid from today (a renewal)."""
+        cert = self.certificate(certificate_id)
+        if cert is None:
+            raise NotFoundError(f"the sandbox holds no certificate {certificate_id}")
+        now = self.clock()
+        renewed = replace(
+            corrected_certificate(cert, {}),
+            issued_on=now.date(),
+            valid_from=now.date(),
+            valid_until=valid_until,
+        )
+        self._issued[renewed.certificate_id] = renewed
+        self.change_log.append(("renewed", renewed, now))
+        return renewed
+
+    def changes_after(
+        self, position: int, limit: int
+    ) -> list[tuple[int, str, SyntheticCertificate, datetime]]:
+        """Change log entries after ``position`` (1-based positions), at most ``limit``."""
+        start = max(0, position)
+        return [
+            (start + i + 1, kind, cert, at)
+            for i, (kind, cert, at) in enumerate(self.change_log[start : start + limit])
+        ]
 
     # --- state a test or demo changes at runtime -----------------------------------------
 
@@ -138,13 +176,36 @@ class SandboxTransport(httpx.AsyncBaseTransport, abc.ABC):
         """Revoke a certificate from now on (the "revoked mid-session" fault)."""
         self.set_status(certificate_id, CertificateStatus.REVOKED)
 
-    def set_status(self, certificate_id: str, status: CertificateStatus) -> None:
-        if self.certificate(certificate_id) is None:
+    def set_status(
+        self, certificate_id: str, status: CertificateStatus, *, log: bool = True
+    ) -> None:
+        cert = self.certificate(certificate_id)
+        if cert is None:
             raise NotFoundError(f"the sandbox holds no certificate {certificate_id}")
         self._status[certificate_id] = CertificateStatus(status)
+        if log:
+            kind = "revoked" if status == CertificateStatus.REVOKED else "changed"
+            self.change_log.append((kind, cert, self.clock()))
 
     def status_of(self, cert: SyntheticCertificate) -> CertificateStatus:
         return self._status.get(cert.certificate_id, cert.status)
+
+    # --- what the platform holds now (the seed data and what changed since) -------------
+
+    def record(self, record_type: str, subject_code: str) -> SyntheticRecord | None:
+        changed = self._records.get((record_type, subject_code))
+        return changed if changed is not None else self.data.record(record_type, subject_code)
+
+    def count_records(self, record_type: str, field: str, value: object) -> int:
+        """How many subjects' ``record_type`` records have ``field == value`` (native count)."""
+        subjects = {r.subject_code for r in self.data.records if r.record_type == record_type}
+        subjects.update(code for kind, code in self._records if kind == record_type)
+        total = 0
+        for code in subjects:
+            rec = self.record(record_type, code)
+            if rec is not None and rec.fields.get(field) == value:
+                total += 1
+        return total
 
     # --- transport --------------------------------------------------------------------------
 

@@ -9,12 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from types import MappingProxyType
 from typing import Any, ClassVar, Self
 
+from deltafed._clock import Clock, system_clock
 from deltafed._errors import AdapterUnavailableError, ConfigurationError, NotFoundError
-from deltafed.adapters._base import DEFAULT_TIMEOUT, ProvinceAdapter, RecordData, RecordValue
+from deltafed.adapters._base import (
+    DEFAULT_TIMEOUT,
+    Change,
+    ChangeBatch,
+    ProvinceAdapter,
+    RecordData,
+    RecordValue,
+)
 from deltafed.adapters._synthetic import (
     DEFAULT_SEED,
     certificate_identifier,
@@ -25,6 +33,7 @@ from deltafed.adapters._synthetic import (
 from deltafed.schemas.catalogue import Catalogue
 from deltafed.schemas.certificates import CertificateMetadata
 from deltafed.schemas.common import CertificateStatus, HolderType
+from deltafed.schemas.matching import Predicate, compare
 
 __all__ = ["InMemoryAdapter", "MemoryCertificate", "MemoryRecord"]
 
@@ -71,8 +80,11 @@ class InMemoryAdapter(ProvinceAdapter):
         records: Iterable[MemoryRecord] = (),
         *,
         timeout: float = DEFAULT_TIMEOUT,
+        clock: Clock = system_clock,
     ) -> None:
         super().__init__(region=region, timeout=timeout)
+        #: Dates the changes made without an explicit time.
+        self.clock = clock
         if not isinstance(catalogue, Catalogue):
             raise ConfigurationError("catalogue must be a deltafed.schemas.Catalogue")
         self._the_catalogue = catalogue
@@ -83,6 +95,8 @@ class InMemoryAdapter(ProvinceAdapter):
             self.add_certificate(cert)
         for rec in records:
             self.add_record(rec)
+        #: The change log (the change feed reads it; a cursor is a position in it).
+        self.change_log: list[Change] = []
         self.calls: list[str] = []
         #: The use cause each hook call was made with, in the order of :attr:`calls`.
         self.use_causes: list[str | None] = []
@@ -94,7 +108,12 @@ class InMemoryAdapter(ProvinceAdapter):
 
     @classmethod
     def synthetic(
-        cls, region: str, *, seed: int = DEFAULT_SEED, timeout: float = DEFAULT_TIMEOUT
+        cls,
+        region: str,
+        *,
+        seed: int = DEFAULT_SEED,
+        timeout: float = DEFAULT_TIMEOUT,
+        clock: Clock = system_clock,
     ) -> Self:
         """An adapter holding the synthetic population of ``region`` for ``seed``."""
         if region not in synthetic_population(seed).regions:
@@ -109,6 +128,7 @@ class InMemoryAdapter(ProvinceAdapter):
                 for r in data.records
             ),
             timeout=timeout,
+            clock=clock,
         )
 
     @classmethod
@@ -152,14 +172,51 @@ class InMemoryAdapter(ProvinceAdapter):
             raise ConfigurationError(f"record fields {sorted(extra)} are not in the catalogue")
         self._records[(rec.record_type, rec.subject_code)] = rec
 
-    def revoke(self, certificate_id: str) -> None:
+    def revoke(self, certificate_id: str, *, at: datetime | None = None) -> None:
         """Revoke a certificate from now on."""
-        self.set_status(certificate_id, CertificateStatus.REVOKED)
+        self.set_status(certificate_id, CertificateStatus.REVOKED, at=at)
 
-    def set_status(self, certificate_id: str, status: CertificateStatus) -> None:
+    def set_status(
+        self, certificate_id: str, status: CertificateStatus, *, at: datetime | None = None
+    ) -> None:
         if certificate_id not in self._certificates:
             raise NotFoundError(f"no certificate {certificate_id} in memory")
         self._status[certificate_id] = CertificateStatus(status)
+        revoked = status == CertificateStatus.REVOKED
+        kind = "certificate.revoked" if revoked else "certificate.changed"
+        self._log_change(kind, self._certificates[certificate_id].metadata, at)
+
+    def renew(self, certificate_id: str, *, valid_until: date | None, at: datetime) -> str:
+        """Issue the next version of a certificate (valid from ``at``'s date); its new id."""
+        old = self._get(certificate_id)
+        meta = old.metadata
+        version = f"{int(meta.identifier.split('.')[-2]) + 1:03d}"
+        serial = meta.identifier.split(".")[-3]
+        new_id = certificate_identifier(meta.type_code, meta.issuer_code, serial, version)
+        renewed = meta.model_copy(
+            update={
+                "identifier": new_id,
+                "issued_on": at.date(),
+                "valid_from": at.date(),
+                "valid_until": valid_until,
+                "status": CertificateStatus.VALID,
+            }
+        )
+        self._certificates[new_id] = MemoryCertificate(renewed, old.data)
+        self._log_change("certificate.renewed", renewed, at)
+        return new_id
+
+    def _log_change(self, kind: str, meta: CertificateMetadata, at: datetime | None) -> None:
+        self.change_log.append(
+            Change(
+                kind=kind,
+                certificate_id=meta.identifier,
+                type_code=meta.type_code,
+                holder_code=meta.holder_code,
+                holder_type=meta.holder_type,
+                occurred_at=at if at is not None else self.clock(),
+            )
+        )
 
     def _get(self, certificate_id: str) -> MemoryCertificate:
         cert = self._certificates.get(certificate_id)
@@ -190,7 +247,9 @@ class InMemoryAdapter(ProvinceAdapter):
             }
         )
         self.add_certificate(MemoryCertificate(meta, {**old.data, **fields}))
-        self.set_status(certificate_id, CertificateStatus.CANCELLED)
+        # The old version is cancelled; the feed reports the change with the new version.
+        self._status[certificate_id] = CertificateStatus.CANCELLED
+        self._log_change("certificate.changed", meta, None)
         return meta
 
     async def _revoke_certificate(self, certificate_id: str, reason: str) -> CertificateStatus:
@@ -264,3 +323,26 @@ class InMemoryAdapter(ProvinceAdapter):
             as_of=rec.as_of,
             fields={f: rec.fields.get(f) for f in fields},
         )
+
+    async def _evaluate_predicate(
+        self, record_type: str, subject_code: str, subject_type: HolderType, predicate: Predicate
+    ) -> bool | None:
+        self._called("evaluate_predicate")
+        rec = self._records.get((record_type, subject_code))
+        if rec is None or rec.subject_type != subject_type:
+            return False
+        return compare(rec.fields.get(predicate.field), predicate.comparison, predicate.threshold)
+
+    async def _count_subjects(self, record_type: str, field: str, value: str) -> int:
+        self._called("count_subjects")
+        return sum(
+            1
+            for (kind, _), rec in self._records.items()
+            if kind == record_type and rec.fields.get(field) == value
+        )
+
+    async def _changes(self, since: str | None, limit: int) -> ChangeBatch:
+        self._called("changes")
+        start = int(since) if since is not None else 0
+        end = min(len(self.change_log), start + limit)
+        return ChangeBatch(tuple(self.change_log[start:end]), str(end))

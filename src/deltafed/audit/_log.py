@@ -239,6 +239,8 @@ class AccessRecord:
     request_id: str
     #: Which side wrote this entry: ``"requester"`` or ``"responder"``.
     recorded_by: str
+    #: What was asked and answered when no field was released (a match, an event), if said.
+    detail: str | None = None
 
     @classmethod
     def of(cls, entry: AuditEntry) -> AccessRecord:
@@ -255,6 +257,7 @@ class AccessRecord:
             outcome=entry.outcome,
             request_id=entry.request_id,
             recorded_by=entry.role,
+            detail=entry.detail,
         )
 
 
@@ -344,8 +347,13 @@ class AuditLog:
         request_id: str,
         request: bytes,
         response: bytes,
+        detail: str | None = None,
     ) -> AuditEntry:
-        """Append one exchange durably; return its entry. Raise, and release nothing, if not."""
+        """Append one exchange durably; return its entry. Raise, and release nothing, if not.
+
+        ``detail`` says what was asked and answered when no field was released (a match's
+        predicate and answer, an event's kind); it must not hold personal data.
+        """
         for name, blob in (("request", request), ("response", response)):
             if not isinstance(blob, bytes):
                 raise InvalidInputError(f"{name} must be the verbatim bytes", field=name)
@@ -369,6 +377,7 @@ class AuditLog:
                 "request_id": request_id,
                 "request_digest": self.crypto.digest_text(request),
                 "response_digest": self.crypto.digest_text(response),
+                **({} if detail is None else {"detail": detail}),
             },
             request=request,
             response=response,

@@ -25,6 +25,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "deltafed.cli._concerns",
     "deltafed.cli._keys",
     "deltafed.cli._serve",
+    "deltafed.cli._events",
     "deltafed.cli._demo",
     "deltafed.cli._conformance",
 )

@@ -246,6 +246,7 @@ def _row(record: AccessRecord) -> dict[str, Any]:
         "outcome": record.outcome,
         "request_id": record.request_id,
         "recorded_by": record.recorded_by,
+        **({} if record.detail is None else {"detail": record.detail}),
     }
 
 
@@ -283,6 +284,7 @@ def _run_subject(args: argparse.Namespace) -> int:
         print(
             f"  #{r.seq} {r.at.isoformat()} {r.requester} asked {r.responder} "
             f"({r.operation}, scenario {r.scenario}) fields: {fields} -> {r.outcome}"
+            + ("" if r.detail is None else f" [{r.detail}]")
         )
     return 0
 

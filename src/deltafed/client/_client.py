@@ -60,12 +60,14 @@ from deltafed.protocol import (
     ProtocolVerifier,
     VerifiedResponse,
     new_request,
+    peek_unverified_claims,
     sign_request,
 )
 from deltafed.registry import TrustedRegistry
 from deltafed.schemas._base import WireModel
 from deltafed.schemas.common import HolderType
 from deltafed.schemas.identifiers import MemberId, parse_member_id
+from deltafed.schemas.matching import MatchAnswer, MatchQuestion
 from deltafed.schemas.messages import (
     RecordRequest,
     RecordResponse,
@@ -93,7 +95,7 @@ DEFAULT_ATTEMPTS: Final = 3
 #: Full jitter: a random wait up to 0.1 s, 0.2 s, 0.4 s... capped at 2 s.
 _DEFAULT_WAIT: Final = wait_random_exponential(multiplier=0.1, max=2.0)
 
-_Result = TypeVar("_Result", VerificationResult, ReleaseResult, RecordResponse)
+_Result = TypeVar("_Result", VerificationResult, ReleaseResult, RecordResponse, MatchAnswer)
 Wait = Callable[[RetryCallState], float]
 
 
@@ -138,6 +140,7 @@ def _media_type(value: str | None) -> str:
 
 
 def _subjects(body: Mapping[str, Any]) -> tuple[str, ...]:
+    # holder_code / subject_code name the person or company an exchange is about.
     code = body.get("holder_code") or body.get("subject_code")
     filer = body.get("filer")  # a concern: the resident or company who files it
     if code is None and isinstance(filer, Mapping):
@@ -288,6 +291,7 @@ class _Core:
             "request_id": prepared.jti,
             "request": prepared.raw,
             "response": response.raw,
+            **_match_detail(prepared, response),
         }
 
     @staticmethod
@@ -301,6 +305,54 @@ class _Core:
                 f"the peer's problem is not a valid problem: {exc.message}", field="body"
             ) from exc
         raise problem.to_error()
+
+
+def _match_detail(prepared: _Prepared, response: VerifiedResponse) -> dict[str, str]:
+    """For a match answer, the audit entry's detail: the question and the answer; for an
+    event delivered, its kind."""
+    if not response.ok:
+        return {}
+    if prepared.operation == "event.deliver":
+        body = (peek_unverified_claims(prepared.raw) or {}).get("body")
+        kind = body.get("kind") if isinstance(body, dict) else None
+        event_id = body.get("event_id") if isinstance(body, dict) else None
+        return {"detail": f"event {kind} ({event_id})"} if isinstance(kind, str) else {}
+    if prepared.operation != "match.ask":
+        return {}
+    try:
+        return {"detail": MatchAnswer.parse(response.body).describe()}
+    except InvalidInputError:
+        return {}
+
+
+def _match_body(
+    *,
+    predicate: str | None,
+    subject_code: str | None,
+    subject_type: HolderType | str | None,
+    aggregate: str | None,
+    place: str | None,
+    use_cause: str,
+) -> tuple[str, dict[str, Any]]:
+    data: dict[str, Any] = {"use_cause": use_cause}
+    for name, value in (
+        ("predicate", predicate),
+        ("subject_code", subject_code),
+        ("aggregate", aggregate),
+        ("place", place),
+    ):
+        if value is not None:
+            data[name] = value
+    if subject_type is not None:
+        data["subject_type"] = HolderType(subject_type).value
+    question = MatchQuestion.parse(data)  # refuse a malformed question before signing it
+    return question.asked, question.to_wire()
+
+
+def _check_match(answer: MatchAnswer, asked: str) -> MatchAnswer:
+    if (answer.predicate or answer.aggregate) != asked:
+        raise MalformedMessageError(f"the peer answered another question than {asked}")
+    return answer
 
 
 def _typed(model: type[_Result], body: dict[str, Any]) -> _Result:
@@ -621,6 +673,45 @@ class FederationClient(_Api):
         _check_released(result, fields)
         return result
 
+    def ask_predicate(
+        self,
+        provider: str,
+        *,
+        scenario: str,
+        predicate: str,
+        subject_code: str,
+        subject_type: HolderType | str,
+        use_cause: str,
+        consent: bytes | str | None = None,
+    ) -> bool:
+        """Whether the scenario's ``predicate`` holds for a subject: a signed yes or no."""
+        target, body = _match_body(
+            predicate=predicate,
+            subject_code=subject_code,
+            subject_type=subject_type,
+            aggregate=None,
+            place=None,
+            use_cause=use_cause,
+        )
+        data = self._call(provider, "match.ask", target, scenario, body, consent)
+        answer = _check_match(_typed(MatchAnswer, data), target)
+        return bool(answer.result)
+
+    def count_subjects(
+        self, provider: str, *, scenario: str, aggregate: str, place: str, use_cause: str
+    ) -> MatchAnswer:
+        """The scenario's ``aggregate`` at ``place``: ``count``, or ``fewer_than`` K."""
+        target, body = _match_body(
+            predicate=None,
+            subject_code=None,
+            subject_type=None,
+            aggregate=aggregate,
+            place=place,
+            use_cause=use_cause,
+        )
+        data = self._call(provider, "match.ask", target, scenario, body, None)
+        return _check_match(_typed(MatchAnswer, data), target)
+
 
 class AsyncFederationClient(_Api):
     """The asynchronous twin of :class:`FederationClient` (``httpx.AsyncClient``)."""
@@ -831,3 +922,42 @@ class AsyncFederationClient(_Api):
         result = _typed(RecordResponse, data)
         _check_released(result, fields)
         return result
+
+    async def ask_predicate(
+        self,
+        provider: str,
+        *,
+        scenario: str,
+        predicate: str,
+        subject_code: str,
+        subject_type: HolderType | str,
+        use_cause: str,
+        consent: bytes | str | None = None,
+    ) -> bool:
+        """See :meth:`FederationClient.ask_predicate`."""
+        target, body = _match_body(
+            predicate=predicate,
+            subject_code=subject_code,
+            subject_type=subject_type,
+            aggregate=None,
+            place=None,
+            use_cause=use_cause,
+        )
+        data = await self._call(provider, "match.ask", target, scenario, body, consent)
+        answer = _check_match(_typed(MatchAnswer, data), target)
+        return bool(answer.result)
+
+    async def count_subjects(
+        self, provider: str, *, scenario: str, aggregate: str, place: str, use_cause: str
+    ) -> MatchAnswer:
+        """See :meth:`FederationClient.count_subjects`."""
+        target, body = _match_body(
+            predicate=None,
+            subject_code=None,
+            subject_type=None,
+            aggregate=aggregate,
+            place=place,
+            use_cause=use_cause,
+        )
+        data = await self._call(provider, "match.ask", target, scenario, body, None)
+        return _check_match(_typed(MatchAnswer, data), target)

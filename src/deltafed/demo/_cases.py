@@ -35,8 +35,10 @@ from deltafed.demo._concern_cases import (
 )
 from deltafed.demo._files import (
     JIANGSU,
+    SCENARIO_COMPANY_MATCH,
     SCENARIO_LICENCE,
     SCENARIO_PERMIT,
+    SCENARIO_RESIDENT_COUNT,
     SCENARIO_SUBSIDY,
     SHANGHAI,
     ZHEJIANG,
@@ -59,6 +61,8 @@ _OTHER_RESIDENT: Final = POPULATION.region("320000").residents[1]
 _ZJ_RESIDENT: Final = POPULATION.region("330000").residents[0]
 _SUPPLIER: Final = POPULATION.region("330000").companies[0]
 _REVOKED_SUPPLIER: Final = POPULATION.region("330000").companies[1]
+#: A Zhejiang company with more than 50 insured employees (the supplier has fewer).
+_BIG_COMPANY: Final = POPULATION.region("330000").companies[2]
 
 
 def region_name(member: str) -> str:
@@ -472,6 +476,49 @@ def _retry_once(world: World) -> str:
     )
 
 
+def _company_condition(world: World) -> str:
+    responder = world.logs[ZHEJIANG]
+    answers = []
+    with world.client(SHANGHAI) as shanghai:
+        for company in (_SUPPLIER, _BIG_COMPANY):
+            answers.append(
+                shanghai.ask_predicate(
+                    ZHEJIANG,
+                    scenario=SCENARIO_COMPANY_MATCH,
+                    predicate="company-insures-50-employees",
+                    subject_code=company.credit_code,
+                    subject_type="001",
+                    use_cause="上海市企业稳岗补贴: 参保职工人数条件核验",
+                )
+            )
+    logged = [responder.entry(responder.size - n) for n in (2, 1)]
+    released = [e.fields for e in logged]
+    got = ", ".join("yes" if a else "no" for a in answers) + (
+        "; no field released" if released == [(), ()] else "; a field WAS released"
+    )
+    details = [e.detail or "" for e in logged]
+    return _expect(
+        answers == [False, True]
+        and released == [(), ()]
+        and all(d.startswith("predicate company-insures-50-employees") for d in details),
+        got,
+    )
+
+
+def _small_count(world: World) -> str:
+    with world.client(SHANGHAI) as shanghai:
+        answer = shanghai.count_subjects(
+            ZHEJIANG,
+            scenario=SCENARIO_RESIDENT_COUNT,
+            aggregate="residents-registered-in-division",
+            place=_ZJ_RESIDENT.division,
+            use_cause="住房安全检查: 群租排查",
+        )
+    if answer.fewer_than is not None:
+        return _expect(answer.count is None, f"fewer than {answer.fewer_than}")
+    raise UnexpectedOutcomeError(f"count {answer.count} released")
+
+
 def _resident_view(world: World) -> str:
     records: list[AccessRecord] = []
     for log in world.logs.values():
@@ -601,6 +648,20 @@ CASES: Final[tuple[Case, ...]] = (
         JIANGSU,
         "refused not_authorized",
         lambda world: _expect(*concern_not_allowed()),
+    ),
+    Case(
+        "Zhejiang company insures >= 50 employees?",
+        SHANGHAI,
+        ZHEJIANG,
+        "no, yes; no field released",
+        _company_condition,
+    ),
+    Case(
+        "Residents registered in a Zhejiang division",
+        SHANGHAI,
+        ZHEJIANG,
+        "fewer than 5",
+        _small_count,
     ),
     Case(
         f"Who used {RESIDENT.name}'s data?",

@@ -46,8 +46,10 @@ __all__ = [
     "JIANGSU",
     "NODES",
     "OUTSIDER",
+    "SCENARIO_COMPANY_MATCH",
     "SCENARIO_LICENCE",
     "SCENARIO_PERMIT",
+    "SCENARIO_RESIDENT_COUNT",
     "SCENARIO_SUBSIDY",
     "SHANGHAI",
     "TESTER",
@@ -82,6 +84,10 @@ SCENARIO_PERMIT: Final = "sh-residence-permit-identity"
 SCENARIO_SUBSIDY: Final = "sh-talent-subsidy-social-insurance"
 #: Jiangsu checks a Zhejiang supplier's business licence (政府采购供应商注册).
 SCENARIO_LICENCE: Final = "js-procurement-supplier-licence"
+#: Shanghai asks Zhejiang yes/no about a company's social insurance (企业补贴, no record).
+SCENARIO_COMPANY_MATCH: Final = "sh-enterprise-subsidy-match"
+#: Shanghai counts residents registered in a Zhejiang division (群租排查); small counts hidden.
+SCENARIO_RESIDENT_COUNT: Final = "sh-group-leasing-count"
 #: The conformance tester's scenarios, by the operation they permit.
 TESTER_SCENARIOS: Final[Mapping[str, str]] = {
     "certificate.verify": "conformance-verify",
@@ -127,6 +133,43 @@ def demo_scenarios() -> tuple[UseScenario, ...]:
             "providers": ["330000"],
             "operations": ["certificate.verify"],
             "certificate_types": [BUSINESS_LICENCE.type_code],
+            "consent_required": False,
+        },
+        {
+            "id": SCENARIO_COMPANY_MATCH,
+            "name": "企业补贴: does the company insure at least 50 employees? (yes/no only)",
+            "service_matter": "上海市企业稳岗补贴 (demo)",
+            "requester": SHANGHAI,
+            "providers": ["330000"],
+            "operations": ["match.ask"],
+            "predicates": [
+                {
+                    "id": "company-insures-50-employees",
+                    "record_type": "enterprise_standing",
+                    "field": "employees",
+                    "comparison": "ge",
+                    "threshold": 50,
+                }
+            ],
+            "rate_limit": {"burst": 20, "per_hour": 120},
+            "consent_required": False,
+        },
+        {
+            "id": SCENARIO_RESIDENT_COUNT,
+            "name": "群租排查: residents registered per division (at least 5 shown)",
+            "service_matter": "住房安全检查 (demo)",
+            "requester": SHANGHAI,
+            "providers": ["330000"],
+            "operations": ["match.ask"],
+            "aggregates": [
+                {
+                    "id": "residents-registered-in-division",
+                    "record_type": "household_registration",
+                    "field": "registered_division",
+                }
+            ],
+            "min_group_size": 5,
+            "rate_limit": {"burst": 20, "per_hour": 120},
             "consent_required": False,
         },
         {

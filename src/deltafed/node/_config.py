@@ -26,6 +26,12 @@ Example::
     [replay]
     db = "replay.db"                     # shared by the worker processes of the node
 
+    [state]
+    db = "state.db"                      # optional: rate-limit buckets, subscriptions,
+                                         # event outbox and inbox (SQLite)
+    deliver_every = 5                    # seconds between change feed reads and deliveries
+    max_attempts = 8                     # deliveries of one event before it is parked
+
     [adapter]
     name = "jiangsu"                     # an entry point of deltafed.adapters
     [adapter.config]                     # passed to the adapter's from_config
@@ -60,13 +66,18 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Final
 
+import httpx
+
 from deltafed._clock import Clock, system_clock
 from deltafed._errors import ConfigurationError, InvalidInputError
 from deltafed._text import hex_or_raw_secret
 from deltafed.adapters import ProvinceAdapter, create_adapter
 from deltafed.audit import AuditLog, SqliteAuditStore
+from deltafed.client import AsyncFederationClient
 from deltafed.concerns import ConcernService, SqliteConcernStore
+from deltafed.events import ChangePublisher, DeliveryLoop, Outbox, SqliteEventStore
 from deltafed.keys import PrivateKey, Signer
+from deltafed.matching import RateLimiter, SqliteBucketStore
 from deltafed.node._metrics import NodeMetrics
 from deltafed.node._node import Node
 from deltafed.node._observe import LOG_LEVELS
@@ -100,6 +111,7 @@ _SECTIONS: Final = {
     "registry": {"file", "anchor", "grace_hours", "url", "poll_seconds", "warn_expiry_hours"},
     "audit": {"db", "subject_key_file", "checkpoint_every"},
     "replay": {"db", "max_entries"},
+    "state": {"db", "deliver_every", "max_attempts"},
     "adapter": {"name", "config"},
     "tls": {"cert_file", "key_file", "client_ca_file"},
     "concerns": {"db", "sweep_seconds"},
@@ -120,6 +132,11 @@ class NodeConfig:
     adapter_config: Mapping[str, Any] = field(default_factory=dict)
     replay_db: Path | None = None
     replay_max_entries: int = 1_000_000
+    #: The node's state file (SQLite): rate-limit buckets, subscriptions, event outbox and
+    #: inbox; without it buckets are in memory and the node serves no events.
+    state_db: Path | None = None
+    deliver_every: float = 5.0
+    max_attempts: int = 8
     host: str = "127.0.0.1"
     port: int = 8443
     grace: timedelta = timedelta(hours=24)
@@ -215,6 +232,7 @@ class NodeConfig:
         if not 0 <= port <= 65535:
             raise ConfigurationError("[node] port must be 0 to 65535")
         replay_db = sections["replay"].get("db")
+        state_db = optional("state", "db", str, None)
         tls_cert = optional("tls", "cert_file", str, None)
         tls_key = optional("tls", "key_file", str, None)
         tls_ca = optional("tls", "client_ca_file", str, None)
@@ -258,6 +276,9 @@ class NodeConfig:
             adapter_config=dict(adapter_config),
             replay_db=path(replay_db) if isinstance(replay_db, str) else None,
             replay_max_entries=optional("replay", "max_entries", int, 1_000_000),
+            state_db=path(state_db) if state_db is not None else None,
+            deliver_every=_seconds(sections["state"].get("deliver_every", 5.0)),
+            max_attempts=optional("state", "max_attempts", int, 8),
             host=optional("node", "host", str, "127.0.0.1"),
             port=port,
             grace=timedelta(hours=optional("registry", "grace_hours", int, 24)),
@@ -284,6 +305,12 @@ def _sweep(seconds: int) -> int:
     if not 10 <= seconds <= 86_400:
         raise ConfigurationError("[concerns] sweep_seconds must be 10 to 86400")
     return seconds
+
+
+def _seconds(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 3600:
+        raise ConfigurationError("[state] deliver_every must be 0 to 3600 seconds")
+    return float(value)
 
 
 def _is_loopback(host: str) -> bool:
@@ -386,6 +413,11 @@ def build_node(config: NodeConfig, *, clock: Clock = system_clock) -> Node:
             else:
                 source = RegistryFile(registry, config.registry_file)
             poller = RegistryPoller(source, interval=config.poll_seconds, clock=clock)
+        buckets: SqliteBucketStore | None = None
+        events: SqliteEventStore | None = None
+        if config.state_db is not None:
+            buckets = opened.enter_context(SqliteBucketStore(config.state_db))
+            events = opened.enter_context(SqliteEventStore(config.state_db))
         concerns: tuple[ConcernService, SqliteConcernStore] | None = None
         if config.concerns_db is not None:
             concerns = open_concerns(
@@ -406,16 +438,33 @@ def build_node(config: NodeConfig, *, clock: Clock = system_clock) -> Node:
             probe_every=config.health_probe_seconds,
             expiry_warning=config.warn_expiry,
             concerns=concerns[0] if concerns is not None else None,
+            rate_limiter=RateLimiter(buckets, clock=clock) if buckets is not None else None,
+            events=events,
         )
         if config.metrics:
             NodeMetrics().bind(node)
         # From now on the node owns the files: its shutdown closes them.
         owned = opened.pop_all()
+    outgoing: httpx.AsyncClient | None = None
+    if events is not None:
+        # Change events: read the change feed and deliver from the outbox while served.
+        outgoing = httpx.AsyncClient(timeout=10.0)
+        client = AsyncFederationClient(
+            config.member, key, registry, clock=clock, http=outgoing, audit=audit, attempts=1
+        )
+        loop = DeliveryLoop(
+            ChangePublisher(adapter, events, clock=clock),
+            Outbox(events, client, clock=clock, max_attempts=config.max_attempts),
+            interval=config.deliver_every,
+        )
+        node.in_background(loop.run_forever)
 
     async def close() -> None:
         await adapter.aclose()
         if isinstance(source, AsyncRegistryClient):
             await source.aclose()
+        if outgoing is not None:
+            await outgoing.aclose()
         owned.close()
 
     node.on_shutdown(close)

@@ -22,6 +22,7 @@ from deltafed.adapters import InMemoryAdapter, ProvinceAdapter, synthetic_catalo
 from deltafed.adapters._synthetic import (
     BUSINESS_LICENCE,
     DEFAULT_SEED,
+    ENTERPRISE_STANDING,
     HOUSEHOLD_REGISTRATION,
     IDENTITY_CARD,
     SOCIAL_INSURANCE,
@@ -37,9 +38,12 @@ from deltafed.schemas.identifiers import parse_member_id
 __all__ = [
     "ANHUI",
     "JIANGSU",
+    "SCENARIO_COUNT",
     "SCENARIO_HUKOU",
+    "SCENARIO_MATCH",
     "SCENARIO_RELEASE",
     "SCENARIO_SOCIAL",
+    "SCENARIO_SUBSCRIBE",
     "SCENARIO_VERIFY",
     "SHANGHAI",
     "ZHEJIANG",
@@ -60,6 +64,12 @@ SCENARIO_HUKOU: Final = "yrd-hukou-school-enrolment"
 SCENARIO_RELEASE: Final = "yrd-identity-release"
 #: Social insurance standing; the law allows it without consent.
 SCENARIO_SOCIAL: Final = "yrd-social-insurance-check"
+#: Purpose-bound matching: yes/no social-insurance conditions of residents and companies.
+SCENARIO_MATCH: Final = "yrd-social-insurance-match"
+#: Proactive services: changes to residents' identity cards (issued, renewed, revoked...).
+SCENARIO_SUBSCRIBE: Final = "yrd-identity-card-changes"
+#: Purpose-bound matching: how many residents are registered in a division (at least 5 shown).
+SCENARIO_COUNT: Final = "yrd-registered-residents-count"
 
 _NAMES: Final = {
     "310000": "Shanghai Big Data Centre (test)",
@@ -70,7 +80,7 @@ _NAMES: Final = {
 
 
 def default_scenarios(requester: str, providers: Sequence[str]) -> tuple[UseScenario, ...]:
-    """The four scenarios of a local federation: ``requester`` asks ``providers`` regions."""
+    """The scenarios of a local federation: ``requester`` asks ``providers`` regions."""
     common: dict[str, Any] = {
         "legal_basis": "Synthetic test basis - not a real regulation",
         "requester": requester,
@@ -122,6 +132,70 @@ def default_scenarios(requester: str, providers: Sequence[str]) -> tuple[UseScen
                 "operations": ["record.request"],
                 "record_types": [SOCIAL_INSURANCE.code],
                 "allowed_fields": ["insured", "months_paid"],
+                "consent_required": False,
+            }
+        ),
+        UseScenario.parse(
+            {
+                **common,
+                "id": SCENARIO_MATCH,
+                "name": "Social insurance conditions for subsidies (yes/no only)",
+                "service_matter": "Talent and enterprise subsidies (test)",
+                "operations": ["match.ask"],
+                "predicates": [
+                    {
+                        "id": "resident-insured-12-months",
+                        "record_type": SOCIAL_INSURANCE.code,
+                        "field": "months_paid",
+                        "comparison": "ge",
+                        "threshold": 12,
+                    },
+                    {
+                        "id": "company-insures-50-employees",
+                        "record_type": ENTERPRISE_STANDING.code,
+                        "field": "employees",
+                        "comparison": "ge",
+                        "threshold": 50,
+                    },
+                ],
+                "rate_limit": {"burst": 10, "per_hour": 60},
+                "consent_required": False,
+            }
+        ),
+        UseScenario.parse(
+            {
+                **common,
+                "id": SCENARIO_COUNT,
+                "name": "Registered residents per division (group leasing checks)",
+                "service_matter": "Housing safety inspection (test)",
+                "operations": ["match.ask"],
+                "aggregates": [
+                    {
+                        "id": "residents-registered-in-division",
+                        "record_type": HOUSEHOLD_REGISTRATION.code,
+                        "field": "registered_division",
+                    }
+                ],
+                "min_group_size": 5,
+                "rate_limit": {"burst": 10, "per_hour": 60},
+                "consent_required": False,
+            }
+        ),
+        UseScenario.parse(
+            {
+                **common,
+                "id": SCENARIO_SUBSCRIBE,
+                "name": "Identity card changes of residents served (proactive services)",
+                "service_matter": "Residence permit renewal offered proactively (test)",
+                "operations": ["subscription.create"],
+                "certificate_types": [IDENTITY_CARD.type_code],
+                "events": [
+                    "certificate.issued",
+                    "certificate.renewed",
+                    "certificate.changed",
+                    "certificate.revoked",
+                ],
+                "max_subscription_days": 365,
                 "consent_required": False,
             }
         ),

@@ -41,12 +41,15 @@ from deltafed._errors import (
     InvalidInputError,
     MalformedMessageError,
     MethodNotAllowedError,
+    NotAuthorizedError,
     NotFoundError,
     ReplayError,
     SizeLimitError,
 )
 from deltafed.adapters import ProvinceAdapter
+from deltafed.events import EventStore, Subscriptions, check_sender
 from deltafed.keys import Signer
+from deltafed.matching import Matcher, RateLimiter
 from deltafed.node._http import (
     HEALTH_PATH,
     JSON_TYPE,
@@ -83,7 +86,15 @@ from deltafed.protocol import (
 )
 from deltafed.registry import RegistryPoller, TrustedRegistry
 from deltafed.schemas.common import CertificateStatus
+from deltafed.schemas.events import (
+    ChangeEvent,
+    EventAck,
+    SubscriptionCancel,
+    SubscriptionListQuery,
+    SubscriptionRequest,
+)
 from deltafed.schemas.identifiers import MemberId, parse_member_id
+from deltafed.schemas.matching import MatchQuestion
 from deltafed.schemas.messages import (
     RecordRequest,
     RecordResponse,
@@ -116,6 +127,7 @@ TRANSIENT_CODES: Final = frozenset(
         "adapter_quota_exceeded",
         "internal_error",
         "replay_capacity",
+        "rate_limited",
     }
 )
 #: What a replay store without ``forget`` holds for a request to process again.
@@ -125,7 +137,17 @@ _CST: Final = timezone(timedelta(hours=8))
 _METADATA_LIFETIME: Final = 300
 
 _T = TypeVar("_T")
-_Model = TypeVar("_Model", VerificationRequest, ReleaseRequest, RecordRequest)
+_Model = TypeVar(
+    "_Model",
+    VerificationRequest,
+    ReleaseRequest,
+    RecordRequest,
+    MatchQuestion,
+    SubscriptionRequest,
+    SubscriptionCancel,
+    SubscriptionListQuery,
+    ChangeEvent,
+)
 
 
 #: Where a node with metrics on serves them (outside the federation API's prefix).
@@ -180,6 +202,9 @@ class Exchange:
     #: The fields released (set only once data was obtained).
     fields: tuple[str, ...] = ()
     decision: Decision | None = None
+    #: What was asked and answered, when the fields say nothing (a match: the predicate and
+    #: its answer); written to the audit entry's ``detail``.
+    detail: str | None = None
 
 
 class Node:
@@ -212,6 +237,8 @@ class Node:
         poller: RegistryPoller | None = None,
         probe_every: float = 10.0,
         expiry_warning: timedelta = timedelta(hours=24),
+        rate_limiter: RateLimiter | None = None,
+        events: EventStore | None = None,
     ) -> None:
         try:
             self.member: MemberId = parse_member_id(member_id)
@@ -269,6 +296,12 @@ class Node:
                 registry, provider_region=self.member.region, clock=clock, limits=self.limits
             )
         )
+        self.matcher = Matcher(
+            adapter, rate_limiter if rate_limiter is not None else RateLimiter(clock=clock)
+        )
+        #: Subscriptions, outbox and inbox (``None``: this node serves no events).
+        self.events = events
+        self.subscriptions = Subscriptions(events, clock=clock) if events is not None else None
         #: Refreshes :attr:`registry` from the publication point while the node is served.
         self.poller = poller
         #: Health turns ``degraded`` when the registry expires sooner than this.
@@ -479,10 +512,14 @@ class Node:
         )
         outcome = "ok" if problem is None else problem.code
         _set_outcome(outcome)
+        extra: dict[str, Any] = {}
+        if exchange.detail is not None and problem is None:
+            extra["detail"] = exchange.detail
         try:
             await anyio.to_thread.run_sync(
                 functools.partial(
                     self.audit.record,
+                    **extra,
                     role="responder",
                     counterpart=claims.iss,
                     operation=claims.op,
@@ -553,7 +590,88 @@ class Node:
             return await self._verify_certificate(exchange)
         if op == "certificate.release":
             return await self._release_certificate(exchange)
-        return await self._request_record(exchange)
+        if op == "match.ask":
+            return await self._match(exchange)
+        if op.startswith("subscription."):
+            return self._subscription(exchange)
+        if op == "event.deliver":
+            return self._receive_event(exchange)
+        if op == "record.request":
+            return await self._request_record(exchange)
+        raise NotFoundError(f"this node does not serve {op}", field="op")
+
+    def _event_store(self) -> tuple[EventStore, Subscriptions]:
+        if self.events is None or self.subscriptions is None:
+            raise NotFoundError("this node serves no subscriptions or events", field="op")
+        return self.events, self.subscriptions
+
+    def _subscriber_scenario(self, exchange: Exchange) -> Any:
+        claims = exchange.request.claims
+        scenario = self.registry.scenario(claims.scn)
+        if (
+            "subscription.create" not in scenario.operations
+            or not scenario.matches_requester(str(claims.iss))
+            or self.member.region not in scenario.providers
+            or not scenario.in_force(self.clock())
+        ):
+            raise NotAuthorizedError(
+                f"scenario {scenario.id} gives {claims.iss} no subscriptions here", field="scn"
+            )
+        return scenario
+
+    def _subscription(self, exchange: Exchange) -> dict[str, Any]:
+        _, subscriptions = self._event_store()
+        claims = exchange.request.claims
+        if claims.op == "subscription.create":
+            body = _parse(SubscriptionRequest, claims.body)
+            exchange.subjects = [body.subject_code]
+            decision = self.decide(
+                PolicyRequest.from_claims(
+                    claims, holder_code=body.subject_code, holder_type=body.subject_type
+                )
+            )
+            exchange.decision = decision
+            created = subscriptions.create(decision.scenario, claims.iss, claims.tgt, body)
+            exchange.detail = f"subscription {created.id}: {', '.join(created.kinds)}"
+            return created.to_wire()
+        scenario = self._subscriber_scenario(exchange)
+        if claims.op == "subscription.list":
+            _parse(SubscriptionListQuery, claims.body)
+            _same_target(claims.tgt, "subscriptions")
+            return subscriptions.list(scenario, claims.iss).to_wire()
+        cancel = _parse(SubscriptionCancel, claims.body)
+        _same_target(claims.tgt, cancel.subscription)
+        answer, found = subscriptions.cancel(scenario, claims.iss, cancel.subscription)
+        exchange.subjects = [found.subject_code]
+        exchange.detail = f"subscription {found.id} cancelled"
+        return answer.to_wire()
+
+    def _receive_event(self, exchange: Exchange) -> dict[str, Any]:
+        store, _ = self._event_store()
+        claims = exchange.request.claims
+        check_sender(self.registry.scenario(claims.scn), self.member, claims.iss)
+        event = _parse(ChangeEvent, claims.body)
+        _same_target(claims.tgt, event.event_id)
+        exchange.subjects = [event.subject_code]
+        fresh = store.receive(event, str(claims.iss), self.clock().timestamp())
+        exchange.detail = f"event {event.kind} ({event.event_id})"
+        return EventAck(event_id=event.event_id, duplicate=not fresh).to_wire()
+
+    async def _match(self, exchange: Exchange) -> dict[str, Any]:
+        claims = exchange.request.claims
+        body = _parse(MatchQuestion, claims.body)
+        _same_target(claims.tgt, body.asked)
+        if body.subject_code is not None:
+            exchange.subjects = [body.subject_code]
+        decision = self.decide(
+            PolicyRequest.from_claims(
+                claims, holder_code=body.subject_code, holder_type=body.subject_type
+            )
+        )
+        exchange.decision = decision
+        answer = await self.matcher.answer(decision.scenario, str(claims.iss), body)
+        exchange.detail = answer.describe()
+        return answer.to_wire()
 
     async def _concern(self, exchange: Exchange) -> dict[str, Any]:
         if self.concerns is None:

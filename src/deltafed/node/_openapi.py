@@ -24,6 +24,16 @@ from deltafed.node._http import (
 )
 from deltafed.protocol import RequestClaims, ResponseClaims
 from deltafed.schemas.concerns import Concern, ConcernHistory, EscalationList, HistoryQuery
+from deltafed.schemas.events import (
+    ChangeEvent,
+    EventAck,
+    Subscription,
+    SubscriptionCancel,
+    SubscriptionList,
+    SubscriptionListQuery,
+    SubscriptionRequest,
+)
+from deltafed.schemas.matching import MatchAnswer, MatchQuestion
 from deltafed.schemas.messages import (
     RecordRequest,
     RecordResponse,
@@ -77,6 +87,31 @@ _OPERATIONS: dict[str, tuple[str, type[BaseModel], type[BaseModel]]] = {
         "The histories of the concerns escalated to the asking supervisor",
         EmptyBody,
         EscalationList,
+    ),
+    "match.ask": (
+        "Ask a predicate (yes/no) or a count the cited scenario names; no data is released",
+        MatchQuestion,
+        MatchAnswer,
+    ),
+    "subscription.create": (
+        "Subscribe to changes about a subject the cited scenario allows (proactive services)",
+        SubscriptionRequest,
+        Subscription,
+    ),
+    "subscription.list": (
+        "List the requester's subscriptions under the cited scenario",
+        SubscriptionListQuery,
+        SubscriptionList,
+    ),
+    "subscription.cancel": (
+        "Cancel one of the requester's subscriptions",
+        SubscriptionCancel,
+        SubscriptionCancel,
+    ),
+    "event.deliver": (
+        "Deliver a change event to a subscriber (what changed and about whom, no data)",
+        ChangeEvent,
+        EventAck,
     ),
 }
 

@@ -41,6 +41,11 @@ OPERATION_PATHS: Final = {
     "concern.file": f"{API_PREFIX}/concerns",
     "concern.history": f"{API_PREFIX}/concerns/history",
     "concern.escalations": f"{API_PREFIX}/concerns/escalations",
+    "match.ask": f"{API_PREFIX}/match",
+    "subscription.create": f"{API_PREFIX}/subscriptions",
+    "subscription.list": f"{API_PREFIX}/subscriptions/list",
+    "subscription.cancel": f"{API_PREFIX}/subscriptions/cancel",
+    "event.deliver": f"{API_PREFIX}/events",
 }
 #: Path -> the operation performed there.
 PATH_OPERATIONS: Final = {path: op for op, path in OPERATION_PATHS.items()}

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Final, Literal
 
-from pydantic import AfterValidator, Field, WithJsonSchema
+from pydantic import AfterValidator, Field, StringConstraints, WithJsonSchema
 
 from deltafed._errors import all_error_classes
 from deltafed.schemas._base import Code, NonNegInt, Timestamp, WireModel
@@ -66,3 +66,6 @@ class AuditEntry(WireModel):
     response_digest: Digest
     #: Digest of the previous entry (a fixed genesis value for the first).
     prev_hash: Digest
+    #: What was asked and answered when no field was released, e.g. a match's predicate and
+    #: its boolean (``predicate si-12-months = true``) or an event's kind; absent otherwise.
+    detail: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None

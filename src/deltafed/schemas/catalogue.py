@@ -14,7 +14,7 @@ on the time takes it as an argument.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Final
+from typing import TYPE_CHECKING, Annotated, Final, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
@@ -30,13 +30,16 @@ from deltafed.schemas.identifiers import (
     certificate_type_of,
     parse_member_id,
 )
+from deltafed.schemas.matching import MAX_GROUP_SIZE, Aggregate, Predicate, RateLimit
 
 __all__ = [
+    "EVENT_KINDS",
     "MAX_CATALOGUE_ENTRIES",
     "MAX_FIELDS",
     "MAX_SCENARIOS",
     "Catalogue",
     "CertificateType",
+    "EventKind",
     "FieldSpec",
     "RecordType",
     "ScenarioList",
@@ -54,6 +57,22 @@ _MAX_CONSENT_DAYS: Final = 3650
 
 _CERTIFICATE_OPERATIONS: Final = frozenset({"certificate.verify", "certificate.release"})
 _FIELD_OPERATIONS: Final = frozenset({"certificate.release", "record.request"})
+#: What a subscriber may be told about (``docs/protocol.md`` section 13).
+EVENT_KINDS: Final = (
+    "certificate.issued",
+    "certificate.renewed",
+    "certificate.changed",
+    "certificate.revoked",
+    "condition.changed",
+)
+EventKind = Literal[
+    "certificate.issued",
+    "certificate.renewed",
+    "certificate.changed",
+    "certificate.revoked",
+    "condition.changed",
+]
+_MAX_SUBSCRIPTION_DAYS: Final = 366
 _CERT_ID_PREFIX: Final = "1.2.156.3005.2."
 
 
@@ -218,7 +237,7 @@ class UseScenario(WireModel):
     requester: MemberId
     #: The regions the requester may ask.
     providers: Annotated[tuple[ProvinceCode, ...], Field(min_length=1, max_length=4)]
-    operations: Annotated[tuple[Operation, ...], Field(min_length=1, max_length=3)]
+    operations: Annotated[tuple[Operation, ...], Field(min_length=1, max_length=8)]
     #: Certificate type codes usable in this scenario (required for certificate operations).
     certificate_types: Annotated[
         tuple[CertificateTypeCode, ...], Field(max_length=MAX_CATALOGUE_ENTRIES)
@@ -241,6 +260,21 @@ class UseScenario(WireModel):
         cls, value: tuple[str, ...] | None, info: ValidationInfo
     ) -> tuple[str, ...] | None:
         return check_concern_categories(value, info.data.get("operations"))
+
+    #: Purpose-bound matching (``match.ask``): the yes/no questions the purpose needs.
+    predicates: Annotated[tuple[Predicate, ...], Field(max_length=MAX_FIELDS)] = ()
+    #: Purpose-bound matching: the counts the purpose needs.
+    aggregates: Annotated[tuple[Aggregate, ...], Field(max_length=MAX_FIELDS)] = ()
+    #: Counts below this are answered only as "fewer than min_group_size".
+    min_group_size: Annotated[int, Field(strict=True, ge=2, le=MAX_GROUP_SIZE)] | None = None
+    #: Questions per requester under this scenario (a node default applies when absent).
+    rate_limit: RateLimit | None = None
+    #: What a subscriber may be told about (``subscription.create``).
+    events: Annotated[tuple[EventKind, ...], Field(max_length=len(EVENT_KINDS))] = ()
+    #: Longest subscription accepted, in days.
+    max_subscription_days: (
+        Annotated[int, Field(strict=True, ge=1, le=_MAX_SUBSCRIPTION_DAYS)] | None
+    ) = None
 
     @field_validator("providers")
     @classmethod
@@ -265,7 +299,7 @@ class UseScenario(WireModel):
             uses_certificates = bool(_CERTIFICATE_OPERATIONS.intersection(ops))
             if uses_certificates:
                 not_empty(value, "certificate type for a certificate operation")
-            elif value:
+            elif value and "subscription.create" not in ops:
                 raise fail(
                     "unused", "certificate types are listed but no certificate operation is allowed"
                 )
@@ -306,6 +340,69 @@ class UseScenario(WireModel):
         if value is not None and start is not None and value <= start:
             raise fail("window", "valid_until must be after valid_from")
         return value
+
+    @field_validator("predicates")
+    @classmethod
+    def _check_predicates(
+        cls, value: tuple[Predicate, ...], info: ValidationInfo
+    ) -> tuple[Predicate, ...]:
+        no_duplicates((p.id for p in value), "predicate id")
+        ops = info.data.get("operations")
+        if ops is not None and value and not {"match.ask", "subscription.create"} & set(ops):
+            raise fail("unused", "predicates are listed but neither match.ask nor subscriptions")
+        return value
+
+    @field_validator("aggregates")
+    @classmethod
+    def _check_aggregates(
+        cls, value: tuple[Aggregate, ...], info: ValidationInfo
+    ) -> tuple[Aggregate, ...]:
+        no_duplicates((a.id for a in value), "aggregate id")
+        predicates = {p.id for p in info.data.get("predicates", ())}
+        if predicates & {a.id for a in value}:
+            raise fail("duplicate", "an aggregate has the id of a predicate")
+        ops = info.data.get("operations")
+        if ops is not None:
+            if "match.ask" in ops and not value and not predicates:
+                raise fail("required", "match.ask needs at least one predicate or aggregate")
+            if value and "match.ask" not in ops:
+                raise fail("unused", "aggregates are listed but match.ask is not allowed")
+        if value and info.data.get("consent_required") is not False:
+            raise fail(
+                "consent",
+                "a count over a place has no single holder to consent: put aggregates in a "
+                "scenario with consent_required false",
+            )
+        return value
+
+    @field_validator("min_group_size")
+    @classmethod
+    def _check_min_group_size(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value is None and info.data.get("aggregates"):
+            raise fail("required", "a scenario with aggregates needs min_group_size")
+        return value
+
+    @field_validator("events")
+    @classmethod
+    def _check_events(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        no_duplicates(value, "event kind")
+        ops = info.data.get("operations")
+        if ops is not None:
+            if "subscription.create" in ops:
+                not_empty(value, "event kind for subscription.create")
+            elif value:
+                raise fail("unused", "events are listed but subscription.create is not allowed")
+        if "condition.changed" in value and not info.data.get("predicates"):
+            raise fail("required", "condition.changed needs a predicate as its condition")
+        return value
+
+    def predicate(self, predicate_id: str) -> Predicate | None:
+        """The predicate with this id, or ``None``."""
+        return next((p for p in self.predicates if p.id == predicate_id), None)
+
+    def aggregate(self, aggregate_id: str) -> Aggregate | None:
+        """The aggregate with this id, or ``None``."""
+        return next((a for a in self.aggregates if a.id == aggregate_id), None)
 
     def matches_requester(self, requester: str) -> bool:
         """Whether ``requester`` is the scenario's requester or one of its systems."""
@@ -349,6 +446,12 @@ class UseScenario(WireModel):
             return False
         if provider_region not in self.providers or operation not in self.operations:
             return False
+        if operation == "match.ask":
+            return self.predicate(target) is not None or self.aggregate(target) is not None
+        if operation == "subscription.create":
+            if self.predicate(target) is not None:
+                return "condition.changed" in self.events
+            return target in self.certificate_types
         if operation in _CERTIFICATE_OPERATIONS:
             type_code = target
             if target.startswith(_CERT_ID_PREFIX):

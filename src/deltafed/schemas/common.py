@@ -18,6 +18,11 @@ Operation = Literal[
     "concern.file",
     "concern.history",
     "concern.escalations",
+    "match.ask",
+    "subscription.create",
+    "subscription.list",
+    "subscription.cancel",
+    "event.deliver",
 ]
 
 

@@ -56,6 +56,7 @@ ProblemCode = Literal[
     "consent_required",
     "consent_invalid",
     "consent_expired",
+    "rate_limited",
     "not_found",
     "adapter_error",
     "adapter_unavailable",

@@ -8,13 +8,16 @@ from typing import Any, ClassVar, Final
 
 from deltafed._clock import Clock
 from deltafed._errors import AdapterDataError
-from deltafed.adapters._base import RecordData
+from deltafed.adapters._base import Change, ChangeBatch, RecordData
 from deltafed.adapters._province import HttpProvinceAdapter, native_str, native_time
 from deltafed.adapters._sandboxkit import SandboxTransport
 from deltafed.adapters._synthetic import RegionData, synthetic_catalogue
 from deltafed.adapters.jiangsu._native import (
+    CHANGES_PATH,
     CORRECT_PATH,
+    COUNT_PATH,
     DATA_PATH,
+    JS_CHANGE_TYPES,
     JS_RECORD_TIME_FORMAT,
     QUERY_PATH,
     RECORD_PATH,
@@ -195,3 +198,56 @@ class JiangsuAdapter(HttpProvinceAdapter):
             as_of=as_of,
             fields=data["items"],
         )
+
+    async def _count_subjects(self, record_type: str, field: str, value: str) -> int:
+        data = await self.native.call(
+            COUNT_PATH,
+            {
+                "recordCode": record_type,
+                "itemCode": field,
+                "itemValue": value,
+                "useCause": self._use_cause,
+            },
+        )
+        if not isinstance(data, dict) or data.get("recordCode") != record_type:
+            raise AdapterDataError(f"{_WHERE}: count answer is not for {record_type}")
+        total = data.get("total")
+        if type(total) is not int:
+            raise AdapterDataError(f"{_WHERE}: total is not a whole number")
+        return total
+
+    async def _changes(self, since: str | None, limit: int) -> ChangeBatch:
+        start = int(since) if since is not None and since.isdigit() else 0
+        data = await self.native.call(
+            CHANGES_PATH, {"fromSeq": start, "limit": limit, "useCause": self._use_cause}
+        )
+        where = "Jiangsu change log"
+        if not isinstance(data, dict) or not isinstance(data.get("items"), list):
+            raise AdapterDataError(f"{where}: expected an object with items")
+        changes = []
+        for item in data["items"]:
+            if not isinstance(item, dict):
+                raise AdapterDataError(f"{where}: an item is not an object")
+            kind = JS_CHANGE_TYPES.get(native_str(item, "changeType", where=where))
+            if kind is None:
+                raise AdapterDataError(f"{where}: unknown changeType")
+            changes.append(
+                Change(
+                    kind=kind,
+                    certificate_id=native_str(item, "ZZBS", where=where),
+                    type_code=native_str(item, "ZZLXDM", where=where),
+                    holder_code=native_str(item, "CZZTDM", where=where),
+                    holder_type=HolderType(native_str(item, "CZZTDMLXDM", where=where)),
+                    occurred_at=native_time(
+                        native_str(item, "changeTime", where=where),
+                        JS_RECORD_TIME_FORMAT,
+                        _BEIJING,
+                        where=where,
+                        key="changeTime",
+                    ),
+                )
+            )
+        next_seq = data.get("nextSeq")
+        if type(next_seq) is not int or next_seq < start:
+            raise AdapterDataError(f"{where}: nextSeq is not a sequence number after {start}")
+        return ChangeBatch(tuple(changes), str(next_seq))

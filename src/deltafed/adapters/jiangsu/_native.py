@@ -44,9 +44,11 @@ from deltafed.adapters._http import NativeHttp, RetryPolicy, decode_json_object,
 
 __all__ = [
     "CORRECT_PATH",
+    "COUNT_PATH",
     "DATA_PATH",
     "JIANGSU_GATEWAY_CODES",
     "JIANGSU_STATUS",
+    "JS_CHANGE_TYPES",
     "JS_RECORD_TIME_FORMAT",
     "QUERY_PATH",
     "RECORD_PATH",
@@ -67,6 +69,16 @@ RECORD_PATH: Final = "/cert-share/api/v1/record/query"
 #: Issue a corrected version of a certificate / revoke one (an upheld objection, 异议处理).
 CORRECT_PATH: Final = "/cert-share/api/v1/certificate/correct"
 REVOKE_PATH: Final = "/cert-share/api/v1/certificate/revoke"
+COUNT_PATH: Final = "/cert-share/api/v1/record/count"
+#: The certificate change log, read from a sequence number (the change feed).
+CHANGES_PATH: Final = "/cert-share/api/v1/certificate/changes"
+#: Native change types of the change log -> the shared change kinds.
+JS_CHANGE_TYPES: Final = {
+    "ISSUE": "certificate.issued",
+    "RENEW": "certificate.renewed",
+    "CHANGE": "certificate.changed",
+    "REVOKE": "certificate.revoked",
+}
 #: Record times: ``yyyyMMddHHmmss`` in Beijing time.
 JS_RECORD_TIME_FORMAT: Final = "%Y%m%d%H%M%S"
 #: Renew the access token this many seconds before it ends.

@@ -20,7 +20,9 @@ from deltafed._clock import Clock, system_clock
 from deltafed.adapters._sandboxkit import Faults, NativeReply, SandboxTransport
 from deltafed.adapters._synthetic import RegionData, SyntheticCertificate
 from deltafed.adapters.jiangsu._native import (
+    CHANGES_PATH,
     CORRECT_PATH,
+    COUNT_PATH,
     DATA_PATH,
     JS_RECORD_TIME_FORMAT,
     QUERY_PATH,
@@ -165,6 +167,30 @@ class JiangsuSandbox(SandboxTransport):
             return self._record(data)
         if path in (CORRECT_PATH, REVOKE_PATH):
             return self._amend(path, data)
+        if path == CHANGES_PATH:
+            start, limit = data.get("fromSeq", 0), data.get("limit", 100)
+            if not isinstance(start, int) or not isinstance(limit, int) or not 0 < limit <= 1000:
+                return _head(20)
+            native = {"renewed": "RENEW", "changed": "CHANGE", "revoked": "REVOKE"}
+            log = [
+                {
+                    "seq": seq,
+                    "changeType": native.get(kind, "ISSUE"),
+                    "ZZBS": cert.certificate_id,
+                    "ZZLXDM": cert.type_code,
+                    "CZZTDM": cert.holder_code,
+                    "CZZTDMLXDM": cert.holder_type.value,
+                    "changeTime": at.astimezone(_BEIJING).strftime(JS_RECORD_TIME_FORMAT),
+                }
+                for seq, kind, cert, at in self.changes_after(start, limit)
+            ]
+            return _head(0, {"items": log, "nextSeq": log[-1]["seq"] if log else start})
+        if path == COUNT_PATH:
+            code, item = data.get("recordCode"), data.get("itemCode")
+            if not isinstance(code, str) or not isinstance(item, str):
+                return _head(20)
+            total = self.count_records(code, item, data.get("itemValue"))
+            return _head(0, {"recordCode": code, "total": total})
         if path == QUERY_PATH and "certIdentifier" not in data:
             cert = self.find(str(data.get("holderCode")), str(data.get("certTypeCode")))
             if cert is not None and cert.holder_type.value != data.get("holderTypeCode"):
@@ -211,7 +237,7 @@ class JiangsuSandbox(SandboxTransport):
         return _head(0, pinyin_record(new, self.status_of(new).value))
 
     def _record(self, data: Mapping[str, Any]) -> NativeReply:
-        record = self.data.record(str(data.get("recordCode")), str(data.get("subjectCode")))
+        record = self.record(str(data.get("recordCode")), str(data.get("subjectCode")))
         if record is None or record.subject_type.value != data.get("subjectTypeCode"):
             return _head(10)
         items = data.get("items")

@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 from deltafed._clock import Clock
 from deltafed._errors import AdapterDataError
-from deltafed.adapters._base import RecordData
+from deltafed.adapters._base import Change, ChangeBatch, RecordData
 from deltafed.adapters._province import HttpProvinceAdapter, native_str
 from deltafed.adapters._sandboxkit import SandboxTransport
 from deltafed.adapters._synthetic import RegionData, synthetic_catalogue
@@ -31,6 +31,13 @@ from deltafed.schemas.common import CertificateStatus, HolderType
 __all__ = ["ShanghaiAdapter", "licence_to_metadata"]
 
 _NATIVE_HOLDER: Final = {shared: native for native, shared in SH_HOLDER_TYPES.items()}
+#: The licence events' type -> the shared change kinds.
+_SH_CHANGES: Final = {
+    "licence.issued": "certificate.issued",
+    "licence.renewed": "certificate.renewed",
+    "licence.changed": "certificate.changed",
+    "licence.revoked": "certificate.revoked",
+}
 _WHERE: Final = "Shanghai licence"
 
 
@@ -207,3 +214,49 @@ class ShanghaiAdapter(HttpProvinceAdapter):
             as_of=parse_iso_instant(native_str(result, "asOf", where="Shanghai record")),
             fields=result["fields"],
         )
+
+    async def _count_subjects(self, record_type: str, field: str, value: str) -> int:
+        result = await self.native.call(
+            "POST",
+            f"/api/v2/records/{quote(record_type)}/count",
+            body={"field": field, "value": value, **self._purpose()},
+        )
+        if not isinstance(result, dict) or result.get("recordType") != record_type:
+            raise AdapterDataError(f"Shanghai count: answer is not for {record_type}")
+        total = result.get("count")
+        if type(total) is not int:
+            raise AdapterDataError("Shanghai count: count is not a whole number")
+        return total
+
+    async def _changes(self, since: str | None, limit: int) -> ChangeBatch:
+        after = int(since) if since is not None and since.isdigit() else 0
+        result = await self.native.call(
+            "GET",
+            "/api/v2/licence-events",
+            params={"after": str(after), "limit": str(limit), **self._purpose()},
+        )
+        where = "Shanghai licence events"
+        if not isinstance(result, dict) or not isinstance(result.get("events"), list):
+            raise AdapterDataError(f"{where}: expected an object with events")
+        changes = []
+        for item in result["events"]:
+            if not isinstance(item, dict):
+                raise AdapterDataError(f"{where}: an event is not an object")
+            kind = _SH_CHANGES.get(native_str(item, "type", where=where))
+            holder_type = SH_HOLDER_TYPES.get(native_str(item, "holderIdType", where=where))
+            if kind is None or holder_type is None:
+                raise AdapterDataError(f"{where}: unknown type or holderIdType")
+            changes.append(
+                Change(
+                    kind=kind,
+                    certificate_id=native_str(item, "licenceId", where=where),
+                    type_code=native_str(item, "licenceType", where=where),
+                    holder_code=native_str(item, "holderId", where=where),
+                    holder_type=HolderType(holder_type),
+                    occurred_at=parse_iso_instant(native_str(item, "at", where=where)),
+                )
+            )
+        following = result.get("next")
+        if type(following) is not int or following < after:
+            raise AdapterDataError(f"{where}: next is not a position after {after}")
+        return ChangeBatch(tuple(changes), str(following))

@@ -47,6 +47,7 @@ _LICENCE: Final = re.compile(
     r"/api/v2/licences/(?P<id>[0-9A-Z.]{1,160})(?P<rest>/extract|/status|/corrections|/revocation)?"
 )
 _RECORD: Final = re.compile(r"/api/v2/records/(?P<type>[A-Za-z0-9_.:-]{1,64})/query")
+_COUNT: Final = re.compile(r"/api/v2/records/(?P<type>[A-Za-z0-9_.:-]{1,64})/count")
 
 
 def _ok(result: Any) -> NativeReply:
@@ -160,9 +161,34 @@ class ShanghaiSandbox(SandboxTransport):
                 self.revoke(cert.certificate_id)
                 return _ok({"licenceId": cert.certificate_id, "status": _STATUS_NAME["03"]})
             return _error("A0400", "unsupported method", 405)
+        if request.method == "GET" and path == "/api/v2/licence-events":
+            after, limit = query.get("after", "0"), query.get("limit", "100")
+            if not after.isdigit() or not limit.isdigit() or not 0 < int(limit) <= 1000:
+                return _error("A0400", "after and limit must be numbers")
+            holder = {v: k for k, v in SH_HOLDER_TYPES.items()}
+            events = [
+                {
+                    "id": seq,
+                    "type": f"licence.{kind}",
+                    "licenceId": cert.certificate_id,
+                    "licenceType": cert.type_code,
+                    "holderId": cert.holder_code,
+                    "holderIdType": holder[cert.holder_type.value],
+                    "at": at.astimezone(_SHANGHAI).isoformat(),
+                }
+                for seq, kind, cert, at in self.changes_after(int(after), int(limit))
+            ]
+            return _ok({"events": events, "next": events[-1]["id"] if events else int(after)})
         record_match = _RECORD.fullmatch(path)
         if record_match is not None and request.method == "POST":
             return self._record(record_match["type"], payload)
+        count_match = _COUNT.fullmatch(path)
+        if count_match is not None and request.method == "POST":
+            field = payload.get("field")
+            if not isinstance(field, str):
+                return _error("A0400", "field must be a string")
+            total = self.count_records(count_match["type"], field, payload.get("value"))
+            return _ok({"recordType": count_match["type"], "count": total})
         return _error("A0400", "unknown resource", 404)
 
     def _correct(self, cert: SyntheticCertificate, payload: dict[str, Any]) -> NativeReply:
@@ -183,7 +209,7 @@ class ShanghaiSandbox(SandboxTransport):
         return _ok(licence_json(cert, status))
 
     def _record(self, record_type: str, payload: dict[str, Any]) -> NativeReply:
-        record = self.data.record(record_type, str(payload.get("subjectId")))
+        record = self.record(record_type, str(payload.get("subjectId")))
         subject_type = SH_HOLDER_TYPES.get(str(payload.get("subjectIdType")))
         if record is None or record.subject_type.value != subject_type:
             return _error("A0410", "no such record")

@@ -9,7 +9,7 @@ from typing import Any, ClassVar, Final
 
 from deltafed._clock import Clock
 from deltafed._errors import AdapterDataError
-from deltafed.adapters._base import RecordData
+from deltafed.adapters._base import Change, ChangeBatch, RecordData
 from deltafed.adapters._province import HttpProvinceAdapter, native_date, native_str, native_time
 from deltafed.adapters._sandboxkit import SandboxTransport
 from deltafed.adapters._synthetic import RegionData, synthetic_catalogue
@@ -35,6 +35,13 @@ __all__ = ["ZhejiangAdapter"]
 
 _BEIJING: Final = timezone(timedelta(hours=8))
 _NATIVE_HOLDER: Final = {shared: native for native, shared in ZJ_HOLDER_TYPES.items()}
+#: The change log's opType -> the shared change kinds.
+_ZJ_CHANGES: Final = {
+    "issued": "certificate.issued",
+    "renewed": "certificate.renewed",
+    "changed": "certificate.changed",
+    "revoked": "certificate.revoked",
+}
 _WHERE: Final = "Zhejiang licence"
 
 
@@ -214,3 +221,51 @@ class ZhejiangAdapter(HttpProvinceAdapter):
             as_of=as_of,
             fields=datas["items"],
         )
+
+    async def _count_subjects(self, record_type: str, field: str, value: str) -> int:
+        datas = await self._call(
+            "record/count", {"recordCode": record_type, "itemCode": field, "itemValue": value}
+        )
+        if not isinstance(datas, dict) or datas.get("recordCode") != record_type:
+            raise AdapterDataError(f"Zhejiang count: answer is not for {record_type}")
+        total = datas.get("total")
+        if type(total) is not int:
+            raise AdapterDataError("Zhejiang count: total is not a whole number")
+        return total
+
+    async def _changes(self, since: str | None, limit: int) -> ChangeBatch:
+        start = int(since) if since is not None and since.isdigit() else 0
+        datas = await self._call(
+            "license/changes", {"startSeq": str(start), "pageSize": str(limit)}
+        )
+        where = "Zhejiang change log"
+        if not isinstance(datas, dict) or not isinstance(datas.get("list"), list):
+            raise AdapterDataError(f"{where}: expected an object with list")
+        changes = []
+        for row in datas["list"]:
+            if not isinstance(row, dict):
+                raise AdapterDataError(f"{where}: a row is not an object")
+            kind = _ZJ_CHANGES.get(native_str(row, "opType", where=where))
+            holder_type = ZJ_HOLDER_TYPES.get(native_str(row, "holderIdType", where=where))
+            if kind is None or holder_type is None:
+                raise AdapterDataError(f"{where}: unknown opType or holderIdType")
+            changes.append(
+                Change(
+                    kind=kind,
+                    certificate_id=native_str(row, "licenseCode", where=where),
+                    type_code=native_str(row, "licenseTypeCode", where=where),
+                    holder_code=native_str(row, "holderIdCode", where=where),
+                    holder_type=HolderType(holder_type),
+                    occurred_at=native_time(
+                        native_str(row, "opTime", where=where),
+                        ZJ_TIME_FORMAT,
+                        _BEIJING,
+                        where=where,
+                        key="opTime",
+                    ),
+                )
+            )
+        following = datas.get("next")
+        if type(following) is not int or following < start:
+            raise AdapterDataError(f"{where}: next is not a sequence number after {start}")
+        return ChangeBatch(tuple(changes), str(following))

@@ -131,6 +131,30 @@ class ZhejiangSandbox(SandboxTransport):
                 return _reply("11")
             service = path[len(_API_PREFIX) : -len(_API_SUFFIX)]
             return self._service(service, form)
+        if service == "license/changes":
+            start, size = form.get("startSeq", "0"), form.get("pageSize", "100")
+            if not start.isdigit() or not size.isdigit() or not 0 < int(size) <= 1000:
+                return _reply("19", msg="参数错误")
+            holder = {v: k for k, v in ZJ_HOLDER_TYPES.items()}
+            rows = [
+                {
+                    "seq": seq,
+                    "opType": kind,
+                    "licenseCode": cert.certificate_id,
+                    "licenseTypeCode": cert.type_code,
+                    "holderIdCode": cert.holder_code,
+                    "holderIdType": holder[cert.holder_type.value],
+                    "opTime": at.astimezone(_BEIJING).strftime(ZJ_TIME_FORMAT),
+                }
+                for seq, kind, cert, at in self.changes_after(int(start), int(size))
+            ]
+            page = {"list": rows, "next": rows[-1]["seq"] if rows else int(start)}
+            return _reply("00", json.dumps(page, ensure_ascii=False))
+        if service == "record/count":
+            total = self.count_records(
+                form.get("recordCode", ""), form.get("itemCode", ""), form.get("itemValue")
+            )
+            return _reply("00", json.dumps({"recordCode": form.get("recordCode"), "total": total}))
         return _reply("19", msg="未知服务")
 
     def _match(
@@ -192,7 +216,7 @@ class ZhejiangSandbox(SandboxTransport):
         if service in ("license/correct", "license/revoke"):
             return self._amend(service, form)
         if service == "record/query":
-            record = self.data.record(form.get("recordCode", ""), form.get("subjectIdCode", ""))
+            record = self.record(form.get("recordCode", ""), form.get("subjectIdCode", ""))
             subject_type = ZJ_HOLDER_TYPES.get(form.get("subjectIdType", ""))
             if record is None or record.subject_type.value != subject_type:
                 return _reply("20")
@@ -206,6 +230,30 @@ class ZhejiangSandbox(SandboxTransport):
                     ensure_ascii=False,
                 ),
             )
+        if service == "license/changes":
+            start, size = form.get("startSeq", "0"), form.get("pageSize", "100")
+            if not start.isdigit() or not size.isdigit() or not 0 < int(size) <= 1000:
+                return _reply("19", msg="参数错误")
+            holder = {v: k for k, v in ZJ_HOLDER_TYPES.items()}
+            rows = [
+                {
+                    "seq": seq,
+                    "opType": kind,
+                    "licenseCode": cert.certificate_id,
+                    "licenseTypeCode": cert.type_code,
+                    "holderIdCode": cert.holder_code,
+                    "holderIdType": holder[cert.holder_type.value],
+                    "opTime": at.astimezone(_BEIJING).strftime(ZJ_TIME_FORMAT),
+                }
+                for seq, kind, cert, at in self.changes_after(int(start), int(size))
+            ]
+            page = {"list": rows, "next": rows[-1]["seq"] if rows else int(start)}
+            return _reply("00", json.dumps(page, ensure_ascii=False))
+        if service == "record/count":
+            total = self.count_records(
+                form.get("recordCode", ""), form.get("itemCode", ""), form.get("itemValue")
+            )
+            return _reply("00", json.dumps({"recordCode": form.get("recordCode"), "total": total}))
         return _reply("19", msg="未知服务")
 
     def _amend(self, service: str, form: Mapping[str, str]) -> NativeReply:

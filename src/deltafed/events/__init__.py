@@ -1,0 +1,33 @@
+"""Proactive services (``docs/protocol.md`` section 13): subscriptions and signed change events.
+
+A member subscribes, under a use scenario, to changes about a subject it serves; the provider's
+node reads its platform's change feed, and delivers a signed ``event.deliver`` request per change
+from a durable outbox, at least once, in order per subject; the subscriber drops redeliveries by
+event id. Every subscription and every delivered event is in both audit logs.
+"""
+
+from deltafed.events._service import (
+    DEFAULT_MAX_ATTEMPTS,
+    ChangePublisher,
+    DeliveryLoop,
+    DeliveryReport,
+    Inbox,
+    Outbox,
+    Subscriptions,
+    check_sender,
+)
+from deltafed.events._store import EventStore, OutboxItem, SqliteEventStore
+
+__all__ = [
+    "DEFAULT_MAX_ATTEMPTS",
+    "ChangePublisher",
+    "DeliveryLoop",
+    "DeliveryReport",
+    "EventStore",
+    "Inbox",
+    "Outbox",
+    "OutboxItem",
+    "SqliteEventStore",
+    "Subscriptions",
+    "check_sender",
+]

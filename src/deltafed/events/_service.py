@@ -1,0 +1,291 @@
+"""Proactive services: subscriptions, the change feed, the outbox and the inbox.
+
+Provider side:
+
+* :class:`Subscriptions` answers ``subscription.create``, ``.list`` and ``.cancel`` for the node
+  (after the policy decision) and keeps them in the :class:`EventStore`;
+* :class:`ChangePublisher` reads the adapter's change feed and enqueues one event per change
+  and watching subscription, moving the feed's cursor in the same transaction;
+* :class:`Outbox` delivers the enqueued events as signed ``event.deliver`` requests, at least
+  once: a failed delivery is retried later with exponential backoff (tenacity's wait
+  strategy, on the injected clock), and parked after ``max_attempts`` for the operator.
+  Events about one subject go one at a time, in order.
+
+Subscriber side: the node keeps each event id in the store's inbox and answers a redelivery as
+a duplicate; :class:`Inbox` hands each received event to the service once.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Final
+
+import anyio
+from tenacity import RetryCallState, Retrying, wait_exponential
+
+from deltafed._clock import Clock
+from deltafed._errors import (
+    AdapterError,
+    ConfigurationError,
+    DeltafedError,
+    InvalidInputError,
+    NotAuthorizedError,
+    NotFoundError,
+)
+from deltafed.adapters import ProvinceAdapter
+from deltafed.client import AsyncFederationClient
+from deltafed.events._store import EventStore
+from deltafed.schemas.catalogue import UseScenario
+from deltafed.schemas.events import (
+    ChangeEvent,
+    Subscription,
+    SubscriptionCancel,
+    SubscriptionList,
+    SubscriptionRequest,
+)
+from deltafed.schemas.identifiers import MemberId
+
+_log = logging.getLogger("deltafed.events")
+
+__all__ = [
+    "DEFAULT_MAX_ATTEMPTS",
+    "ChangePublisher",
+    "DeliveryLoop",
+    "DeliveryReport",
+    "Inbox",
+    "Outbox",
+    "Subscriptions",
+    "check_sender",
+]
+
+#: Deliveries of one event before it is parked.
+DEFAULT_MAX_ATTEMPTS: Final = 8
+#: Longest subscription when the scenario sets no ``max_subscription_days``.
+_DEFAULT_DAYS: Final = 90
+_FEED: Final = "adapter"
+
+
+def _new_id(prefix: str) -> str:
+    return f"{prefix}-{secrets.token_urlsafe(16)}"
+
+
+class Subscriptions:
+    """The provider's subscription operations, after the policy decision."""
+
+    def __init__(self, store: EventStore, *, clock: Clock) -> None:
+        self.store = store
+        self.clock = clock
+
+    def create(
+        self, scenario: UseScenario, requester: MemberId, target: str, body: SubscriptionRequest
+    ) -> Subscription:
+        now = self.clock()
+        outside = [k for k in body.kinds if k not in scenario.events]
+        if outside:
+            raise NotAuthorizedError(
+                f"scenario {scenario.id} does not allow events {', '.join(outside)}",
+                field="body.kinds",
+            )
+        days = scenario.max_subscription_days or _DEFAULT_DAYS
+        if body.expires_at <= now or body.expires_at - now > timedelta(days=days):
+            raise InvalidInputError(
+                f"a subscription under {scenario.id} expires within {days} days from now",
+                field="body.expires_at",
+            )
+        subscription = Subscription(
+            id=_new_id("sub"),
+            subscriber=requester,
+            scenario=scenario.id,
+            target=target,
+            subject_type=body.subject_type,
+            subject_code=body.subject_code,
+            kinds=body.kinds,
+            created_at=now,
+            expires_at=body.expires_at,
+        )
+        self.store.add_subscription(subscription)
+        return subscription
+
+    def list(self, scenario: UseScenario, requester: MemberId) -> SubscriptionList:
+        return SubscriptionList(
+            subscriptions=tuple(self.store.subscriptions_of(str(requester), scenario.id))
+        )
+
+    def cancel(
+        self, scenario: UseScenario, requester: MemberId, subscription_id: str
+    ) -> tuple[SubscriptionCancel, Subscription]:
+        found = self.store.subscription(subscription_id)
+        if found is None or found.subscriber != requester or found.scenario != scenario.id:
+            raise NotFoundError("no such subscription of yours", field="tgt")
+        self.store.cancel(subscription_id)
+        return SubscriptionCancel(subscription=subscription_id, cancelled=True), found
+
+
+def check_sender(scenario: UseScenario, subscriber: MemberId, sender: MemberId) -> None:
+    """An event is accepted only from a provider region of a subscription scenario of ours."""
+    if (
+        "subscription.create" not in scenario.operations
+        or not scenario.matches_requester(str(subscriber))
+        or sender.region not in scenario.providers
+    ):
+        raise NotAuthorizedError(
+            f"scenario {scenario.id} lets {sender} send no events to {subscriber}", field="scn"
+        )
+
+
+class ChangePublisher:
+    """Turns the adapter's change feed into outbox events for the watching subscriptions."""
+
+    def __init__(self, adapter: ProvinceAdapter, store: EventStore, *, clock: Clock) -> None:
+        self.adapter = adapter
+        self.store = store
+        self.clock = clock
+
+    async def poll_once(self, *, limit: int = 100) -> int:
+        """Read one batch of changes; return the number of events enqueued."""
+        batch = await self.adapter.changes(self.store.cursor(_FEED), limit=limit)
+        now = self.clock().timestamp()
+        seq = self.store.next_seq()
+        events: list[tuple[ChangeEvent, str, str]] = []
+        for change in batch.changes:
+            for sub in self.store.watching(change.holder_code, change.type_code, now):
+                if change.kind not in sub.kinds:
+                    continue
+                event = ChangeEvent(
+                    event_id=_new_id("evt"),
+                    subscription=sub.id,
+                    kind=change.kind,
+                    subject_type=change.holder_type,
+                    subject_code=change.holder_code,
+                    target=change.type_code,
+                    certificate_id=change.certificate_id,
+                    occurred_at=change.occurred_at,
+                    seq=seq,
+                )
+                seq += 1
+                events.append((event, str(sub.subscriber), sub.scenario))
+        self.store.enqueue(events, cursor=(_FEED, batch.cursor))
+        return len(events)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryReport:
+    """What one :meth:`Outbox.run_once` did."""
+
+    delivered: int = 0
+    failed: int = 0
+    parked: int = 0
+
+
+class Outbox:
+    """Delivers enqueued events at least once (see the module docstring).
+
+    ``client`` is the provider's :class:`AsyncFederationClient` (built with ``attempts=1``:
+    the outbox does its own retrying, on ``clock``), with the provider's audit log, so that
+    every delivery is in it. ``wait`` is a tenacity wait strategy giving the delay after the
+    n-th failed attempt.
+    """
+
+    def __init__(
+        self,
+        store: EventStore,
+        client: AsyncFederationClient,
+        *,
+        clock: Clock,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        wait: Callable[[RetryCallState], float] | None = None,
+    ) -> None:
+        if not 1 <= max_attempts <= 100:
+            raise ConfigurationError("max_attempts must be 1 to 100")
+        self.store = store
+        self.client = client
+        self.clock = clock
+        self.max_attempts = max_attempts
+        self.wait = wait if wait is not None else wait_exponential(multiplier=2, min=1, max=3600)
+
+    def _delay(self, attempts: int) -> float:
+        state = RetryCallState(retry_object=Retrying(), fn=None, args=(), kwargs={})
+        state.attempt_number = attempts
+        return float(self.wait(state))
+
+    async def run_once(self, *, limit: int = 100) -> DeliveryReport:
+        """Try every event that is due now, once; return what happened."""
+        now = self.clock().timestamp()
+        delivered = failed = parked = 0
+        for item in self.store.due(now, limit):
+            event = item.event
+            try:
+                result = await self.client.exchange(
+                    item.subscriber,
+                    operation="event.deliver",
+                    target=event.event_id,
+                    scenario=item.scenario,
+                    body=event.to_wire(),
+                )
+                ok = result.response.ok
+                error = "" if ok else str(result.body.get("code", "problem"))
+            except DeltafedError as exc:
+                ok, error = False, f"{exc.code}: {exc.message}"
+            if ok:
+                self.store.delivered(item.seq)
+                delivered += 1
+                continue
+            attempts = item.attempts + 1
+            park = attempts >= self.max_attempts
+            self.store.failed(item.seq, next_at=now + self._delay(attempts), error=error, park=park)
+            failed += 1
+            parked += int(park)
+        return DeliveryReport(delivered=delivered, failed=failed, parked=parked)
+
+
+class Inbox:
+    """The subscriber's received events, each handed to ``handler`` once (in arrival order).
+
+    An event is marked processed after ``handler`` returns; a handler that raises leaves it
+    for the next :meth:`process`.
+    """
+
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+
+    def process(self, handler: Callable[[ChangeEvent, str], object]) -> int:
+        count = 0
+        for event, sender in self.store.unprocessed():
+            handler(event, sender)
+            self.store.processed(event.event_id)
+            count += 1
+        return count
+
+
+class DeliveryLoop:
+    """What a served node runs in the background: read the change feed, deliver what is due,
+    wait ``interval`` seconds, again. A platform without a change feed only delivers."""
+
+    def __init__(
+        self, publisher: ChangePublisher | None, outbox: Outbox, *, interval: float
+    ) -> None:
+        if not 0 < interval <= 3600:
+            raise ConfigurationError("the delivery interval must be 0 to 3600 seconds")
+        self.publisher = publisher
+        self.outbox = outbox
+        self.interval = interval
+
+    async def run_once(self) -> DeliveryReport:
+        if self.publisher is not None:
+            try:
+                await self.publisher.poll_once()
+            except AdapterError as exc:
+                _log.warning("change feed not read: %s", exc.message)
+        return await self.outbox.run_once()
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                await self.run_once()
+            except DeltafedError as exc:  # the loop goes on; the outbox keeps the events
+                _log.error("event delivery round failed: %s: %s", exc.code, exc.message)
+            await anyio.sleep(self.interval)

@@ -26,6 +26,7 @@ from deltafed.schemas.common import CertificateStatus
 from deltafed.schemas.messages import RecordResponse, ReleaseResult, VerificationResult
 from deltafed.schemas.problem import Problem
 from deltafed_conformance._concern_checks import CONCERN_CHECKS
+from deltafed_conformance._event_checks import EVENT_CHECKS
 from deltafed_conformance._golden import golden_check
 from deltafed_conformance._match_checks import MATCH_CHECKS
 from deltafed_conformance._model import Check, CheckFailed, CheckSkipped
@@ -1317,7 +1318,7 @@ _FIXED: Final[tuple[Check, ...]] = tuple(
 )
 
 #: Every check of the suite, in run order.
-ALL_CHECKS: Final[tuple[Check, ...]] = _FIXED + CONCERN_CHECKS + MATCH_CHECKS
+ALL_CHECKS: Final[tuple[Check, ...]] = _FIXED + CONCERN_CHECKS + MATCH_CHECKS + EVENT_CHECKS
 
 
 def select_checks(only: list[str] | tuple[str, ...] | None = None) -> tuple[Check, ...]:

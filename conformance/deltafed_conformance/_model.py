@@ -37,6 +37,7 @@ CATEGORIES: Final[Mapping[str, str]] = {
     "DF-CONC": "concerns",
     "DF-GM": "crypto profile",
     "DF-MATCH": "matching",
+    "DF-EVENT": "events",
 }
 
 _CHECK_ID: Final = re.compile(r"(DF-[A-Z]+)-[0-9]{3}")

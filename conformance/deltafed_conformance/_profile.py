@@ -53,6 +53,12 @@ one is skipped with the reason. Example::
     aggregate = "residents-registered-in-division"
     place = "321000"
 
+    [subscribe]                            # subscription.create: changes of one certificate
+    scenario = "yrd-identity-card-changes"
+    type_code = "11100000YG0000014M001"
+    holder_type = "111"
+    holder_code = "321000185008209589"
+
     [absent]
     holder_code = "320600186001011238"     # a valid identity number the node has nothing for
 
@@ -84,6 +90,7 @@ from deltafed.node import (
     SCENARIO_MATCH,
     SCENARIO_RELEASE,
     SCENARIO_SOCIAL,
+    SCENARIO_SUBSCRIBE,
     SCENARIO_VERIFY,
 )
 from deltafed.schemas.common import CertificateStatus
@@ -108,7 +115,7 @@ _SUBJECT_KEYS: Final = frozenset(
     }
 )
 _SECTIONS: Final = frozenset(
-    {"verify", "release", "record", "consent_record", "revoked", "match", "count"}
+    {"verify", "release", "record", "consent_record", "revoked", "match", "count", "subscribe"}
 )
 
 
@@ -143,6 +150,7 @@ class Profile:
     revoked: Subject | None = None
     match: Subject | None = None
     count: Subject | None = None
+    subscribe: Subject | None = None
     absent_holder_code: str | None = None
     compromised_key: Path | None = None
     outsider_id: str | None = None
@@ -222,6 +230,7 @@ def profile_from_mapping(data: Mapping[str, Any], base: Path | None = None) -> P
         revoked=subjects.get("revoked"),
         match=subjects.get("match"),
         count=subjects.get("count"),
+        subscribe=subjects.get("subscribe"),
         absent_holder_code=_text(absent, "holder_code", "absent", required=False),
         compromised_key=path("compromised_key"),
         outsider_id=outsider_id,
@@ -319,6 +328,12 @@ def synthetic_profile(region: str, *, seed: int | None = None, node: str | None 
             holder_code="",
             aggregate="residents-registered-in-division",
             place=division,
+        ),
+        subscribe=Subject(
+            scenario=SCENARIO_SUBSCRIBE,
+            holder_type="111",
+            holder_code=holder,
+            type_code=card.type_code,
         ),
         absent_holder_code=absent,
     )

@@ -30,6 +30,7 @@ from deltafed.adapters._province import HttpProvinceAdapter
 from deltafed.audit import AuditLog
 from deltafed.concerns import ConcernService, SqliteConcernStore
 from deltafed.concerns._example import add_concerns
+from deltafed.events import SqliteEventStore
 from deltafed.keys import PrivateKey
 from deltafed.node import LocalFederation, Node, default_scenarios
 from deltafed.protocol import MemoryReplayStore, ReplayStore
@@ -158,8 +159,11 @@ class FederationFixture:
             self.node, self.node_key, registry, store, audit, adapter=adapter, clock=self.clock
         )
 
+        events = SqliteEventStore(":memory:")
+
         async def close_store() -> None:
             store.close()
+            events.close()
 
         return NodeParts(
             member=self.node,
@@ -169,7 +173,7 @@ class FederationFixture:
             audit=audit,
             replay=MemoryReplayStore(),
             clock=self.clock,
-            options={"concerns": concerns},
+            options={"concerns": concerns, "events": events},
             closers=[close_store],
         )
 
@@ -208,7 +212,16 @@ def profile_to_mapping(profile: Profile) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if profile.node is not None:
         out["node"] = profile.node
-    for name in ("verify", "release", "record", "consent_record", "revoked", "match", "count"):
+    for name in (
+        "verify",
+        "release",
+        "record",
+        "consent_record",
+        "revoked",
+        "match",
+        "count",
+        "subscribe",
+    ):
         subject = getattr(profile, name)
         if subject is None:
             continue

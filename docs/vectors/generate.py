@@ -1008,6 +1008,7 @@ def build_cases() -> list[dict[str, Any]]:
         )
     )
     cases.extend(matching_cases())
+    cases.extend(event_cases())
     return cases
 
 
@@ -1100,6 +1101,73 @@ def write(directory: Path = HERE) -> None:
 
 def dump(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False) + "\n"
+
+
+def event_cases() -> list[dict[str, Any]]:
+    """Subscriptions and change events (protocol section 13)."""
+    resident = "11010519491231002X"
+    type_code = "11100000000013338W032"
+    subscribe = request_claims(
+        operation="subscription.create",
+        target=type_code,
+        scenario="yrd-identity-card-changes",
+        body={
+            "subject_type": "111",
+            "subject_code": resident,
+            "kinds": ["certificate.renewed", "certificate.revoked"],
+            "expires_at": "2026-07-14T08:00:00Z",
+            "use_cause": "居住证主动续办 (test vector)",
+        },
+        jti="vector-subscribe-0001",
+    )
+    event_id = "evt-vector-000000000001"
+    deliver = request_claims(
+        issuer=JIANGSU,
+        audience=SHANGHAI,
+        operation="event.deliver",
+        target=event_id,
+        scenario="yrd-identity-card-changes",
+        body={
+            "event_id": event_id,
+            "subscription": "sub-vector-000000000001",
+            "kind": "certificate.renewed",
+            "subject_type": "111",
+            "subject_code": resident,
+            "target": type_code,
+            "certificate_id": CERT,
+            "occurred_at": "2026-01-15T07:59:00Z",
+            "seq": 1,
+        },
+        jti="vector-event-00000001",
+    )
+    delivered = sign_request(deliver, JS_KEY)
+    ack = response_for(delivered, deliver, body={"event_id": event_id, "duplicate": True})
+    return [
+        case(
+            "request-subscription-create",
+            "A subscription to a resident's identity card changes (section 13.1).",
+            "request",
+            sign_request(subscribe, SH_KEY),
+            "ok",
+        ),
+        case(
+            "request-event-deliver",
+            "A change event, signed by the provider and addressed to the subscriber (13.2).",
+            "request",
+            delivered,
+            "ok",
+            audience=SHANGHAI,
+        ),
+        case(
+            "response-event-duplicate",
+            "The subscriber's answer to a redelivered event: ok, duplicate (section 13.2).",
+            "response",
+            sign_response(ack, SH_KEY),
+            "ok",
+            audience=JIANGSU,
+            request=delivered.decode(),
+        ),
+    ]
 
 
 if __name__ == "__main__":

@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Final
 
+import anyio
 import httpx
 
 from deltafed._canonical import canonicalize
-from deltafed._clock import Clock
+from deltafed._clock import Clock, FixedClock
 from deltafed._errors import ConfigurationError, PeerProblemError, SignatureInvalidError
 from deltafed.adapters import InMemoryAdapter, SandboxTransport, synthetic_population
 from deltafed.adapters._synthetic import (
@@ -27,7 +28,7 @@ from deltafed.adapters._synthetic import (
     SOCIAL_INSURANCE,
 )
 from deltafed.audit import AccessRecord, AuditLog
-from deltafed.client import FederationClient
+from deltafed.client import AsyncFederationClient, FederationClient
 from deltafed.demo._concern_cases import (
     concern_answered,
     concern_escalated,
@@ -38,16 +39,19 @@ from deltafed.demo._files import (
     SCENARIO_COMPANY_MATCH,
     SCENARIO_LICENCE,
     SCENARIO_PERMIT,
+    SCENARIO_PROACTIVE,
     SCENARIO_RESIDENT_COUNT,
     SCENARIO_SUBSIDY,
     SHANGHAI,
     ZHEJIANG,
 )
+from deltafed.events import ChangePublisher, EventStore, Inbox, Outbox
 from deltafed.keys import PrivateKey, b64url_decode, b64url_encode
 from deltafed.node import OPERATION_PATHS, REQUEST_TYPE, Node
 from deltafed.protocol import ProtocolVerifier, new_request, sign_request
 from deltafed.registry import TrustedRegistry
 from deltafed.schemas.common import CertificateStatus
+from deltafed.schemas.events import ChangeEvent
 from deltafed.schemas.messages import RecordResponse
 
 __all__ = ["CASES", "Case", "UnexpectedOutcomeError", "Use", "World", "region_name"]
@@ -85,13 +89,15 @@ def _expect(condition: bool, got: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Use:
-    """A use of the resident's data the Jiangsu node must have recorded."""
+    """A use of the resident's data the answering node (Jiangsu unless said) must have
+    recorded."""
 
     requester: str
     scenario: str
     operation: str
     outcome: str
     fields: tuple[str, ...] = ()
+    responder: str = JIANGSU
 
 
 @dataclass
@@ -519,6 +525,146 @@ def _small_count(world: World) -> str:
     raise UnexpectedOutcomeError(f"count {answer.count} released")
 
 
+def _sandbox(node: Node) -> SandboxTransport:
+    sandbox = getattr(node.adapter, "sandbox", None)
+    if not isinstance(sandbox, SandboxTransport):
+        raise ConfigurationError("the proactive cases need the Jiangsu node on its sandbox")
+    return sandbox
+
+
+def _event_stores(world: World) -> tuple[EventStore, EventStore]:
+    js, sh = world.nodes[JIANGSU].events, world.nodes[SHANGHAI].events
+    if js is None or sh is None:
+        raise ConfigurationError("the proactive cases need nodes with a [state] db")
+    return js, sh
+
+
+class _Network(httpx.AsyncBaseTransport):
+    """Loopback HTTP, with Shanghai made unreachable, or its answers lost, on demand."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.down = 0
+        self.lose = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.down > 0:
+            self.down -= 1
+            raise httpx.ConnectError("Shanghai is down (demo)", request=request)
+        response = await self.inner.handle_async_request(request)
+        if self.lose > 0:
+            self.lose -= 1
+            await response.aread()
+            raise httpx.ReadError("the answer was lost (demo)", request=request)
+        return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def _deliver(world: World, network: _Network, rounds: int) -> list[int]:
+    """Jiangsu reads its change feed, then runs its outbox ``rounds`` times; the schedule
+    clock jumps an hour between rounds so that every retry is due (no waiting)."""
+    store, _ = _event_stores(world)
+    schedule = FixedClock(world.clock())
+    async with httpx.AsyncClient(transport=network, timeout=10.0) as http:
+        client = AsyncFederationClient(
+            JIANGSU, world.keys[JIANGSU], world.registry, clock=world.clock, http=http,
+            audit=world.logs[JIANGSU], attempts=1,
+        )  # fmt: skip
+        await ChangePublisher(world.nodes[JIANGSU].adapter, store, clock=world.clock).poll_once()
+        outbox = Outbox(store, client, clock=schedule)
+        delivered = []
+        for _ in range(rounds):
+            delivered.append((await outbox.run_once()).delivered)
+            schedule.advance(3600)
+    return delivered
+
+
+def _identity_card() -> str:
+    data = POPULATION.region("320000")
+    return next(
+        c.certificate_id
+        for c in data.certificates
+        if c.holder_code == RESIDENT.resident_id and c.type_code == IDENTITY_CARD.type_code
+    )
+
+
+def _proactive_renewal(world: World) -> str:
+    _, inbox_store = _event_stores(world)
+    with world.client(SHANGHAI) as shanghai:
+        subscribed = shanghai.exchange(
+            JIANGSU,
+            operation="subscription.create",
+            target=IDENTITY_CARD.type_code,
+            scenario=SCENARIO_PROACTIVE,
+            body={
+                "subject_type": "111",
+                "subject_code": RESIDENT.resident_id,
+                "kinds": ["certificate.renewed", "certificate.changed", "certificate.revoked"],
+                "expires_at": (world.clock() + timedelta(days=180)).isoformat(),
+                "use_cause": "上海市居住证主动续办: 关注申请人身份证变更",
+            },
+        )
+    world.uses.append(Use(SHANGHAI, SCENARIO_PROACTIVE, "subscription.create", "ok"))
+    if not subscribed.response.ok:
+        raise UnexpectedOutcomeError(f"subscription refused: {subscribed.body.get('code')}")
+    renewed = _sandbox(world.nodes[JIANGSU]).renew(_identity_card(), valid_until=None)
+    network = _Network()
+    world.uses.append(Use(JIANGSU, SCENARIO_PROACTIVE, "event.deliver", "ok", (), SHANGHAI))
+    delivered = anyio.run(_deliver, world, network, 1)
+    offers: list[str] = []
+
+    def offer(event: ChangeEvent, sender: str) -> None:
+        # The event carries no data: Shanghai asks under its own scenario, then acts.
+        world.uses.append(Use(SHANGHAI, SCENARIO_PERMIT, "certificate.verify", "ok"))
+        with world.client(SHANGHAI) as shanghai:
+            card = shanghai.verify_certificate(
+                JIANGSU,
+                scenario=SCENARIO_PERMIT,
+                use_cause="上海市居住证主动续办: 新身份证核验",
+                holder_code=event.subject_code,
+                holder_type=event.subject_type,
+                type_code=event.target,
+            )
+        current = card.certificate_id == event.certificate_id
+        if card.valid and current and event.kind == "certificate.renewed":
+            offers.append(f"居住证 renewal offered to {RESIDENT.name}")
+
+    handled = Inbox(inbox_store).process(offer)
+    got = f"{delivered[0]} event, {handled} handled, " + (
+        "renewal offered" if offers else "NO offer"
+    )
+    return _expect(delivered == [1] and handled == 1 and len(offers) == 1, got) + (
+        f" ({renewed.certificate_id.split('.')[-2]})"
+    )
+
+
+def _redelivered_once(world: World) -> str:
+    js_store, inbox_store = _event_stores(world)
+    renewed = _sandbox(world.nodes[JIANGSU]).find(RESIDENT.resident_id, IDENTITY_CARD.type_code)
+    if renewed is None:
+        raise UnexpectedOutcomeError("no identity card to change")
+    _sandbox(world.nodes[JIANGSU]).correct(renewed.certificate_id, {"address": "上海市测试路 1 号"})
+    network = _Network()
+    network.down, network.lose = 1, 1  # Shanghai down, then its answer lost
+    # Received twice (the answer to the first copy was lost): two entries in Shanghai's log.
+    for _ in range(2):
+        world.uses.append(Use(JIANGSU, SCENARIO_PROACTIVE, "event.deliver", "ok", (), SHANGHAI))
+    delivered = anyio.run(_deliver, world, network, 3)
+    handled = Inbox(inbox_store).process(lambda event, sender: None)
+    received = [
+        r
+        for r in world.logs[SHANGHAI].subject_view(RESIDENT.resident_id)
+        if r.operation == "event.deliver" and r.detail and "certificate.changed" in r.detail
+    ]
+    got = f"tried 3 times, received {len(received)} times, processed {handled} time(s)"
+    return _expect(
+        delivered == [0, 0, 1] and len(received) == 2 and handled == 1 and not js_store.parked(),
+        got,
+    )
+
+
 def _resident_view(world: World) -> str:
     records: list[AccessRecord] = []
     for log in world.logs.values():
@@ -527,15 +673,30 @@ def _resident_view(world: World) -> str:
     world.view = records
     responder = [r for r in records if r.recorded_by == "responder"]
     requester_ids = {r.request_id for r in records if r.recorded_by == "requester"}
+    # Each answering node's log is in its own order: compare node by node.
     seen = [
-        Use(str(r.requester), r.scenario, r.operation, r.outcome, tuple(sorted(r.fields)))
-        for r in sorted(responder, key=lambda r: r.seq)
-    ]
-    expected = [
-        Use(u.requester, u.scenario, u.operation, u.outcome, tuple(sorted(u.fields)))
-        for u in world.uses
-    ]
-    both_sides = all(r.request_id in requester_ids for r in responder)
+        Use(
+            str(r.requester), r.scenario, r.operation, r.outcome, tuple(sorted(r.fields)),
+            str(r.responder),
+        )
+        for r in sorted(responder, key=lambda r: (str(r.responder), r.seq))
+    ]  # fmt: skip
+    expected = sorted(
+        (
+            Use(u.requester, u.scenario, u.operation, u.outcome, tuple(sorted(u.fields)),
+                u.responder)
+            for u in world.uses
+        ),
+        key=lambda u: u.responder,
+    )  # fmt: skip
+    # A delivery whose answer was lost is in the subscriber's log only; its event (the same
+    # event id, in the detail) is in both logs through the copy that was answered.
+    requester_details = {r.detail for r in records if r.recorded_by == "requester" and r.detail}
+    both_sides = all(
+        r.request_id in requester_ids
+        or (r.operation == "event.deliver" and r.detail in requester_details)
+        for r in responder
+    )
     requesters = sorted({str(r.requester) for r in responder})
     got = f"{len(responder)} uses, {len(requesters)} requesters, " + (
         "logged by both sides" if both_sides else "a requester entry is MISSING"
@@ -662,6 +823,20 @@ CASES: Final[tuple[Case, ...]] = (
         ZHEJIANG,
         "fewer than 5",
         _small_count,
+    ),
+    Case(
+        "Jiangsu 身份证 renewed: Shanghai told",
+        JIANGSU,
+        SHANGHAI,
+        "1 event, 1 handled, renewal offered",
+        _proactive_renewal,
+    ),
+    Case(
+        "Shanghai down, the event sent again",
+        JIANGSU,
+        SHANGHAI,
+        "received 2 times, processed 1 time(s)",
+        _redelivered_once,
     ),
     Case(
         f"Who used {RESIDENT.name}'s data?",

@@ -49,6 +49,7 @@ __all__ = [
     "SCENARIO_COMPANY_MATCH",
     "SCENARIO_LICENCE",
     "SCENARIO_PERMIT",
+    "SCENARIO_PROACTIVE",
     "SCENARIO_RESIDENT_COUNT",
     "SCENARIO_SUBSIDY",
     "SHANGHAI",
@@ -88,6 +89,8 @@ SCENARIO_LICENCE: Final = "js-procurement-supplier-licence"
 SCENARIO_COMPANY_MATCH: Final = "sh-enterprise-subsidy-match"
 #: Shanghai counts residents registered in a Zhejiang division (群租排查); small counts hidden.
 SCENARIO_RESIDENT_COUNT: Final = "sh-group-leasing-count"
+#: Shanghai subscribes to changes of the Jiangsu identity cards of residents it serves (主动服务).
+SCENARIO_PROACTIVE: Final = "sh-residence-permit-proactive"
 #: The conformance tester's scenarios, by the operation they permit.
 TESTER_SCENARIOS: Final[Mapping[str, str]] = {
     "certificate.verify": "conformance-verify",
@@ -133,6 +136,18 @@ def demo_scenarios() -> tuple[UseScenario, ...]:
             "providers": ["330000"],
             "operations": ["certificate.verify"],
             "certificate_types": [BUSINESS_LICENCE.type_code],
+            "consent_required": False,
+        },
+        {
+            "id": SCENARIO_PROACTIVE,
+            "name": "居住证 proactive renewal: changes of the home-region identity card",
+            "service_matter": "上海市居住证主动续办 (demo)",
+            "requester": SHANGHAI,
+            "providers": ["320000"],
+            "operations": ["subscription.create"],
+            "certificate_types": [IDENTITY_CARD.type_code],
+            "events": ["certificate.renewed", "certificate.changed", "certificate.revoked"],
+            "max_subscription_days": 365,
             "consent_required": False,
         },
         {
@@ -237,6 +252,7 @@ class NodeFiles:
     profile: Path
     audit_db: Path
     replay_db: Path
+    state_db: Path
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,6 +301,11 @@ def _node_toml(node: NodeFiles, base: Path) -> str:
         f'subject_key_file = "{up}{rel(node.subject_key)}"\n'
         "\n[replay]\n"
         f'db = "{up}{rel(node.replay_db)}"\n'
+        "\n[state]\n"
+        f'db = "{up}{rel(node.state_db)}"\n'
+        "# The demo's cases drive event delivery themselves (run_once); a node served alone\n"
+        "# should deliver every few seconds: lower deliver_every.\n"
+        "deliver_every = 3600\n"
         "\n[adapter]\n"
         f'name = "{node.adapter}"\n'
         "[adapter.config]\n"
@@ -413,6 +434,7 @@ def write_federation(
             profile=root / "conformance" / f"{short}.toml",
             audit_db=root / "data" / f"{short}-audit.db",
             replay_db=root / "data" / f"{short}-replay.db",
+            state_db=root / "data" / f"{short}-state.db",
         )
         node.config.write_text(_node_toml(node, root), encoding="utf-8")
         node.profile.write_text(_profile_toml(member), encoding="utf-8")

@@ -184,7 +184,7 @@ def _print_view(out: TextIO, world: World) -> None:
                 f"{region_name(str(first.requester))} {first.requester}",
                 f"{region_name(str(first.responder))} {first.responder}",
                 first.scenario,
-                ", ".join(first.fields) or "-",
+                ", ".join(first.fields) or (first.detail or "-")[:40],
                 first.outcome,
                 " + ".join(sides),
             )
@@ -194,7 +194,7 @@ def _print_view(out: TextIO, world: World) -> None:
         "who asked",
         "who answered",
         "why (scenario)",
-        "fields",
+        "fields (or what)",
         "outcome",
         "logged by",
     )

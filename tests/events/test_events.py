@@ -299,3 +299,55 @@ async def test_an_event_from_a_member_that_is_no_provider_is_refused(world: Worl
     )
     assert result.body["code"] == "not_authorized"
     assert world.sh_store.unprocessed() == []
+
+
+@pytest.mark.anyio
+async def test_a_scenario_that_requires_consent_checks_it_for_subscriptions() -> None:
+    from deltafed.node import default_scenarios
+    from deltafed.schemas.catalogue import UseScenario
+
+    clock = FixedClock(T0)
+    base = {s.id: s for s in default_scenarios(SHANGHAI, ["320000"])}[SCENARIO_SUBSCRIBE].to_wire()
+    with_consent = UseScenario.parse({**base, "consent_required": True, "max_consent_days": 365})
+    fed = LocalFederation(
+        clock=clock, members={SHANGHAI: None, JIANGSU: None}, scenarios=[with_consent]
+    )
+    with SqliteEventStore(":memory:") as store:
+        node = fed.node(JIANGSU, events=store)
+        async with httpx.AsyncClient(transport=fed.asgi_transport({JIANGSU: node})) as http:
+            client = AsyncFederationClient(
+                SHANGHAI, fed.keys[SHANGHAI], fed.trusted_registry(), clock=clock, http=http
+            )
+            body = {
+                "subject_type": "111",
+                "subject_code": RESIDENT.resident_id,
+                "kinds": ["certificate.renewed"],
+                "expires_at": (T0 + timedelta(days=30)).isoformat(),
+                "use_cause": "居住证主动续办",
+            }
+            ask = {
+                "operation": "subscription.create",
+                "target": IDENTITY_CARD.type_code,
+                "scenario": SCENARIO_SUBSCRIBE,
+                "body": body,
+            }
+            refused = await client.exchange(JIANGSU, **ask)
+            assert refused.body["code"] == "consent_required"
+
+            def consent(kinds: list[str]) -> bytes:
+                return client.issue_consent(
+                    holder_type="111",
+                    holder_code=RESIDENT.resident_id,
+                    scenario=SCENARIO_SUBSCRIBE,
+                    scope=kinds,
+                    operations=["subscription.create"],
+                    lifetime=timedelta(days=30),
+                )
+
+            narrow = await client.exchange(JIANGSU, **ask, consent=consent(["certificate.revoked"]))
+            assert narrow.body["code"] == "consent_invalid"
+            accepted = await client.exchange(
+                JIANGSU, **ask, consent=consent(["certificate.renewed"])
+            )
+            assert accepted.response.ok, accepted.body
+            assert store.subscriptions_of(SHANGHAI, SCENARIO_SUBSCRIBE)[0].id == accepted.body["id"]

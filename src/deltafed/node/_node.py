@@ -36,6 +36,7 @@ from deltafed._clock import Clock, system_clock
 from deltafed._errors import (
     AdapterError,
     ConfigurationError,
+    ConsentInvalidError,
     DeltafedError,
     InternalError,
     InvalidInputError,
@@ -631,6 +632,14 @@ class Node:
                 )
             )
             exchange.decision = decision
+            if decision.consent is not None:
+                uncovered = [k for k in body.kinds if k not in decision.consent.scope]
+                if uncovered:
+                    raise ConsentInvalidError(
+                        f"the consent's scope does not list the event kind(s) "
+                        f"{', '.join(uncovered)}",
+                        field="cns.scope",
+                    )
             created = subscriptions.create(decision.scenario, claims.iss, claims.tgt, body)
             exchange.detail = f"subscription {created.id}: {', '.join(created.kinds)}"
             return created.to_wire()

@@ -581,15 +581,6 @@ async def _deliver(world: World, network: _Network, rounds: int) -> list[int]:
     return delivered
 
 
-def _identity_card() -> str:
-    data = POPULATION.region("320000")
-    return next(
-        c.certificate_id
-        for c in data.certificates
-        if c.holder_code == RESIDENT.resident_id and c.type_code == IDENTITY_CARD.type_code
-    )
-
-
 def _proactive_renewal(world: World) -> str:
     _, inbox_store = _event_stores(world)
     with world.client(SHANGHAI) as shanghai:
@@ -609,7 +600,11 @@ def _proactive_renewal(world: World) -> str:
     world.uses.append(Use(SHANGHAI, SCENARIO_PROACTIVE, "subscription.create", "ok"))
     if not subscribed.response.ok:
         raise UnexpectedOutcomeError(f"subscription refused: {subscribed.body.get('code')}")
-    renewed = _sandbox(world.nodes[JIANGSU]).renew(_identity_card(), valid_until=None)
+    sandbox = _sandbox(world.nodes[JIANGSU])
+    current = sandbox.find(RESIDENT.resident_id, IDENTITY_CARD.type_code)
+    if current is None:
+        raise UnexpectedOutcomeError("the resident has no identity card in Jiangsu")
+    renewed = sandbox.renew(current.certificate_id, valid_until=None)
     network = _Network()
     world.uses.append(Use(JIANGSU, SCENARIO_PROACTIVE, "event.deliver", "ok", (), SHANGHAI))
     delivered = anyio.run(_deliver, world, network, 1)

@@ -40,6 +40,8 @@ def test_adapters_exports_are_pinned() -> None:
         "MAX_USE_CAUSE_LENGTH",
         "BrokenAdapter",
         "CallContext",
+        "Change",
+        "ChangeBatch",
         "Faults",
         "HttpProvinceAdapter",
         "HttpSettings",

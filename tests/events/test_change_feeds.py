@@ -75,3 +75,27 @@ async def test_the_memory_adapter_reports_its_changes() -> None:
     new_id = adapter.renew(card, valid_until=None, at=T0)
     batch = await adapter.changes(None)
     assert [(c.kind, c.certificate_id) for c in batch.changes] == [("certificate.renewed", new_id)]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("kind", [JiangsuAdapter, ZhejiangAdapter, ShanghaiAdapter])
+async def test_each_sandbox_reports_record_changes(kind: Kind) -> None:
+    clock = FixedClock(T0)
+    adapter, sandbox = kind.with_sandbox(clock=clock)
+    person = synthetic_population().region(adapter.region).residents[0]
+    async with adapter:
+        start = await adapter.changes(None)
+        sandbox.update_record("social_insurance", person.resident_id, months_paid=3)
+        batch = await adapter.changes(start.cursor)
+        [change] = batch.changes
+        assert (change.kind, change.record_type, change.holder_code, change.certificate_id) == (
+            "record.changed",
+            "social_insurance",
+            person.resident_id,
+            None,
+        )
+        record = await adapter.fetch_record(
+            "social_insurance", person.resident_id, change.holder_type, ["months_paid"],
+            use_cause="核验",
+        )  # fmt: skip
+        assert record.fields["months_paid"] == 3

@@ -3,6 +3,7 @@ processing, order per subject, parking; every step in both audit logs."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -61,7 +62,12 @@ class World:
         self.http = httpx.AsyncClient(transport=self.net)
         self.sh_client = self.client(SHANGHAI)
         self.outbox = Outbox(self.js_store, self.client(JIANGSU), clock=self.clock, max_attempts=4)
-        self.publisher = ChangePublisher(self.adapter, self.js_store, clock=self.clock)
+        self.publisher = ChangePublisher(
+            self.adapter,
+            self.js_store,
+            clock=self.clock,
+            scenarios=self.fed.trusted_registry().scenario,
+        )
         self.inbox = Inbox(self.sh_store)
         self.offers: list[str] = []
 
@@ -351,3 +357,64 @@ async def test_a_scenario_that_requires_consent_checks_it_for_subscriptions() ->
             )
             assert accepted.response.ok, accepted.body
             assert store.subscriptions_of(SHANGHAI, SCENARIO_SUBSCRIBE)[0].id == accepted.body["id"]
+
+
+@pytest.mark.anyio
+async def test_a_record_crossing_the_scenario_condition_is_an_event_with_only_the_boolean(
+    world: World,
+) -> None:
+    predicate = "resident-insured-12-months"
+    person = next(
+        p
+        for p in JS.residents
+        if (rec := JS.record("social_insurance", p.resident_id)) is not None
+        and isinstance(rec.fields["months_paid"], int)
+        and rec.fields["months_paid"] >= 12
+    )
+    result = await world.sh_client.exchange(
+        JIANGSU,
+        operation="subscription.create",
+        target=predicate,
+        scenario=SCENARIO_SUBSCRIBE,
+        body={
+            "subject_type": "111",
+            "subject_code": person.resident_id,
+            "kinds": ["condition.changed"],
+            "expires_at": (T0 + timedelta(days=30)).isoformat(),
+            "use_cause": "人才补贴主动服务",
+        },
+    )
+    assert result.response.ok, result.body
+    assert "holds" not in result.body  # where the condition stands is not answered
+    # A change that does not cross the threshold says nothing.
+    world.adapter.update_record("social_insurance", person.resident_id, {"months_paid": 400})
+    assert await world.publisher.poll_once() == 0
+    # Crossing it (below 12 months) is one event: the predicate and the boolean, no value.
+    world.adapter.update_record("social_insurance", person.resident_id, {"months_paid": 3})
+    assert await world.publisher.poll_once() == 1
+    assert (await world.outbox.run_once()).delivered == 1
+    [event] = world.seen()
+    assert (event.kind, event.target, event.holds) == ("condition.changed", predicate, False)
+    wire = event.to_wire()
+    assert "months_paid" not in json.dumps(wire)
+    assert 3 not in wire.values()
+    # And back: another event.
+    world.adapter.update_record("social_insurance", person.resident_id, {"months_paid": 12})
+    assert await world.publisher.poll_once() == 1
+    await world.outbox.run_once()
+    assert [e.holds for e in world.seen()] == [True]
+    # A certificate subscription cannot ask for conditions, nor a predicate one for certificates.
+    wrong = await world.sh_client.exchange(
+        JIANGSU,
+        operation="subscription.create",
+        target=predicate,
+        scenario=SCENARIO_SUBSCRIBE,
+        body={
+            "subject_type": "111",
+            "subject_code": person.resident_id,
+            "kinds": ["certificate.renewed"],
+            "expires_at": (T0 + timedelta(days=30)).isoformat(),
+            "use_cause": "x",
+        },
+    )
+    assert wrong.body["code"] == "not_authorized"

@@ -126,19 +126,21 @@ class RecordData:
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    """One change a platform's change feed reports about a certificate.
+    """One change a platform's change feed reports, about a certificate or a record.
 
     ``kind`` is ``certificate.issued``, ``certificate.renewed``, ``certificate.changed`` or
-    ``certificate.revoked``; ``certificate_id`` is the certificate as it is now (the new version
-    for a renewal).
+    ``certificate.revoked`` (with ``certificate_id``, the certificate as it is now - the new
+    version for a renewal - and its ``type_code``), or ``record.changed`` (with
+    ``record_type``). ``holder_code``/``holder_type`` name whom it is about.
     """
 
     kind: str
-    certificate_id: str
-    type_code: str
     holder_code: str
     holder_type: HolderType
     occurred_at: datetime
+    certificate_id: str | None = None
+    type_code: str | None = None
+    record_type: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +154,7 @@ class ChangeBatch:
 _CHANGE_KINDS: Final = frozenset(
     {"certificate.issued", "certificate.renewed", "certificate.changed", "certificate.revoked"}
 )
+_RECORD_CHANGE: Final = "record.changed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -556,9 +559,19 @@ class ProvinceAdapter(abc.ABC):
         if not isinstance(batch, ChangeBatch) or len(batch.changes) > limit:
             raise AdapterDataError(f"{self._label}: change feed answer is not a ChangeBatch")
         for change in batch.changes:
-            if change.kind not in _CHANGE_KINDS:
+            if change.kind == _RECORD_CHANGE:
+                if change.record_type is None or change.certificate_id is not None:
+                    raise AdapterDataError(f"{self._label}: a record change names its record")
+                self._record_type(change.record_type)
+            elif change.kind in _CHANGE_KINDS:
+                if change.certificate_id is None or change.type_code is None:
+                    raise AdapterDataError(f"{self._label}: a change names its certificate")
+                if certificate_type_of(parse_certificate_id(change.certificate_id)) != (
+                    change.type_code
+                ):
+                    raise AdapterDataError(f"{self._label}: change type code does not match")
+            else:
                 raise AdapterDataError(f"{self._label}: unknown change kind {change.kind!r}")
-            parse_certificate_id(change.certificate_id)
             parse_holder_code(change.holder_code, change.holder_type)
             if change.occurred_at.utcoffset() is None:
                 raise AdapterDataError(f"{self._label}: change time must be timezone-aware")

@@ -24,6 +24,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from datetime import date, datetime
+from types import MappingProxyType
 from typing import Any
 
 import httpx
@@ -34,6 +35,7 @@ from deltafed.adapters._synthetic import (
     RegionData,
     SyntheticCertificate,
     SyntheticRecord,
+    Value,
     corrected_certificate,
 )
 from deltafed.schemas.common import CertificateStatus
@@ -114,7 +116,7 @@ class SandboxTransport(httpx.AsyncBaseTransport, abc.ABC):
         self._records: dict[tuple[str, str], SyntheticRecord] = {}
         #: The platform's change log, oldest first: ``(kind, certificate, time)``; a
         #: province's change feed endpoint renders entries after a position natively.
-        self.change_log: list[tuple[str, SyntheticCertificate, datetime]] = []
+        self.change_log: list[tuple[str, SyntheticCertificate | SyntheticRecord, datetime]] = []
 
     # --- what the platform holds ----------------------------------------------------------
 
@@ -160,9 +162,22 @@ class SandboxTransport(httpx.AsyncBaseTransport, abc.ABC):
         self.change_log.append(("renewed", renewed, now))
         return renewed
 
+    def update_record(self, record_type: str, subject_code: str, **fields: Value) -> None:
+        """Change fields of a record from now on (the change log says ``record``)."""
+        record = self.record(record_type, subject_code)
+        if record is None:
+            raise NotFoundError(f"the sandbox holds no {record_type} record of that subject")
+        unknown = set(fields) - set(record.fields)
+        if unknown:
+            raise NotFoundError(f"the record has no field(s) {sorted(unknown)}")
+        now = self.clock()
+        changed = replace(record, as_of=now, fields=MappingProxyType({**record.fields, **fields}))
+        self._records[(record_type, subject_code)] = changed
+        self.change_log.append(("record", changed, now))
+
     def changes_after(
         self, position: int, limit: int
-    ) -> list[tuple[int, str, SyntheticCertificate, datetime]]:
+    ) -> list[tuple[int, str, SyntheticCertificate | SyntheticRecord, datetime]]:
         """Change log entries after ``position`` (1-based positions), at most ``limit``."""
         start = max(0, position)
         return [

@@ -206,6 +206,34 @@ class InMemoryAdapter(ProvinceAdapter):
         self._log_change("certificate.renewed", renewed, at)
         return new_id
 
+    def update_record(
+        self,
+        record_type: str,
+        subject_code: str,
+        fields: Mapping[str, RecordValue],
+        *,
+        at: datetime | None = None,
+    ) -> None:
+        """Change fields of a record (the change feed reports ``record.changed``)."""
+        rec = self._records.get((record_type, subject_code))
+        if rec is None:
+            raise NotFoundError(f"no {record_type} record for that subject in memory")
+        when = at if at is not None else self.clock()
+        self.add_record(
+            MemoryRecord(
+                record_type, subject_code, rec.subject_type, when, {**rec.fields, **fields}
+            )
+        )
+        self.change_log.append(
+            Change(
+                kind="record.changed",
+                holder_code=subject_code,
+                holder_type=rec.subject_type,
+                occurred_at=when,
+                record_type=record_type,
+            )
+        )
+
     def _log_change(self, kind: str, meta: CertificateMetadata, at: datetime | None) -> None:
         self.change_log.append(
             Change(

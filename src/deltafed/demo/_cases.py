@@ -572,7 +572,13 @@ async def _deliver(world: World, network: _Network, rounds: int) -> list[int]:
             JIANGSU, world.keys[JIANGSU], world.registry, clock=world.clock, http=http,
             audit=world.logs[JIANGSU], attempts=1,
         )  # fmt: skip
-        await ChangePublisher(world.nodes[JIANGSU].adapter, store, clock=world.clock).poll_once()
+        publisher = ChangePublisher(
+            world.nodes[JIANGSU].adapter,
+            store,
+            clock=world.clock,
+            scenarios=world.registry.scenario,
+        )
+        await publisher.poll_once()
         outbox = Outbox(store, client, clock=schedule)
         delivered = []
         for _ in range(rounds):

@@ -36,7 +36,7 @@ from deltafed._errors import (
     NotAuthorizedError,
     NotFoundError,
 )
-from deltafed.adapters import ProvinceAdapter
+from deltafed.adapters import Change, ProvinceAdapter
 from deltafed.client import AsyncFederationClient
 from deltafed.events._store import EventStore
 from deltafed.schemas.catalogue import UseScenario
@@ -85,6 +85,13 @@ class Subscriptions:
     ) -> Subscription:
         now = self.clock()
         outside = [k for k in body.kinds if k not in scenario.events]
+        on_condition = scenario.predicate(target) is not None
+        if on_condition != (set(body.kinds) == {"condition.changed"}):
+            raise NotAuthorizedError(
+                "a subscription to a predicate takes condition.changed only, and one to a "
+                "certificate type certificate events only",
+                field="body.kinds",
+            )
         if outside:
             raise NotAuthorizedError(
                 f"scenario {scenario.id} does not allow events {', '.join(outside)}",
@@ -138,12 +145,51 @@ def check_sender(scenario: UseScenario, subscriber: MemberId, sender: MemberId) 
 
 
 class ChangePublisher:
-    """Turns the adapter's change feed into outbox events for the watching subscriptions."""
+    """Turns the adapter's change feed into outbox events for the watching subscriptions.
 
-    def __init__(self, adapter: ProvinceAdapter, store: EventStore, *, clock: Clock) -> None:
+    ``scenarios`` finds a scenario by id (the registry's ``scenario``); it is needed for
+    condition subscriptions: on a record change the publisher evaluates the subscription's
+    predicate inside the node and emits ``condition.changed`` when the answer flips.
+    """
+
+    def __init__(
+        self,
+        adapter: ProvinceAdapter,
+        store: EventStore,
+        *,
+        clock: Clock,
+        scenarios: Callable[[str], UseScenario] | None = None,
+    ) -> None:
         self.adapter = adapter
         self.store = store
         self.clock = clock
+        self.scenarios = scenarios
+
+    async def _conditions(
+        self, change: Change, now: float, seen: dict[str, bool]
+    ) -> list[tuple[Subscription, bool]]:
+        """The condition subscriptions of the subject whose predicate flipped, and its value."""
+        flipped: list[tuple[Subscription, bool]] = []
+        if self.scenarios is None:
+            return flipped
+        for sub in self.store.watching(change.holder_code, None, now):
+            if "condition.changed" not in sub.kinds:
+                continue
+            try:
+                scenario = self.scenarios(sub.scenario)
+            except DeltafedError:
+                continue  # the scenario was withdrawn: nothing to evaluate under
+            predicate = scenario.predicate(sub.target)
+            if predicate is None or predicate.record_type != change.record_type:
+                continue
+            holds = await self.adapter.evaluate_predicate(
+                predicate, sub.subject_code, sub.subject_type, use_cause=f"主动服务 {scenario.id}"
+            )
+            before = seen.get(sub.id, self.store.condition(sub.id))
+            seen[sub.id] = holds
+            if before is not None and before != holds:
+                flipped.append((sub, holds))
+        return flipped
 
     async def poll_once(self, *, limit: int = 100) -> int:
         """Read one batch of changes; return the number of events enqueued."""
@@ -151,7 +197,24 @@ class ChangePublisher:
         now = self.clock().timestamp()
         seq = self.store.next_seq()
         events: list[tuple[ChangeEvent, str, str]] = []
+        seen: dict[str, bool] = {}
         for change in batch.changes:
+            if change.kind == "record.changed":
+                for sub, holds in await self._conditions(change, now, seen):
+                    event = ChangeEvent(
+                        event_id=_new_id("evt"),
+                        subscription=sub.id,
+                        kind="condition.changed",
+                        subject_type=change.holder_type,
+                        subject_code=change.holder_code,
+                        target=sub.target,
+                        holds=holds,
+                        occurred_at=change.occurred_at,
+                        seq=seq,
+                    )
+                    seq += 1
+                    events.append((event, str(sub.subscriber), sub.scenario))
+                continue
             for sub in self.store.watching(change.holder_code, change.type_code, now):
                 if change.kind not in sub.kinds:
                     continue
@@ -168,7 +231,7 @@ class ChangePublisher:
                 )
                 seq += 1
                 events.append((event, str(sub.subscriber), sub.scenario))
-        self.store.enqueue(events, cursor=(_FEED, batch.cursor))
+        self.store.enqueue(events, cursor=(_FEED, batch.cursor), conditions=list(seen.items()))
         return len(events)
 
 

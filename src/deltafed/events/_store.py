@@ -47,6 +47,7 @@ CREATE TABLE IF NOT EXISTS inbox (
     received_at REAL NOT NULL, processed INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS conditions (subscription TEXT PRIMARY KEY, holds INTEGER NOT NULL);
 """
 
 
@@ -71,10 +72,16 @@ class EventStore(Protocol):
     def subscription(self, subscription_id: str) -> Subscription | None: ...
     def subscriptions_of(self, subscriber: str, scenario: str) -> list[Subscription]: ...
     def cancel(self, subscription_id: str) -> bool: ...
-    def watching(self, subject_code: str, target: str, now: float) -> list[Subscription]: ...
+    def watching(self, subject_code: str, target: str | None, now: float) -> list[Subscription]: ...
+    def condition(self, subscription_id: str) -> bool | None: ...
+    def set_condition(self, subscription_id: str, holds: bool) -> None: ...
     def cursor(self, name: str) -> str | None: ...
     def enqueue(
-        self, events: Sequence[tuple[ChangeEvent, str, str]], *, cursor: tuple[str, str] | None
+        self,
+        events: Sequence[tuple[ChangeEvent, str, str]],
+        *,
+        cursor: tuple[str, str] | None,
+        conditions: Sequence[tuple[str, bool]] = (),
     ) -> None: ...
     def next_seq(self) -> int: ...
     def due(self, now: float, limit: int) -> list[OutboxItem]: ...
@@ -187,13 +194,26 @@ class SqliteEventStore:
             )
             return cursor.rowcount > 0
 
-    def watching(self, subject_code: str, target: str, now: float) -> list[Subscription]:
+    def watching(self, subject_code: str, target: str | None, now: float) -> list[Subscription]:
+        """The active subscriptions about a subject (``target``: only those watching it)."""
         rows = self._rows(
-            "SELECT doc, cancelled FROM subscriptions WHERE subject_code = ? AND target = ? "
-            "AND cancelled = 0 AND expires_at > ? ORDER BY rowid",
-            (subject_code, target, now),
+            "SELECT doc, cancelled FROM subscriptions WHERE subject_code = ? "
+            "AND (? IS NULL OR target = ?) AND cancelled = 0 AND expires_at > ? ORDER BY rowid",
+            (subject_code, target, target, now),
         )
         return [self._subscription(doc, c) for doc, c in rows]
+
+    def condition(self, subscription_id: str) -> bool | None:
+        """Whether a condition subscription's predicate held when last seen (``None``: never)."""
+        rows = self._rows("SELECT holds FROM conditions WHERE subscription = ?", (subscription_id,))
+        return bool(rows[0][0]) if rows else None
+
+    def set_condition(self, subscription_id: str, holds: bool) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO conditions (subscription, holds) VALUES (?, ?)",
+                (subscription_id, int(holds)),
+            )
 
     # --- change feed and outbox (provider) ----------------------------------------------
 
@@ -206,10 +226,20 @@ class SqliteEventStore:
         return int(rows[0][0]) + 1
 
     def enqueue(
-        self, events: Sequence[tuple[ChangeEvent, str, str]], *, cursor: tuple[str, str] | None
+        self,
+        events: Sequence[tuple[ChangeEvent, str, str]],
+        *,
+        cursor: tuple[str, str] | None,
+        conditions: Sequence[tuple[str, bool]] = (),
     ) -> None:
-        """Add ``(event, subscriber, scenario)`` rows and move ``cursor``, in one transaction."""
+        """Add ``(event, subscriber, scenario)`` rows, record the conditions now seen and move
+        ``cursor``, in one transaction."""
         with self._tx() as db:
+            for subscription_id, holds in conditions:
+                db.execute(
+                    "INSERT OR REPLACE INTO conditions (subscription, holds) VALUES (?, ?)",
+                    (subscription_id, int(holds)),
+                )
             for event, subscriber, scenario in events:
                 db.execute(
                     "INSERT OR IGNORE INTO outbox (event_id, subscriber, scenario, subject_code,"

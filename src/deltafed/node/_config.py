@@ -453,7 +453,7 @@ def build_node(config: NodeConfig, *, clock: Clock = system_clock) -> Node:
             config.member, key, registry, clock=clock, http=outgoing, audit=audit, attempts=1
         )
         loop = DeliveryLoop(
-            ChangePublisher(adapter, events, clock=clock),
+            ChangePublisher(adapter, events, clock=clock, scenarios=registry.scenario),
             Outbox(events, client, clock=clock, max_attempts=config.max_attempts),
             interval=config.deliver_every,
         )

@@ -194,6 +194,16 @@ def default_scenarios(requester: str, providers: Sequence[str]) -> tuple[UseScen
                     "certificate.renewed",
                     "certificate.changed",
                     "certificate.revoked",
+                    "condition.changed",
+                ],
+                "predicates": [
+                    {
+                        "id": "resident-insured-12-months",
+                        "record_type": SOCIAL_INSURANCE.code,
+                        "field": "months_paid",
+                        "comparison": "ge",
+                        "threshold": 12,
+                    }
                 ],
                 "max_subscription_days": 365,
                 "consent_required": False,

@@ -594,7 +594,7 @@ class Node:
         if op == "match.ask":
             return await self._match(exchange)
         if op.startswith("subscription."):
-            return self._subscription(exchange)
+            return await self._subscription(exchange)
         if op == "event.deliver":
             return self._receive_event(exchange)
         if op == "record.request":
@@ -620,8 +620,8 @@ class Node:
             )
         return scenario
 
-    def _subscription(self, exchange: Exchange) -> dict[str, Any]:
-        _, subscriptions = self._event_store()
+    async def _subscription(self, exchange: Exchange) -> dict[str, Any]:
+        store, subscriptions = self._event_store()
         claims = exchange.request.claims
         if claims.op == "subscription.create":
             body = _parse(SubscriptionRequest, claims.body)
@@ -640,7 +640,17 @@ class Node:
                         f"{', '.join(uncovered)}",
                         field="cns.scope",
                     )
+            predicate = decision.scenario.predicate(claims.tgt)
+            baseline: bool | None = None
+            if predicate is not None and body.kinds == ("condition.changed",):
+                # Where the condition stands now, kept in the node (never answered): the
+                # first event says it flipped.
+                baseline = await self.adapter.evaluate_predicate(
+                    predicate, body.subject_code, body.subject_type, use_cause=body.use_cause
+                )
             created = subscriptions.create(decision.scenario, claims.iss, claims.tgt, body)
+            if baseline is not None:
+                store.set_condition(created.id, baseline)
             exchange.detail = f"subscription {created.id}: {', '.join(created.kinds)}"
             return created.to_wire()
         scenario = self._subscriber_scenario(exchange)

@@ -94,6 +94,10 @@ class SubscriptionCancel(WireModel):
 class ChangeEvent(WireModel):
     """The body of ``event.deliver``: what changed and about whom, no record data.
 
+    For a certificate, ``target`` is its type code and ``certificate_id`` the certificate as
+    it is now; for ``condition.changed``, ``target`` is the scenario's predicate and ``holds``
+    whether it holds now (the one boolean the scenario allows, never the value behind it).
+
     ``event_id`` is unique per provider and stays the same on every redelivery: the subscriber
     drops an id it has seen. ``seq`` increases per provider, so events about one subject can be
     put in order.
@@ -106,6 +110,8 @@ class ChangeEvent(WireModel):
     subject_code: _HolderCode
     target: Code
     certificate_id: CertificateId | None = None
+    #: For ``condition.changed``: whether the scenario's predicate (``target``) holds now.
+    holds: WireBool | None = None
     occurred_at: Timestamp
     seq: NonNegInt
 

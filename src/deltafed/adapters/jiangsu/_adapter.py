@@ -228,6 +228,24 @@ class JiangsuAdapter(HttpProvinceAdapter):
         for item in data["items"]:
             if not isinstance(item, dict):
                 raise AdapterDataError(f"{where}: an item is not an object")
+            when = native_time(
+                native_str(item, "changeTime", where=where),
+                JS_RECORD_TIME_FORMAT,
+                _BEIJING,
+                where=where,
+                key="changeTime",
+            )
+            if item.get("changeType") == "RECORD":
+                changes.append(
+                    Change(
+                        kind="record.changed",
+                        holder_code=native_str(item, "subjectCode", where=where),
+                        holder_type=HolderType(native_str(item, "subjectTypeCode", where=where)),
+                        occurred_at=when,
+                        record_type=native_str(item, "recordCode", where=where),
+                    )
+                )
+                continue
             kind = JS_CHANGE_TYPES.get(native_str(item, "changeType", where=where))
             if kind is None:
                 raise AdapterDataError(f"{where}: unknown changeType")
@@ -238,13 +256,7 @@ class JiangsuAdapter(HttpProvinceAdapter):
                     type_code=native_str(item, "ZZLXDM", where=where),
                     holder_code=native_str(item, "CZZTDM", where=where),
                     holder_type=HolderType(native_str(item, "CZZTDMLXDM", where=where)),
-                    occurred_at=native_time(
-                        native_str(item, "changeTime", where=where),
-                        JS_RECORD_TIME_FORMAT,
-                        _BEIJING,
-                        where=where,
-                        key="changeTime",
-                    ),
+                    occurred_at=when,
                 )
             )
         next_seq = data.get("nextSeq")

@@ -11,14 +11,14 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Iterable, Mapping
-from datetime import timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Final
 
 import httpx
 
 from deltafed._clock import Clock, system_clock
 from deltafed.adapters._sandboxkit import Faults, NativeReply, SandboxTransport
-from deltafed.adapters._synthetic import RegionData, SyntheticCertificate
+from deltafed.adapters._synthetic import RegionData, SyntheticCertificate, SyntheticRecord
 from deltafed.adapters.jiangsu._native import (
     CHANGES_PATH,
     CORRECT_PATH,
@@ -171,18 +171,9 @@ class JiangsuSandbox(SandboxTransport):
             start, limit = data.get("fromSeq", 0), data.get("limit", 100)
             if not isinstance(start, int) or not isinstance(limit, int) or not 0 < limit <= 1000:
                 return _head(20)
-            native = {"renewed": "RENEW", "changed": "CHANGE", "revoked": "REVOKE"}
             log = [
-                {
-                    "seq": seq,
-                    "changeType": native.get(kind, "ISSUE"),
-                    "ZZBS": cert.certificate_id,
-                    "ZZLXDM": cert.type_code,
-                    "CZZTDM": cert.holder_code,
-                    "CZZTDMLXDM": cert.holder_type.value,
-                    "changeTime": at.astimezone(_BEIJING).strftime(JS_RECORD_TIME_FORMAT),
-                }
-                for seq, kind, cert, at in self.changes_after(start, limit)
+                self._change_item(seq, kind, item, at)
+                for seq, kind, item, at in self.changes_after(start, limit)
             ]
             return _head(0, {"items": log, "nextSeq": log[-1]["seq"] if log else start})
         if path == COUNT_PATH:
@@ -235,6 +226,31 @@ class JiangsuSandbox(SandboxTransport):
             return _head(20)
         new = self.correct(cert.certificate_id, items)
         return _head(0, pinyin_record(new, self.status_of(new).value))
+
+    @staticmethod
+    def _change_item(
+        seq: int, kind: str, item: SyntheticCertificate | SyntheticRecord, at: datetime
+    ) -> dict[str, Any]:
+        when = at.astimezone(_BEIJING).strftime(JS_RECORD_TIME_FORMAT)
+        if isinstance(item, SyntheticRecord):
+            return {
+                "seq": seq,
+                "changeType": "RECORD",
+                "recordCode": item.record_type,
+                "subjectCode": item.subject_code,
+                "subjectTypeCode": item.subject_type.value,
+                "changeTime": when,
+            }
+        native = {"renewed": "RENEW", "changed": "CHANGE", "revoked": "REVOKE"}
+        return {
+            "seq": seq,
+            "changeType": native.get(kind, "ISSUE"),
+            "ZZBS": item.certificate_id,
+            "ZZLXDM": item.type_code,
+            "CZZTDM": item.holder_code,
+            "CZZTDMLXDM": item.holder_type.value,
+            "changeTime": when,
+        }
 
     def _record(self, data: Mapping[str, Any]) -> NativeReply:
         record = self.record(str(data.get("recordCode")), str(data.get("subjectCode")))

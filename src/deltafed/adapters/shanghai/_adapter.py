@@ -242,6 +242,21 @@ class ShanghaiAdapter(HttpProvinceAdapter):
         for item in result["events"]:
             if not isinstance(item, dict):
                 raise AdapterDataError(f"{where}: an event is not an object")
+            when = parse_iso_instant(native_str(item, "at", where=where))
+            if item.get("type") == "record.changed":
+                subject_type = SH_HOLDER_TYPES.get(native_str(item, "subjectIdType", where=where))
+                if subject_type is None:
+                    raise AdapterDataError(f"{where}: unknown subjectIdType")
+                changes.append(
+                    Change(
+                        kind="record.changed",
+                        holder_code=native_str(item, "subjectId", where=where),
+                        holder_type=HolderType(subject_type),
+                        occurred_at=when,
+                        record_type=native_str(item, "recordType", where=where),
+                    )
+                )
+                continue
             kind = _SH_CHANGES.get(native_str(item, "type", where=where))
             holder_type = SH_HOLDER_TYPES.get(native_str(item, "holderIdType", where=where))
             if kind is None or holder_type is None:
@@ -253,7 +268,7 @@ class ShanghaiAdapter(HttpProvinceAdapter):
                     type_code=native_str(item, "licenceType", where=where),
                     holder_code=native_str(item, "holderId", where=where),
                     holder_type=HolderType(holder_type),
-                    occurred_at=parse_iso_instant(native_str(item, "at", where=where)),
+                    occurred_at=when,
                 )
             )
         following = result.get("next")

@@ -20,7 +20,7 @@ import httpx
 
 from deltafed._clock import Clock, system_clock
 from deltafed.adapters._sandboxkit import Faults, NativeReply, SandboxTransport
-from deltafed.adapters._synthetic import RegionData, SyntheticCertificate
+from deltafed.adapters._synthetic import RegionData, SyntheticCertificate, SyntheticRecord
 from deltafed.adapters.shanghai._native import (
     SH_HOLDER_TYPES,
     SH_STATUS,
@@ -167,16 +167,8 @@ class ShanghaiSandbox(SandboxTransport):
                 return _error("A0400", "after and limit must be numbers")
             holder = {v: k for k, v in SH_HOLDER_TYPES.items()}
             events = [
-                {
-                    "id": seq,
-                    "type": f"licence.{kind}",
-                    "licenceId": cert.certificate_id,
-                    "licenceType": cert.type_code,
-                    "holderId": cert.holder_code,
-                    "holderIdType": holder[cert.holder_type.value],
-                    "at": at.astimezone(_SHANGHAI).isoformat(),
-                }
-                for seq, kind, cert, at in self.changes_after(int(after), int(limit))
+                self._change_event(seq, kind, item, at, holder)
+                for seq, kind, item, at in self.changes_after(int(after), int(limit))
             ]
             return _ok({"events": events, "next": events[-1]["id"] if events else int(after)})
         record_match = _RECORD.fullmatch(path)
@@ -190,6 +182,34 @@ class ShanghaiSandbox(SandboxTransport):
             total = self.count_records(count_match["type"], field, payload.get("value"))
             return _ok({"recordType": count_match["type"], "count": total})
         return _error("A0400", "unknown resource", 404)
+
+    @staticmethod
+    def _change_event(
+        seq: int,
+        kind: str,
+        item: SyntheticCertificate | SyntheticRecord,
+        at: datetime,
+        holder: dict[str, str],
+    ) -> dict[str, Any]:
+        when = at.astimezone(_SHANGHAI).isoformat()
+        if isinstance(item, SyntheticRecord):
+            return {
+                "id": seq,
+                "type": "record.changed",
+                "recordType": item.record_type,
+                "subjectId": item.subject_code,
+                "subjectIdType": holder[item.subject_type.value],
+                "at": when,
+            }
+        return {
+            "id": seq,
+            "type": f"licence.{kind}",
+            "licenceId": item.certificate_id,
+            "licenceType": item.type_code,
+            "holderId": item.holder_code,
+            "holderIdType": holder[item.holder_type.value],
+            "at": when,
+        }
 
     def _correct(self, cert: SyntheticCertificate, payload: dict[str, Any]) -> NativeReply:
         fields = payload.get("fields")

@@ -245,6 +245,27 @@ class ZhejiangAdapter(HttpProvinceAdapter):
         for row in datas["list"]:
             if not isinstance(row, dict):
                 raise AdapterDataError(f"{where}: a row is not an object")
+            when = native_time(
+                native_str(row, "opTime", where=where),
+                ZJ_TIME_FORMAT,
+                _BEIJING,
+                where=where,
+                key="opTime",
+            )
+            if row.get("opType") == "record":
+                subject_type = ZJ_HOLDER_TYPES.get(native_str(row, "subjectIdType", where=where))
+                if subject_type is None:
+                    raise AdapterDataError(f"{where}: unknown subjectIdType")
+                changes.append(
+                    Change(
+                        kind="record.changed",
+                        holder_code=native_str(row, "subjectIdCode", where=where),
+                        holder_type=HolderType(subject_type),
+                        occurred_at=when,
+                        record_type=native_str(row, "recordCode", where=where),
+                    )
+                )
+                continue
             kind = _ZJ_CHANGES.get(native_str(row, "opType", where=where))
             holder_type = ZJ_HOLDER_TYPES.get(native_str(row, "holderIdType", where=where))
             if kind is None or holder_type is None:
@@ -256,13 +277,7 @@ class ZhejiangAdapter(HttpProvinceAdapter):
                     type_code=native_str(row, "licenseTypeCode", where=where),
                     holder_code=native_str(row, "holderIdCode", where=where),
                     holder_type=HolderType(holder_type),
-                    occurred_at=native_time(
-                        native_str(row, "opTime", where=where),
-                        ZJ_TIME_FORMAT,
-                        _BEIJING,
-                        where=where,
-                        key="opTime",
-                    ),
+                    occurred_at=when,
                 )
             )
         following = datas.get("next")

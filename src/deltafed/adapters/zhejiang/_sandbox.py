@@ -11,7 +11,7 @@ import json
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Final
 from urllib.parse import parse_qsl
 
@@ -19,7 +19,7 @@ import httpx
 
 from deltafed._clock import Clock, system_clock
 from deltafed.adapters._sandboxkit import Faults, NativeReply, SandboxTransport
-from deltafed.adapters._synthetic import RegionData, SyntheticCertificate
+from deltafed.adapters._synthetic import RegionData, SyntheticCertificate, SyntheticRecord
 from deltafed.adapters.zhejiang._native import (
     API_PATH,
     KEY_PATH,
@@ -137,16 +137,8 @@ class ZhejiangSandbox(SandboxTransport):
                 return _reply("19", msg="参数错误")
             holder = {v: k for k, v in ZJ_HOLDER_TYPES.items()}
             rows = [
-                {
-                    "seq": seq,
-                    "opType": kind,
-                    "licenseCode": cert.certificate_id,
-                    "licenseTypeCode": cert.type_code,
-                    "holderIdCode": cert.holder_code,
-                    "holderIdType": holder[cert.holder_type.value],
-                    "opTime": at.astimezone(_BEIJING).strftime(ZJ_TIME_FORMAT),
-                }
-                for seq, kind, cert, at in self.changes_after(int(start), int(size))
+                self._change_row(seq, kind, item, at, holder)
+                for seq, kind, item, at in self.changes_after(int(start), int(size))
             ]
             page = {"list": rows, "next": rows[-1]["seq"] if rows else int(start)}
             return _reply("00", json.dumps(page, ensure_ascii=False))
@@ -236,16 +228,8 @@ class ZhejiangSandbox(SandboxTransport):
                 return _reply("19", msg="参数错误")
             holder = {v: k for k, v in ZJ_HOLDER_TYPES.items()}
             rows = [
-                {
-                    "seq": seq,
-                    "opType": kind,
-                    "licenseCode": cert.certificate_id,
-                    "licenseTypeCode": cert.type_code,
-                    "holderIdCode": cert.holder_code,
-                    "holderIdType": holder[cert.holder_type.value],
-                    "opTime": at.astimezone(_BEIJING).strftime(ZJ_TIME_FORMAT),
-                }
-                for seq, kind, cert, at in self.changes_after(int(start), int(size))
+                self._change_row(seq, kind, item, at, holder)
+                for seq, kind, item, at in self.changes_after(int(start), int(size))
             ]
             page = {"list": rows, "next": rows[-1]["seq"] if rows else int(start)}
             return _reply("00", json.dumps(page, ensure_ascii=False))
@@ -275,6 +259,34 @@ class ZhejiangSandbox(SandboxTransport):
         ):
             return _reply("19", msg="更正项错误")
         return _reply("00", self._licence_json(self.correct(cert.certificate_id, items)))
+
+    @staticmethod
+    def _change_row(
+        seq: int,
+        kind: str,
+        item: SyntheticCertificate | SyntheticRecord,
+        at: datetime,
+        holder: Mapping[str, str],
+    ) -> dict[str, Any]:
+        when = at.astimezone(_BEIJING).strftime(ZJ_TIME_FORMAT)
+        if isinstance(item, SyntheticRecord):
+            return {
+                "seq": seq,
+                "opType": "record",
+                "recordCode": item.record_type,
+                "subjectIdCode": item.subject_code,
+                "subjectIdType": holder[item.subject_type.value],
+                "opTime": when,
+            }
+        return {
+            "seq": seq,
+            "opType": kind,
+            "licenseCode": item.certificate_id,
+            "licenseTypeCode": item.type_code,
+            "holderIdCode": item.holder_code,
+            "holderIdType": holder[item.holder_type.value],
+            "opTime": when,
+        }
 
     def _licence_json(self, cert: SyntheticCertificate) -> str:
         doc = {

@@ -336,13 +336,18 @@ class DeliveryLoop:
         self.publisher = publisher
         self.outbox = outbox
         self.interval = interval
+        self._last_feed_error: str | None = None
 
     async def run_once(self) -> DeliveryReport:
         if self.publisher is not None:
             try:
                 await self.publisher.poll_once()
             except AdapterError as exc:
-                _log.warning("change feed not read: %s", exc.message)
+                if exc.message != self._last_feed_error:  # say it once, not every round
+                    _log.warning("change feed not read: %s", exc.message)
+                self._last_feed_error = exc.message
+            else:
+                self._last_feed_error = None
         return await self.outbox.run_once()
 
     async def run_forever(self) -> None:
@@ -351,4 +356,6 @@ class DeliveryLoop:
                 await self.run_once()
             except DeltafedError as exc:  # the loop goes on; the outbox keeps the events
                 _log.error("event delivery round failed: %s: %s", exc.code, exc.message)
+            except Exception:  # noqa: BLE001 - a bug must not stop the node being served
+                _log.exception("event delivery round failed")
             await anyio.sleep(self.interval)

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Protocol
 
-from deltafed._errors import ConfigurationError, InternalError
+from deltafed._errors import InternalError
+from deltafed._sqlite import opening
 from deltafed.schemas.events import ChangeEvent, Subscription
 
 __all__ = ["EventStore", "OutboxItem", "SqliteEventStore"]
@@ -102,16 +103,12 @@ class SqliteEventStore:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = str(path) if str(path) == ":memory:" else Path(path)
         self._lock = threading.RLock()
-        try:
-            self._db = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=10.0
-            )
+        with opening(self.path, what="event store", timeout=10.0) as db:
             if self.path != ":memory:":
-                self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
-            raise ConfigurationError(f"cannot open event store {self.path}: {exc}") from exc
+                db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            db.executescript(_SCHEMA)
+        self._db = db
 
     # --- plumbing -------------------------------------------------------------------------
 

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Final, Protocol
 
 from deltafed._clock import Clock
-from deltafed._errors import ConfigurationError, InternalError, RateLimitedError
+from deltafed._errors import InternalError, RateLimitedError
+from deltafed._sqlite import opening
 from deltafed.schemas.matching import RateLimit
 
 __all__ = [
@@ -81,14 +82,10 @@ class SqliteBucketStore:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
-        try:
-            self._db = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=10.0
-            )
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
-            raise ConfigurationError(f"cannot open rate-limit store {self.path}: {exc}") from exc
+        with opening(self.path, what="rate-limit store", timeout=10.0) as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(_SCHEMA)
+        self._db = db
 
     def take(self, key: str, burst: int, per_hour: int, now: float) -> float:
         with self._lock:

@@ -12,6 +12,7 @@ from typing import Any
 
 import anyio
 
+from deltafed import _pg
 from deltafed._errors import ConfigurationError
 from deltafed.node import OPERATION_PATHS, build_node, load_config
 from deltafed.node._observe import LOG_LEVELS, configure_logging
@@ -77,9 +78,13 @@ def _serve(args: argparse.Namespace) -> int:
     node = build_node(config)
     print(f"node {node.member} (region {node.member.region}), key {node.signer.kid}")
     print(f"registry version {node.registry.version} ({node.registry.state})")
-    print(
-        f"adapter {config.adapter}; audit {config.audit_db}; replay {config.replay_db or 'memory'}"
-    )
+    if config.store_url is not None:
+        print(f"adapter {config.adapter}; store {_pg.redact(config.store_url)}")
+    else:
+        print(
+            f"adapter {config.adapter}; audit {config.audit_db}; "
+            f"replay {config.replay_db or 'memory'}"
+        )
     for operation, path in sorted(OPERATION_PATHS.items()):
         print(f"  POST {path}  ({operation})")
     if args.check:

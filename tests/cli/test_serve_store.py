@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import anyio
@@ -10,8 +11,16 @@ import pytest
 
 from deltafed import ConfigurationError, RollbackError
 from deltafed.audit import PostgresAuditStore
-from deltafed.cli import main
-from deltafed.node import build_node, load_config
+from deltafed.cli import _serve, main
+from deltafed.node import (
+    CONFIG_ENV,
+    JIANGSU,
+    Node,
+    _factory,
+    app_from_environment,
+    build_node,
+    load_config,
+)
 from deltafed.protocol import PostgresReplayStore
 from deltafed.registry import SqliteRegistryState
 
@@ -79,3 +88,50 @@ def test_store_section_is_checked(tmp_path: Path, section: str, message: str) ->
     config = write_node_files(tmp_path, extra="\n" + section)
     with pytest.raises(ConfigurationError, match=message):
         load_config(config)
+
+
+def test_workers_need_a_shared_replay_store(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_node_files(tmp_path)
+    config.write_text(config.read_text().replace('[replay]\ndb = "replay.db"\n', ""))
+    assert main(["serve", "--config", str(config), "--workers", "2"]) == 2
+    assert "a replay store the workers share" in capsys.readouterr().err
+    assert main(["serve", "--config", str(config), "--workers", "0"]) == 2
+
+
+def test_workers_are_handed_to_uvicorn_as_a_factory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_node_files(tmp_path)
+    served: dict[str, object] = {}
+
+    class FakeUvicorn:
+        @staticmethod
+        def run(app: object, **options: object) -> None:
+            served.update(options, app=app)
+
+    monkeypatch.setattr(_serve, "_uvicorn", lambda: FakeUvicorn)
+    monkeypatch.delenv(CONFIG_ENV, raising=False)
+    assert main(["serve", "--config", str(config), "--workers", "3"]) == 0
+    assert "with 3 workers" in capsys.readouterr().out
+    assert served["app"] == "deltafed.node:app_from_environment"
+    assert (served["factory"], served["workers"]) == (True, 3)
+    # What each worker process does with the import string:
+    monkeypatch.setenv(CONFIG_ENV, os.environ[CONFIG_ENV])
+    logging_set: list[tuple[str, bool]] = []
+    monkeypatch.setattr(
+        _factory,
+        "configure_logging",
+        lambda level, json_lines: logging_set.append((level, json_lines)),
+    )
+    node = app_from_environment()
+    assert logging_set == [("info", True)]
+    try:
+        assert isinstance(node, Node)
+        assert str(node.member) == JIANGSU
+    finally:
+        anyio.run(node.aclose)
+    monkeypatch.delenv(CONFIG_ENV)
+    with pytest.raises(ConfigurationError, match=CONFIG_ENV):
+        app_from_environment()

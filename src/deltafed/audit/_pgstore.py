@@ -183,7 +183,8 @@ class PostgresAuditStore:
             for offset, record in enumerate(records):
                 if record.seq != size + offset:
                     raise AuditError("records must be consecutive from the log's size")
-            with conn.cursor() as cur:
+            # One round trip for all the writes of the batch.
+            with conn.pipeline(), conn.cursor() as cur:
                 cur.executemany(
                     "INSERT INTO audit_entries"
                     " (seq, at, counterpart, scenario, entry, request, response)"
@@ -203,7 +204,7 @@ class PostgresAuditStore:
                     cur.executemany(
                         "INSERT INTO audit_nodes (level, idx, hash) VALUES (%s, %s, %s)", nodes
                     )
-            conn.execute("UPDATE audit_head SET size = %s WHERE id = 0", (size + len(records),))
+                cur.execute("UPDATE audit_head SET size = %s WHERE id = 0", (size + len(records),))
         return records
 
     def _committed(self, records: Sequence[AppendRecord]) -> bool:

@@ -58,7 +58,7 @@ WHERE r.expires_at <= %(now)s
    OR r.claim = EXCLUDED.claim
    OR (r.digest = EXCLUDED.digest AND r.response = ''::bytea)
    OR (r.digest = EXCLUDED.digest AND r.response IS NULL AND r.claimed_at <= %(stale)s)
-RETURNING 1
+RETURNING (xmax = 0) AS inserted
 """
 
 
@@ -158,15 +158,15 @@ class PostgresReplayStore:
 
         def work(conn: psycopg.Connection[Any]) -> ReplayRecord | None:
             for _ in range(_ATTEMPTS):
-                row = conn.execute(
-                    "SELECT digest, expires_at, response FROM replay"
-                    " WHERE key = %s AND expires_at > %s",
-                    (key, now),
-                ).fetchone()
-                if row is None and self._full(now, conn):
-                    raise _full(self.max_entries)
-                if conn.execute(_CLAIM, args).fetchone() is not None:
-                    if row is None:
+                if self._full(now, conn):
+                    known = conn.execute(
+                        "SELECT 1 FROM replay WHERE key = %s AND expires_at > %s", (key, now)
+                    ).fetchone()
+                    if known is None:
+                        raise _full(self.max_entries)
+                claimed = conn.execute(_CLAIM, args).fetchone()
+                if claimed is not None:
+                    if claimed[0]:
                         with self._lock:
                             self._added += 1
                     return None

@@ -6,7 +6,7 @@
 #   make check  lint, format check, strict types and the test suite on .venv only (landing gate)
 PYTHON  ?= python3
 # The extras every virtual environment gets (.venv and each .venv-3.N): the one place to add one.
-EXTRAS  := dev,serve,gm,metrics
+EXTRAS  := dev,serve,gm,metrics,postgres
 # Empty: every version in the classifiers. Set it to run fewer, e.g. make test PYTHONS=3.13
 PYTHONS ?=
 VENV    := .venv

@@ -25,6 +25,7 @@ from deltafed.protocol import PROBLEM_CODES, RESPONSE_TYP, ProtocolVerifier, new
 from deltafed.schemas.common import CertificateStatus
 from deltafed.schemas.messages import RecordResponse, ReleaseResult, VerificationResult
 from deltafed.schemas.problem import Problem
+from deltafed_conformance._adapter_checks import ADAPTER_CHECKS
 from deltafed_conformance._concern_checks import CONCERN_CHECKS
 from deltafed_conformance._event_checks import EVENT_CHECKS
 from deltafed_conformance._golden import golden_check
@@ -162,7 +163,8 @@ async def disc_metadata_content(session: Session) -> None:
         _fail(type(payload.get(name)) is not int, f"metadata {name} is not an integer")
     keys = payload.get("keys")
     _fail(not isinstance(keys, list) or not keys, "metadata keys is not a non-empty list")
-    assert isinstance(keys, list)
+    if not isinstance(keys, list):
+        raise CheckFailed("metadata keys is not a list")
     for jwk in keys:
         _fail(not isinstance(jwk, dict), "a metadata key is not a JWK object")
         _fail(
@@ -179,7 +181,8 @@ async def disc_metadata_content(session: Session) -> None:
     _fail(not isinstance(endpoints, dict), "metadata endpoints is not an object")
     offers = payload.get("offers")
     _fail(not isinstance(offers, dict), "metadata offers is not an object")
-    assert isinstance(offers, dict)
+    if not isinstance(offers, dict):
+        raise CheckFailed("metadata offers is not a dict")
     operations = offers.get("operations")
     _fail(
         not isinstance(operations, list) or not set(operations) <= set(OPERATION_PATHS),
@@ -408,7 +411,8 @@ async def _answer_or_skip(session: Session) -> tuple[dict[str, Any], Reply]:
 
 async def sig_binding(session: Session) -> None:
     claims, reply = await _answer_or_skip(session)
-    assert reply.claims is not None
+    if reply.claims is None:
+        raise CheckFailed(f"not a signed response: {reply.describe()}")
     expected = session.registry.profile.digest_text(reply.request)
     _fail(reply.claims.req != expected, f"req is {reply.claims.req}, the request's is {expected}")
     _fail(reply.claims.rid != claims["jti"], f"rid is {reply.claims.rid}, not {claims['jti']}")
@@ -417,7 +421,8 @@ async def sig_binding(session: Session) -> None:
 async def gm_profile(session: Session) -> None:
     profile = session.registry.profile
     _, reply = await _answer_or_skip(session)
-    assert reply.claims is not None
+    if reply.claims is None:
+        raise CheckFailed(f"not a signed response: {reply.describe()}")
     header = json.loads(b64url_decode(reply.raw.split(b".", 1)[0].decode("ascii")))
     _fail(
         header.get("alg") not in profile.algorithms,
@@ -432,13 +437,15 @@ async def gm_profile(session: Session) -> None:
 
 async def sig_addressing(session: Session) -> None:
     _, reply = await _answer_or_skip(session)
-    assert reply.claims is not None
+    if reply.claims is None:
+        raise CheckFailed(f"not a signed response: {reply.describe()}")
     _fail(str(reply.claims.aud) != session.tester, f"the answer is addressed to {reply.claims.aud}")
 
 
 async def sig_window(session: Session) -> None:
     _, reply = await _answer_or_skip(session)
-    assert reply.claims is not None
+    if reply.claims is None:
+        raise CheckFailed(f"not a signed response: {reply.describe()}")
     now, iat, exp = session.now(), reply.claims.iat, reply.claims.exp
     _fail(exp - iat > _MAX_LIFETIME, f"the answer lives {exp - iat}s, more than 300s")
     _fail(iat > now + _SKEW, f"the answer is issued {iat - now}s in the future")
@@ -948,7 +955,8 @@ async def _error_answers(session: Session) -> list[tuple[str, Reply]]:
 async def err_signed(session: Session) -> None:
     for what, reply in await _error_answers(session):
         _fail(reply.claims is None, f"{what}: not a signed response ({reply.unsigned_because})")
-        assert reply.claims is not None
+        if reply.claims is None:
+            raise CheckFailed(f"not a signed response: {reply.describe()}")
         _fail(reply.claims.sts != "problem", f"{what}: answered ok")
         _fail(reply.status < 400, f"{what}: HTTP {reply.status} for a problem")
 
@@ -1318,7 +1326,9 @@ _FIXED: Final[tuple[Check, ...]] = tuple(
 )
 
 #: Every check of the suite, in run order.
-ALL_CHECKS: Final[tuple[Check, ...]] = _FIXED + CONCERN_CHECKS + MATCH_CHECKS + EVENT_CHECKS
+ALL_CHECKS: Final[tuple[Check, ...]] = (
+    _FIXED + ADAPTER_CHECKS + CONCERN_CHECKS + MATCH_CHECKS + EVENT_CHECKS
+)
 
 
 def select_checks(only: list[str] | tuple[str, ...] | None = None) -> tuple[Check, ...]:

@@ -25,7 +25,13 @@ import httpx
 
 from deltafed._clock import FixedClock
 from deltafed._errors import DeltafedError
-from deltafed.adapters import ProvinceAdapter, RecordData, SandboxTransport, load_adapter
+from deltafed.adapters import (
+    ProvinceAdapter,
+    RecordData,
+    SandboxTransport,
+    create_adapter,
+    load_adapter,
+)
 from deltafed.adapters._province import HttpProvinceAdapter
 from deltafed.adapters._sandboxkit import NativeReply
 from deltafed.adapters._synthetic import (
@@ -40,6 +46,7 @@ from deltafed.schemas.certificates import CertificateMetadata
 from deltafed.schemas.common import CertificateStatus, HolderType
 from deltafed.schemas.messages import RecordResponse
 from deltafed_conformance._model import CheckFailed, CheckSkipped
+from deltafed_conformance._platform import Platform
 
 if TYPE_CHECKING:
     from deltafed_conformance._session import Session
@@ -86,9 +93,20 @@ def _golden_root() -> Any:
     return resources.files("deltafed_conformance").joinpath("golden")
 
 
-def load_golden(adapter: str, call: str | None = None) -> list[GoldenSample]:
-    """The packaged samples of ``adapter`` (optionally of one ``call``), sorted by name."""
+def load_golden(
+    adapter: str, call: str | None = None, *, package: str | None = None
+) -> list[GoldenSample]:
+    """The samples of ``adapter`` (optionally of one ``call``), sorted by name.
+
+    The suite's own (``deltafed_conformance/golden/<adapter>/``) come first; a plugin ships
+    its samples in a ``golden/`` folder of its top-level ``package``.
+    """
     folder = _golden_root().joinpath(adapter)
+    if not folder.is_dir() and package is not None:
+        try:
+            folder = resources.files(package).joinpath("golden")
+        except ModuleNotFoundError:
+            return []
     if not folder.is_dir():
         return []
     samples = []
@@ -101,11 +119,26 @@ def load_golden(adapter: str, call: str | None = None) -> list[GoldenSample]:
     return samples
 
 
-def _answer_with(sandbox: SandboxTransport, sample: GoldenSample) -> None:
+def _answer_with(sandbox: SandboxTransport | httpx.MockTransport, sample: GoldenSample) -> None:
+    """Make ``sandbox`` answer the sample's call with its golden native answer."""
+
+    def matches(request: httpx.Request) -> bool:
+        return request.method == sample.method and request.url.path == sample.path
+
+    if isinstance(sandbox, httpx.MockTransport):
+        previous = sandbox.handler
+
+        def replay(request: httpx.Request) -> Any:
+            if matches(request):
+                return httpx.Response(sample.status, json=dict(sample.body))
+            return previous(request)
+
+        sandbox.handler = replay
+        return
     original = sandbox.handle
 
     def handle(request: httpx.Request, body: bytes) -> NativeReply:
-        if request.method == sample.method and request.url.path == sample.path:
+        if matches(request):
             return NativeReply(sample.status, sample.body)
         return original(request, body)
 
@@ -154,15 +187,21 @@ def golden_check(call: str) -> Callable[[Session], Any]:
         factory = session.adapter_factory
         if factory is None or session.adapter_name is None:
             raise CheckSkipped("mapping checks run in process, against an adapter (--adapter)")
-        samples = load_golden(session.adapter_name, call)
+        probe = factory()
+        package = type(probe).__module__.split(".", 1)[0]
+        await probe.aclose()
+        samples = load_golden(session.adapter_name, call, package=package)
         if not samples:
             raise CheckSkipped(f"no golden {call} samples for adapter {session.adapter_name}")
         for sample in samples:
             adapter = factory()
             try:
                 sandbox = getattr(adapter, "sandbox", None)
-                if not isinstance(sandbox, SandboxTransport):
-                    raise CheckSkipped(f"adapter {session.adapter_name} has no sandbox to answer")
+                if not isinstance(sandbox, SandboxTransport | httpx.MockTransport):
+                    raise CheckSkipped(
+                        f"adapter {session.adapter_name} has no sandbox to answer "
+                        "(adapter.sandbox: a SandboxTransport or an httpx.MockTransport)"
+                    )
                 _answer_with(sandbox, sample)
                 try:
                     got = await _call(adapter, call, sample.arguments)
@@ -184,19 +223,34 @@ def golden_check(call: str) -> Callable[[Session], Any]:
 
 
 async def _capture(
-    adapter: HttpProvinceAdapter, call: str, args: Mapping[str, Any]
+    adapter: ProvinceAdapter, call: str, args: Mapping[str, Any]
 ) -> tuple[Any, httpx.Request, NativeReply]:
-    sandbox = adapter.sandbox
-    assert sandbox is not None
-    original = sandbox.handle
+    """Make the call, and keep the last native exchange the sandbox saw."""
+    sandbox = getattr(adapter, "sandbox", None)
     seen: list[tuple[httpx.Request, NativeReply]] = []
+    if isinstance(sandbox, httpx.MockTransport):
+        previous = sandbox.handler
 
-    def handle(request: httpx.Request, body: bytes) -> NativeReply:
-        reply = original(request, body)
-        seen.append((request, reply))
-        return reply
+        def record(request: httpx.Request) -> Any:
+            answer = previous(request)
+            if not isinstance(answer, httpx.Response):
+                raise TypeError("golden capture needs a synchronous MockTransport handler")
+            answer.read()
+            seen.append((request, NativeReply(answer.status_code, answer.json())))
+            return answer
 
-    setattr(sandbox, "handle", handle)  # noqa: B010
+        sandbox.handler = record
+    elif isinstance(sandbox, SandboxTransport):
+        original = sandbox.handle
+
+        def handle(request: httpx.Request, body: bytes) -> NativeReply:
+            reply = original(request, body)
+            seen.append((request, reply))
+            return reply
+
+        setattr(sandbox, "handle", handle)  # noqa: B010
+    else:
+        raise TypeError("the adapter has no sandbox (adapter.sandbox) to capture")
     result = await _call(adapter, call, args)
     return result, seen[-1][0], seen[-1][1]
 
@@ -281,13 +335,25 @@ async def generate_golden(adapter_name: str) -> dict[str, dict[str, Any]]:
     not map the native answer to it (so a broken adapter cannot produce its own goldens).
     """
     cls = load_adapter(adapter_name)
-    if not issubclass(cls, HttpProvinceAdapter):
-        raise TypeError(f"adapter {adapter_name} has no sandboxed native platform")
     files: dict[str, dict[str, Any]] = {}
-    for name, call, args, expected, revoke in _cases(cls.default_region):
-        adapter, sandbox = cls.with_sandbox(clock=FixedClock(GENERATED_AT))
+    region = cls.default_region if issubclass(cls, HttpProvinceAdapter) else None
+    if region is None:
+        try:
+            probe = create_adapter(adapter_name, {"sandbox": True})
+        except DeltafedError as exc:
+            raise TypeError(f"adapter {adapter_name} has no sandbox: {exc.message}") from exc
+        region = probe.region
+        await probe.aclose()
+        if not isinstance(getattr(probe, "sandbox", None), SandboxTransport | httpx.MockTransport):
+            raise TypeError(f"adapter {adapter_name} has no sandboxed native platform")
+    for name, call, args, expected, revoke in _cases(region):
+        adapter: ProvinceAdapter
+        if issubclass(cls, HttpProvinceAdapter):
+            adapter, _ = cls.with_sandbox(clock=FixedClock(GENERATED_AT))
+        else:
+            adapter = create_adapter(adapter_name, {"sandbox": True})
         if revoke is not None:
-            sandbox.revoke(revoke)
+            Platform(adapter).revoke(revoke)
         try:
             result, request, reply = await _capture(adapter, call, args)
         finally:
@@ -306,7 +372,7 @@ async def generate_golden(adapter_name: str) -> dict[str, dict[str, Any]]:
         }
         loaded = GoldenSample.from_mapping(name, sample)
         if result != _expected(loaded):
-            raise AssertionError(f"{adapter_name} {name}: {_difference(result, _expected(loaded))}")
+            raise ValueError(f"{adapter_name} {name}: {_difference(result, _expected(loaded))}")
         files[f"{name}.json"] = sample
     return files
 

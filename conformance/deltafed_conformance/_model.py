@@ -34,6 +34,7 @@ CATEGORIES: Final[Mapping[str, str]] = {
     "DF-POL": "policy",
     "DF-IDEM": "retry",
     "DF-MAP": "mapping",
+    "DF-ADP": "adapter",
     "DF-CONC": "concerns",
     "DF-GM": "crypto profile",
     "DF-MATCH": "matching",
@@ -48,7 +49,7 @@ _DOCS: Final = ("docs/protocol.md §", "docs/node.md", "docs/adapters.md")
 class Status(StrEnum):
     """The result of one check against one target."""
 
-    PASS = "pass"
+    PASS = "pass"  # noqa: S105 - a verdict, not a password
     FAIL = "fail"
     SKIP = "skip"
     ERROR = "error"

@@ -9,8 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from deltafed.adapters import available_adapters, broken_adapters, create_adapter, load_adapter
-from deltafed.adapters.contract import check_adapter, sample_for
+from deltafed.adapters import available_adapters, broken_adapters, load_adapter
+from deltafed_conformance import (
+    ALL_CHECKS,
+    AdapterTarget,
+    Status,
+    generate_golden,
+    load_golden,
+    run,
+)
+from deltafed_conformance._golden import render_golden
 
 PLUGIN_SRC = Path(__file__).parents[2] / "docs" / "examples" / "anhui-adapter" / "src"
 PYPROJECT = PLUGIN_SRC.parent / "pyproject.toml"
@@ -47,12 +55,25 @@ def test_discovered_through_its_entry_point() -> None:
     assert [b for b in broken_adapters() if b.name == "anhui"] == []
 
 
+@pytest.mark.usefixtures("anhui_installed")
+def test_plugin_passes_the_conformance_suite_with_its_golden_samples() -> None:
+    # What `deltafed conformance --adapter anhui` runs: the node on the plugin, the adapter
+    # contract (DF-ADP), and the golden mapping checks with the samples the plugin ships.
+    target = run([AdapterTarget("anhui")]).targets[0]
+    assert target.ids(Status.FAIL, Status.ERROR) == set(), {
+        o.check.id: o.result.reason for o in target.outcomes if o.result.status is Status.FAIL
+    }
+    mapping = {"DF-MAP-001", "DF-MAP-002", "DF-MAP-003"}
+    contract = {c.id for c in ALL_CHECKS if c.id.startswith("DF-ADP")}
+    assert mapping | contract | {"DF-EXC-008", "DF-ERR-006"} <= target.ids(Status.PASS)
+    assert len(load_golden("anhui", package="deltafed_anhui")) == 6
+
+
 @pytest.mark.anyio
 @pytest.mark.usefixtures("anhui_installed")
-async def test_plugin_passes_the_contract() -> None:
-    adapter = create_adapter("anhui", {"sandbox": True})
-    assert adapter.region == "340000"
-    sandbox = adapter.sandbox  # type: ignore[attr-defined]
-    report = await check_adapter(adapter, sample_for("340000"), revoke=sandbox.revoke)
-    assert report.failed == []
-    assert len(report.passed) == 13
+async def test_plugin_golden_samples_are_reproducible() -> None:
+    files = await generate_golden("anhui")
+    folder = PLUGIN_SRC / "deltafed_anhui" / "golden"
+    assert sorted(p.name for p in folder.glob("*.json")) == sorted(files)
+    for name, sample in files.items():
+        assert (folder / name).read_text("utf-8") == render_golden(sample)

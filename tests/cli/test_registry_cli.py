@@ -286,3 +286,26 @@ def test_registry_group_is_registered(capsys: pytest.CaptureFixture[str]) -> Non
     out = capsys.readouterr().out
     for action in ("init", "add-member", "add-key", "retire-key", "sign", "verify", "show"):
         assert action in out
+
+
+@pytest.mark.parametrize("where", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_verify_with_state_refuses_a_rollback_across_runs(
+    files: Files, capsys: pytest.CaptureFixture[str], request: pytest.FixtureRequest, where: str
+) -> None:
+    _build(files, capsys)
+    a0, a1 = str(files.root / "a0.pem"), str(files.root / "a1.pem")
+    doc, anchor = files.path("doc.json"), files.path("anchor.json")
+    reg1, reg2 = files.path("reg1.jws"), files.path("reg2.jws")
+    for reg in (reg1, reg2):
+        assert run(capsys, "sign", "--doc", doc, "--key", a0, a1, "--out", reg)[0] == 0
+    state = files.path("state.db") if where == "sqlite" else request.getfixturevalue("pg_url")
+    status, out, _ = run(capsys, "verify", reg1, "--anchor", anchor, "--state", state)
+    assert status == 0
+    assert "last verified before this: none; now version 1" in out
+    status, out, _ = run(capsys, "verify", reg2, "--anchor", anchor, "--state", state)
+    assert (status, "before this: version 1; now version 2" in out) == (0, True)
+    # Each run is a new process with no memory: only the state store sees the rollback.
+    status, _, err = run(capsys, "verify", reg1, "--anchor", anchor, "--state", state)
+    assert status == 2
+    assert "rollback" in err
+    assert run(capsys, "verify", reg1, "--anchor", anchor)[0] == 0  # without --state: no memory

@@ -45,7 +45,7 @@ from deltafed.protocol import (
 )
 from deltafed.registry import TrustedRegistry
 from deltafed.schemas.certificates import CertificateMetadata
-from deltafed.schemas.common import HolderType
+from deltafed.schemas.common import CertificateStatus, HolderType
 from deltafed.schemas.identifiers import parse_member_id
 from deltafed_conformance import AdapterTarget, NodeParts, craft
 
@@ -340,6 +340,13 @@ class CachingMemory(InMemoryAdapter):
             seen[key] = await super()._find_certificate(**asked)
         found: CertificateMetadata = seen[key]
         return found
+
+
+class NeverRevokes(InMemoryAdapter):
+    """Its status call always says valid: a revocation is never seen there."""
+
+    async def _certificate_status(self, certificate_id: str) -> CertificateStatus:
+        return CertificateStatus.VALID
 
 
 class DropsUseCause(InMemoryAdapter):
@@ -709,6 +716,12 @@ FAULTY: tuple[Faulty, ...] = (
             "memory", node_factory=lambda parts: parts.build(replay=ForgetlessStore())
         ),
         frozenset({"DF-IDEM-003"}),
+    ),
+    Faulty(
+        "adapter-never-revokes",
+        "adapters.md revocation seen",
+        lambda: AdapterTarget("memory", adapter_factory=_memory(NeverRevokes)),
+        frozenset({"DF-ADP-012"}),
     ),
     Faulty(
         "adapter-maps-wrongly",

@@ -7,7 +7,7 @@ import tomllib
 from pathlib import Path
 
 from deltafed_conformance import ALL_CHECKS
-from deltafed_conformance._profile import profile_from_mapping, synthetic_profile
+from deltafed_conformance._profile import identity_cards, profile_from_mapping, synthetic_profile
 from deltafed_conformance._report import render_check_table
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "conformance.md"
@@ -34,6 +34,7 @@ def test_profile_example_is_the_synthetic_profile() -> None:
     assert parsed.record == expected.record
     assert parsed.absent_holder_code == expected.absent_holder_code
     assert parsed.outsider_id == "340000/conformance-outsider"
+    assert parsed.revoked == identity_cards("320000")[1]
 
 
 def test_check_table_is_generated_and_complete() -> None:

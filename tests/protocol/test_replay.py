@@ -9,17 +9,30 @@ from pathlib import Path
 import pytest
 
 from deltafed import ReplayCapacityError
-from deltafed.protocol import MemoryReplayStore, ReplayRecord, ReplayStore, SqliteReplayStore
+from deltafed.protocol import (
+    MemoryReplayStore,
+    PostgresReplayStore,
+    ReplayRecord,
+    ReplayStore,
+    SqliteReplayStore,
+)
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator:
-    opened: list[SqliteReplayStore] = []
+    opened: list[SqliteReplayStore | PostgresReplayStore] = []
 
     def make(max_entries: int = 1000) -> ReplayStore:
+        store: SqliteReplayStore | PostgresReplayStore
         if request.param == "memory":
             return MemoryReplayStore(max_entries=max_entries)
-        store = SqliteReplayStore(tmp_path / f"replay{len(opened)}.db", max_entries=max_entries)
+        if request.param == "postgres":
+            # purge_every=0: purge on every registration, like the other stores.
+            store = PostgresReplayStore(
+                request.getfixturevalue("pg_url"), max_entries=max_entries, purge_every=0
+            )
+        else:
+            store = SqliteReplayStore(tmp_path / f"replay{len(opened)}.db", max_entries=max_entries)
         opened.append(store)
         return store
 

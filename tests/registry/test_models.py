@@ -24,6 +24,9 @@ EXPECTED_API = {
     "load_registry_file",
     # live updates
     "PollStatus", "RegistryFile", "RegistryPoller", "write_publication",
+    # state that outlives a process
+    "MemoryRegistryState", "PostgresRegistryState", "RegistryStateStore", "SqliteRegistryState",
+    "payload_digest",
 }  # fmt: skip
 
 

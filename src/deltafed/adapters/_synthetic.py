@@ -490,7 +490,8 @@ class _CertificateFactory:
         serial = f"T{self._region[:2]}{self._serial:06d}"
         issued = issued_on or _random_date(self._rng, 2021, 2025)
         until = _add_years(issued, ctype.validity_years) if ctype.validity_years else None
-        assert set(data) == {f[0] for f in ctype.fields}, ctype.name
+        if set(data) != {f[0] for f in ctype.fields}:
+            raise ValueError(f"synthetic data for {ctype.name} does not match its fields")
         cert = SyntheticCertificate(
             certificate_id=certificate_identifier(ctype.type_code, issuer.credit_code, serial),
             type_code=ctype.type_code,

@@ -4,8 +4,9 @@
   ``checkpoint`` tree heads; ``prove`` inclusion and ``prove_consistency`` between tree heads;
   the ``subject_view`` of a resident; ``export``.
 * :func:`verify_log` - recompute and check a whole log and its checkpoints.
-* :class:`AuditStore` - the storage interface; :class:`SqliteAuditStore` (the default) and
-  :class:`MemoryAuditStore`.
+* :class:`AuditStore` - the storage interface; :class:`SqliteAuditStore` (the default),
+  :class:`PostgresAuditStore` (many workers and hosts; the ``postgres`` extra),
+  :class:`MemoryAuditStore`; :func:`open_audit_store` picks one from a path or URL.
 
 See ``docs/audit.md``.
 """
@@ -28,6 +29,8 @@ from deltafed.audit._log import (
     verify_inclusion_proof,
     write_export,
 )
+from deltafed.audit._open import open_audit_store
+from deltafed.audit._pgstore import PostgresAuditStore
 from deltafed.audit._store import (
     AppendRecord,
     AuditStore,
@@ -55,11 +58,13 @@ __all__ = [
     "ConsistencyProof",
     "InclusionProof",
     "MemoryAuditStore",
+    "PostgresAuditStore",
     "Problem",
     "ProblemKind",
     "SqliteAuditStore",
     "StoredRecord",
     "VerificationReport",
+    "open_audit_store",
     "parse_checkpoint",
     "sign_checkpoint",
     "subject_ref",

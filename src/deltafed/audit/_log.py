@@ -431,45 +431,67 @@ class AuditLog:
                 self._leading = False
                 self._queue_cv.notify_all()
 
+    def _build(
+        self, batch: list[_Pending], frontier: Frontier, prev: str
+    ) -> tuple[Frontier, str, list[AppendRecord], list[tuple[_Pending, AuditEntry]]]:
+        """Chain and hash ``batch`` onto the tail ``(frontier, prev)``; bad input is set as
+        that item's error and skipped."""
+        grown = frontier.copy()
+        records: list[AppendRecord] = []
+        built: list[tuple[_Pending, AuditEntry]] = []
+        for item in batch:
+            item.error = None
+            try:
+                entry = AuditEntry.parse(
+                    {
+                        **item.values,
+                        "seq": grown.size,
+                        "at": self._clock(),
+                        "prev_hash": prev,
+                    }
+                )
+            except InvalidInputError as exc:  # this caller's bad input; the others go on
+                item.error = exc
+                continue
+            entry_bytes = canonicalize(entry.to_wire())
+            leaf = leaf_hash(entry_bytes, self.crypto)
+            records.append(
+                AppendRecord(
+                    seq=entry.seq,
+                    entry=entry_bytes,
+                    request=item.request,
+                    response=item.response,
+                    at=at_key(entry.at),
+                    counterpart=str(entry.counterpart),
+                    scenario=entry.scenario,
+                    subject_refs=item.refs,
+                    nodes=tuple(grown.append(leaf)),
+                )
+            )
+            built.append((item, entry))
+            prev = f"{self.crypto.digest_name}:{leaf.hex()}"
+        return grown, prev, records, built
+
+    def _done(
+        self, before: int, grown: Frontier, prev: str, built: list[tuple[_Pending, AuditEntry]]
+    ) -> None:
+        self._frontier = grown
+        self._prev = prev
+        for item, entry in built:
+            item.entry = entry
+        if self._every is not None and grown.size // self._every > before // self._every:
+            self.checkpoint()
+
     def _append_batch(self, batch: list[_Pending]) -> None:
         """Chain, hash and write ``batch`` in one transaction; set each item's entry or error."""
+        locked = getattr(self.store, "append_locked", None)
         with self._lock:
+            if locked is not None:
+                self._append_locked(batch, locked)
+                return
             for _ in range(_APPEND_ATTEMPTS):
                 frontier = self._frontier or self._load_tail()
-                grown = frontier.copy()
-                prev = self._prev
-                records: list[AppendRecord] = []
-                built: list[tuple[_Pending, AuditEntry]] = []
-                for item in batch:
-                    try:
-                        entry = AuditEntry.parse(
-                            {
-                                **item.values,
-                                "seq": grown.size,
-                                "at": self._clock(),
-                                "prev_hash": prev,
-                            }
-                        )
-                    except InvalidInputError as exc:  # this caller's bad input; the others go on
-                        item.error = exc
-                        continue
-                    entry_bytes = canonicalize(entry.to_wire())
-                    leaf = leaf_hash(entry_bytes, self.crypto)
-                    records.append(
-                        AppendRecord(
-                            seq=entry.seq,
-                            entry=entry_bytes,
-                            request=item.request,
-                            response=item.response,
-                            at=at_key(entry.at),
-                            counterpart=str(entry.counterpart),
-                            scenario=entry.scenario,
-                            subject_refs=item.refs,
-                            nodes=tuple(grown.append(leaf)),
-                        )
-                    )
-                    built.append((item, entry))
-                    prev = f"{self.crypto.digest_name}:{leaf.hex()}"
+                grown, prev, records, built = self._build(batch, frontier, self._prev)
                 if not records:
                     return
                 started = time.perf_counter()
@@ -482,16 +504,7 @@ class AuditLog:
                 if done:
                     if self.on_commit is not None:
                         self._report_commit(len(records), time.perf_counter() - started)
-                    before = frontier.size
-                    self._frontier = grown
-                    self._prev = prev
-                    for item, entry in built:
-                        item.entry = entry
-                    if (
-                        self._every is not None
-                        and grown.size // self._every > before // self._every
-                    ):
-                        self.checkpoint()
+                    self._done(frontier.size, grown, prev, built)
                     return
                 # Another writer took these positions: reload the tail and chain onto it.
                 self._frontier = None
@@ -508,6 +521,43 @@ class AuditLog:
             callback(entries, seconds)
         except Exception:
             logging.getLogger("deltafed.audit").exception("audit commit callback failed")
+
+    def _append_locked(self, batch: list[_Pending], locked: Any) -> None:
+        """The same with a store that serialises writers itself (``append_locked``: several
+        processes or hosts on one database): the entries are chained inside the store's
+        transaction, on the tail it holds, so they are never built on a stale one."""
+        outcome: list[tuple[int, Frontier, str, list[tuple[_Pending, AuditEntry]]]] = []
+
+        def build(size: int) -> list[AppendRecord]:
+            outcome.clear()
+            cached = self._frontier
+            if cached is None or cached.size != size:
+                self._frontier = None
+                frontier = Frontier.load(size, self._get_node, self.crypto)
+                self._prev = (
+                    self._genesis
+                    if size == 0
+                    else f"{self.crypto.digest_name}:{self._get_node(0, size - 1).hex()}"
+                )
+                self._frontier = frontier
+            else:
+                frontier = cached
+            grown, prev, records, built = self._build(batch, frontier, self._prev)
+            outcome.append((frontier.size, grown, prev, built))
+            return records
+
+        started = time.perf_counter()
+        try:
+            locked(build)
+        except BaseException:
+            self._frontier = None
+            raise
+        if outcome:
+            before, grown, prev, built = outcome[0]
+            if built:
+                if self.on_commit is not None:
+                    self._report_commit(len(built), time.perf_counter() - started)
+                self._done(before, grown, prev, built)
 
     def _store_batch(self, records: list[AppendRecord]) -> bool:
         if self._batch_limit == 1:

@@ -9,6 +9,8 @@
 * ``export --db FILE --out FILE`` writes entries with inclusion proofs and the checkpoint they
   are proven against (JSON lines); ``verify-export FILE`` checks such a file.
 * ``checkpoint --db FILE --signing-key FILE`` signs and prints the current tree head.
+
+``--db`` takes a SQLite file or a ``postgresql://`` URL (the node's ``[store] url``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from deltafed import _pg
 from deltafed._clock import system_clock
 from deltafed._errors import ConfigurationError, InvalidInputError, NotFoundError
 from deltafed._profile import INTERNATIONAL, profile_of_algorithm
@@ -26,7 +29,8 @@ from deltafed._text import hex_or_raw_secret, one_line
 from deltafed.audit import (
     AccessRecord,
     AuditLog,
-    SqliteAuditStore,
+    AuditStore,
+    open_audit_store,
     parse_checkpoint,
     subject_ref,
     verify_export,
@@ -52,13 +56,13 @@ def _read_small(path: str) -> bytes:
     return data
 
 
-def _open_store(path: str) -> SqliteAuditStore:
-    if not Path(path).is_file():
+def _open_store(path: str) -> AuditStore:
+    if not _pg.is_postgres_url(path) and not Path(path).is_file():
         raise ConfigurationError(f"no audit database at {path}")
-    return SqliteAuditStore(path)
+    return open_audit_store(path, pool_size=2)
 
 
-def _log_node(store: SqliteAuditStore, given: str | None) -> str:
+def _log_node(store: AuditStore, given: str | None) -> str:
     if given:
         return given
     # The first entry there is, not entry 0: if entry 0 was deleted, verification must still
@@ -123,7 +127,7 @@ def register(subparsers: Any) -> None:
     actions = parser.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
 
     verify = actions.add_parser("verify", help="check the whole log and its checkpoints")
-    verify.add_argument("--db", required=True, metavar="FILE")
+    verify.add_argument("--db", required=True, metavar="FILE|URL")
     _add_keys(verify)
     verify.add_argument(
         "--checkpoint",
@@ -143,7 +147,7 @@ def register(subparsers: Any) -> None:
 
     subject = actions.add_parser("subject", help="who used this subject's data")
     subject.add_argument("id", metavar="ID", help="resident identity number or credit code")
-    subject.add_argument("--db", required=True, metavar="FILE")
+    subject.add_argument("--db", required=True, metavar="FILE|URL")
     subject.add_argument(
         "--subject-key-file", required=True, metavar="FILE", help="the node's subject index key"
     )
@@ -151,7 +155,7 @@ def register(subparsers: Any) -> None:
     subject.set_defaults(func=_run_subject)
 
     export = actions.add_parser("export", help="entries with inclusion proofs, as JSON lines")
-    export.add_argument("--db", required=True, metavar="FILE")
+    export.add_argument("--db", required=True, metavar="FILE|URL")
     export.add_argument("--out", required=True, metavar="FILE")
     export.add_argument("--seq", type=int, action="append", metavar="N", help="repeatable")
     export.add_argument("--subject", metavar="ID", help="only this subject's entries")
@@ -167,7 +171,7 @@ def register(subparsers: Any) -> None:
     check.set_defaults(func=_run_verify_export)
 
     sign = actions.add_parser("checkpoint", help="sign and print the current tree head")
-    sign.add_argument("--db", required=True, metavar="FILE")
+    sign.add_argument("--db", required=True, metavar="FILE|URL")
     sign.add_argument("--node", required=True, help="member id of the log's node")
     sign.add_argument("--signing-key", required=True, metavar="FILE", help="PEM or private JWK")
     sign.set_defaults(func=_run_checkpoint)

@@ -9,7 +9,9 @@ version by one, so the working document always holds the *next* version to publi
 ``sign`` and ``cosign`` also write the file under its versioned name beside it
 (``registry.<version>.jws``): nodes that missed versions fetch them from there.
 ``publish`` copies a verified file to the publication point, with its versioned name.
-``verify`` checks a signed file against a pinned anchor; ``show`` prints a summary.
+``verify`` checks a signed file against a pinned anchor (with ``--state FILE|URL`` it also
+refuses a version older than the last one verified there, and records this one: a SQLite file
+or the node's ``postgresql://`` store); ``show`` prints a summary.
 ``init --crypto gm`` starts a federation whose every key is SM2 and every digest SM3.
 """
 
@@ -22,17 +24,21 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from deltafed import _pg
 from deltafed._clock import system_clock
 from deltafed._errors import ConfigurationError, InvalidInputError
 from deltafed._text import rfc3339_instant
 from deltafed.keys import PrivateKey, PublicKey
 from deltafed.registry import (
     AnchorKeys,
+    PostgresRegistryState,
     RegistryBuilder,
     RegistryDocument,
+    SqliteRegistryState,
     add_signatures,
     load_anchor_file,
     parse_signed_registry,
+    payload_digest,
     sign_registry,
     verify_registry,
     write_publication,
@@ -241,11 +247,28 @@ def _cmd_publish(args: argparse.Namespace) -> int:
     return 0
 
 
+def _open_state(location: str) -> SqliteRegistryState | PostgresRegistryState:
+    if _pg.is_postgres_url(location):
+        return PostgresRegistryState(location)
+    return SqliteRegistryState(location)
+
+
 def _cmd_verify(args: argparse.Namespace) -> int:
     anchor = load_anchor_file(args.anchor)
-    doc = verify_registry(read_limited(args.registry, MAX_REGISTRY_BYTES), anchor)
+    data = read_limited(args.registry, MAX_REGISTRY_BYTES)
+    doc = verify_registry(data, anchor)
     now = system_clock()
     state = "EXPIRED" if now >= doc.expires_at else "valid"
+    if args.state is not None and (state == "valid" or args.allow_expired):
+        with _open_state(args.state) as store:
+            before = store.last(str(doc.federation))
+            store.admit(
+                str(doc.federation),
+                doc.version,
+                payload_digest(parse_signed_registry(data).payload),
+            )
+        seen = "none" if before is None else f"version {before[0]}"
+        print(f"state: last verified before this: {seen}; now version {doc.version}")
     print(
         f"ok: registry {doc.federation} version {doc.version} verified against the anchor "
         f"({anchor.threshold} of {len(anchor.keys)}); {state}, expires "
@@ -398,6 +421,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("registry")
     p.add_argument("--anchor", required=True, help="pinned AnchorKeys JSON")
     p.add_argument("--allow-expired", action="store_true", help="exit 0 even if expired")
+    p.add_argument(
+        "--state",
+        metavar="FILE|URL",
+        help="refuse a version older than the last one verified there, then record this one",
+    )
     p.set_defaults(func=_cmd_verify)
 
     p = sub.add_parser("show", help="print a readable summary of a signed registry")

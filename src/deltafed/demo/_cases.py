@@ -388,7 +388,8 @@ def _tampered_request(world: World) -> str:
 
     def swap_holder(claims: dict[str, object]) -> None:
         body = claims["body"]
-        assert isinstance(body, dict)
+        if not isinstance(body, dict):
+            raise TypeError("a request body is an object")
         body["holder_code"] = RESIDENT.resident_id
 
     tampered = _rewrite(signed, swap_holder)
@@ -410,7 +411,8 @@ def _revoked_licence(world: World) -> str:
     cert = POPULATION.region("330000").find(
         _REVOKED_SUPPLIER.credit_code, BUSINESS_LICENCE.type_code
     )
-    assert cert is not None
+    if cert is None:
+        raise LookupError("the synthetic population has no such licence")
     _revoke(world.nodes[ZHEJIANG], cert.certificate_id)  # revoked in Zhejiang this morning
     with world.client(JIANGSU) as jiangsu:
         result = jiangsu.verify_certificate(
@@ -427,7 +429,8 @@ def _forged_answer(world: World) -> str:
     cert = POPULATION.region("330000").find(
         _REVOKED_SUPPLIER.credit_code, BUSINESS_LICENCE.type_code
     )
-    assert cert is not None
+    if cert is None:
+        raise LookupError("the synthetic population has no such licence")
     with world.client(JIANGSU, transport=_ForgeValid(httpx.HTTPTransport())) as jiangsu:
         try:
             result = jiangsu.verify_certificate(

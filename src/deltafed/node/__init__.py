@@ -2,10 +2,12 @@
 
 :class:`Node` is built from objects (member id, signer, trusted registry, adapter, audit log,
 replay store, clock); :func:`build_node` builds one from a :class:`NodeConfig` (the TOML file
-of ``deltafed serve``). See ``docs/node.md``.
+of ``deltafed serve``); :func:`app_from_environment` is the factory each worker process of
+``deltafed serve --workers N`` calls. See ``docs/node.md``.
 """
 
 from deltafed.node._config import NodeConfig, build_node, load_config, open_concerns
+from deltafed.node._factory import CONFIG_ENV, app_from_environment
 from deltafed.node._http import (
     API_PREFIX,
     METADATA_PATH,
@@ -55,6 +57,7 @@ from deltafed.node._openapi import openapi_document
 __all__ = [
     "ANHUI",
     "API_PREFIX",
+    "CONFIG_ENV",
     "EXCHANGE_LOGGER",
     "JIANGSU",
     "METADATA_PATH",
@@ -88,6 +91,7 @@ __all__ = [
     "Node",
     "NodeConfig",
     "NodeMetrics",
+    "app_from_environment",
     "build_node",
     "configure_logging",
     "default_scenarios",

@@ -26,6 +26,11 @@ Example::
     [replay]
     db = "replay.db"                     # shared by the worker processes of the node
 
+    [store]                              # optional: PostgreSQL instead of the SQLite files
+    url = "postgresql://deltafed@db.example/shanghai"  # audit, replay, registry state
+    pool_size = 8                        # connections per worker process
+    claim_lease = 30                     # seconds before a crashed worker's claim is retaken
+
     [state]
     db = "state.db"                      # optional: rate-limit buckets, subscriptions,
                                          # event outbox and inbox (SQLite)
@@ -46,6 +51,13 @@ Example::
     key_file = "tls/node.key"            # its private key (PEM)
     client_ca_file = "tls/members-ca.pem"  # optional: require client certificates (mutual TLS)
 
+With ``[store] url`` the audit log, the replay store and the trusted registry state live in
+that PostgreSQL database (the ``postgres`` extra), shared by every worker and host running the
+same configuration; ``[audit] db`` and ``[replay] db`` are then not used. Without it the audit
+log is the SQLite file ``[audit] db`` and the last trusted registry version is kept in
+``[registry] state_db`` (default: ``<audit db name>-registry-state.db`` beside it), so a
+rollback is refused across restarts either way.
+
 Relative paths are relative to the configuration file. Unknown keys are refused. A node that
 listens on an address other than loopback without ``[tls]`` is refused unless ``[node]`` says
 ``allow_plain_http = true``: signed messages are not encrypted, so the records they carry need
@@ -54,7 +66,6 @@ TLS on the wire.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import ipaddress
 import os
@@ -68,11 +79,12 @@ from typing import Any, Final
 
 import httpx
 
+from deltafed import _pg
 from deltafed._clock import Clock, system_clock
 from deltafed._errors import ConfigurationError, InvalidInputError
 from deltafed._text import hex_or_raw_secret
 from deltafed.adapters import ProvinceAdapter, create_adapter
-from deltafed.audit import AuditLog, SqliteAuditStore
+from deltafed.audit import AuditLog, AuditStore, PostgresAuditStore, SqliteAuditStore
 from deltafed.client import AsyncFederationClient
 from deltafed.concerns import ConcernService, SqliteConcernStore
 from deltafed.events import ChangePublisher, DeliveryLoop, Outbox, SqliteEventStore
@@ -81,11 +93,20 @@ from deltafed.matching import RateLimiter, SqliteBucketStore
 from deltafed.node._metrics import NodeMetrics
 from deltafed.node._node import Node
 from deltafed.node._observe import LOG_LEVELS
-from deltafed.protocol import Limits, MemoryReplayStore, ReplayStore, SqliteReplayStore
+from deltafed.protocol import (
+    Limits,
+    MemoryReplayStore,
+    PostgresReplayStore,
+    ReplayStore,
+    SqliteReplayStore,
+)
 from deltafed.registry import (
     AsyncRegistryClient,
+    PostgresRegistryState,
     RegistryFile,
     RegistryPoller,
+    RegistryStateStore,
+    SqliteRegistryState,
     TrustedRegistry,
     load_anchor_file,
 )
@@ -108,13 +129,22 @@ _SECTIONS: Final = {
         "log_format",
         "metrics",
     },
-    "registry": {"file", "anchor", "grace_hours", "url", "poll_seconds", "warn_expiry_hours"},
+    "registry": {
+        "file",
+        "anchor",
+        "grace_hours",
+        "url",
+        "poll_seconds",
+        "warn_expiry_hours",
+        "state_db",
+    },
     "audit": {"db", "subject_key_file", "checkpoint_every"},
     "replay": {"db", "max_entries"},
     "state": {"db", "deliver_every", "max_attempts"},
     "adapter": {"name", "config"},
     "tls": {"cert_file", "key_file", "client_ca_file"},
     "concerns": {"db", "sweep_seconds"},
+    "store": {"url", "pool_size", "claim_lease"},
 }
 
 
@@ -157,6 +187,19 @@ class NodeConfig:
     #: ``[concerns] db``: the node answers concerns (protocol section 10) when set.
     concerns_db: Path | None = None
     concerns_sweep_seconds: int = 300
+    #: ``[store] url``: a PostgreSQL database for the audit log, replay and registry state.
+    store_url: str | None = None
+    store_pool_size: int = 8
+    claim_lease: int = 30
+    #: ``[registry] state_db``: the SQLite registry state (when there is no ``store_url``).
+    registry_state_db: Path | None = None
+
+    @property
+    def registry_state_path(self) -> Path:
+        """Where the SQLite registry state lives when there is no ``[store] url``."""
+        if self.registry_state_db is not None:
+            return self.registry_state_db
+        return self.audit_db.with_name(self.audit_db.stem + "-registry-state.db")
 
     @property
     def tls(self) -> bool:
@@ -265,12 +308,25 @@ class NodeConfig:
         ):
             if value is not None and not path(value).is_file():
                 raise ConfigurationError(f"[tls] {name}: no file at {path(value)}")
+        store_url = optional("store", "url", str, None)
+        if store_url is not None and not _pg.is_postgres_url(store_url):
+            raise ConfigurationError("[store] url must be a postgresql:// URL")
+        pool_size = optional("store", "pool_size", int, 8)
+        if not 2 <= pool_size <= 100:
+            raise ConfigurationError("[store] pool_size must be 2 to 100")
+        claim_lease = optional("store", "claim_lease", int, 30)
+        if not 1 <= claim_lease <= 3600:
+            raise ConfigurationError("[store] claim_lease must be 1 to 3600 seconds")
+        state_db = optional("registry", "state_db", str, None)
+        audit_db = optional("audit", "db", str, None)
+        if audit_db is None and store_url is None:
+            raise ConfigurationError("[audit] db is required (or a [store] url)")
         return cls(
             member=member,
             key_file=path(need("node", "key_file", str)),
             registry_file=path(need("registry", "file", str)),
             anchor_file=path(need("registry", "anchor", str)),
-            audit_db=path(need("audit", "db", str)),
+            audit_db=path(audit_db if audit_db is not None else "audit.db"),
             subject_key_file=path(need("audit", "subject_key_file", str)),
             adapter=need("adapter", "name", str),
             adapter_config=dict(adapter_config),
@@ -298,6 +354,10 @@ class NodeConfig:
             metrics=metrics,
             concerns_db=path(need("concerns", "db", str)) if sections["concerns"] else None,
             concerns_sweep_seconds=_sweep(optional("concerns", "sweep_seconds", int, 300)),
+            store_url=store_url,
+            store_pool_size=pool_size,
+            claim_lease=claim_lease,
+            registry_state_db=path(state_db) if state_db is not None else None,
         )
 
 
@@ -375,8 +435,46 @@ def open_concerns(
 def build_node(config: NodeConfig, *, clock: Clock = system_clock) -> Node:
     """Open everything ``config`` names and return the node; it closes them on shutdown."""
     key = PrivateKey.load(config.key_file)
+    closers: list[Any] = []
+    try:
+        return _build_node(config, key, clock, closers)
+    except BaseException:
+        for close in reversed(closers):
+            close()
+        raise
+
+
+def _build_node(config: NodeConfig, key: PrivateKey, clock: Clock, closers: list[Any]) -> Node:
+    store: AuditStore
+    replay: ReplayStore
+    state: RegistryStateStore
+    if config.store_url is not None:
+        pool = _pg.open_pool(
+            config.store_url, max_size=config.store_pool_size, name=f"deltafed {config.member}"
+        )
+        closers.append(pool.close)
+        state = PostgresRegistryState(pool=pool)
+        store = PostgresAuditStore(pool=pool)
+        replay = PostgresReplayStore(
+            pool=pool, max_entries=config.replay_max_entries, claim_lease=config.claim_lease
+        )
+    else:
+        sqlite_state = SqliteRegistryState(config.registry_state_path)
+        closers.append(sqlite_state.close)
+        state = sqlite_state
+        sqlite_store = SqliteAuditStore(config.audit_db)
+        closers.append(sqlite_store.close)
+        store = sqlite_store
+        if config.replay_db is not None:
+            sqlite_replay = SqliteReplayStore(
+                config.replay_db, max_entries=config.replay_max_entries
+            )
+            closers.append(sqlite_replay.close)
+            replay = sqlite_replay
+        else:
+            replay = MemoryReplayStore(max_entries=config.replay_max_entries)
     registry = TrustedRegistry(
-        load_anchor_file(config.anchor_file), clock=clock, grace=config.grace
+        load_anchor_file(config.anchor_file), clock=clock, grace=config.grace, state=state
     )
     registry.update_from_file(config.registry_file)
     member = registry.member(config.member)
@@ -386,65 +484,56 @@ def build_node(config: NodeConfig, *, clock: Clock = system_clock) -> Node:
             "in the registry"
         )
     adapter = create_adapter(config.adapter, config.adapter_config)
-    # Whatever fails from here on, the files opened so far are closed again.
-    with contextlib.ExitStack() as opened:
-        store = opened.enter_context(SqliteAuditStore(config.audit_db))
-        audit = AuditLog(
-            store,
-            node=config.member,
-            signer=key,
-            subject_key=_subject_key(config.subject_key_file),
-            clock=clock,
-            checkpoint_every=config.checkpoint_every,
-            crypto=registry.profile,
-        )
-        replay: ReplayStore
-        if config.replay_db is not None:
-            replay = opened.enter_context(
-                SqliteReplayStore(config.replay_db, max_entries=config.replay_max_entries)
-            )
+    audit = AuditLog(
+        store,
+        node=config.member,
+        signer=key,
+        subject_key=_subject_key(config.subject_key_file),
+        clock=clock,
+        checkpoint_every=config.checkpoint_every,
+        crypto=registry.profile,
+    )
+    source: AsyncRegistryClient | RegistryFile | None = None
+    poller: RegistryPoller | None = None
+    if config.poll_seconds > 0:
+        if config.registry_url is not None:
+            source = AsyncRegistryClient(registry, config.registry_url)
         else:
-            replay = MemoryReplayStore(max_entries=config.replay_max_entries)
-        source: AsyncRegistryClient | RegistryFile | None = None
-        poller: RegistryPoller | None = None
-        if config.poll_seconds > 0:
-            if config.registry_url is not None:
-                source = AsyncRegistryClient(registry, config.registry_url)
-            else:
-                source = RegistryFile(registry, config.registry_file)
-            poller = RegistryPoller(source, interval=config.poll_seconds, clock=clock)
-        buckets: SqliteBucketStore | None = None
-        events: SqliteEventStore | None = None
-        if config.state_db is not None:
-            buckets = opened.enter_context(SqliteBucketStore(config.state_db))
-            events = opened.enter_context(SqliteEventStore(config.state_db))
-        concerns: tuple[ConcernService, SqliteConcernStore] | None = None
-        if config.concerns_db is not None:
-            concerns = open_concerns(
-                config, signer=key, registry=registry, audit=audit, adapter=adapter, clock=clock
-            )
-            opened.callback(concerns[1].close)
-        node = Node(
-            config.member,
-            key,
-            registry,
-            adapter,
-            audit,
-            replay,
-            clock=clock,
-            limits=Limits(max_bytes=config.max_bytes, crypto=registry.profile),
-            response_lifetime=config.response_lifetime,
-            poller=poller,
-            probe_every=config.health_probe_seconds,
-            expiry_warning=config.warn_expiry,
-            concerns=concerns[0] if concerns is not None else None,
-            rate_limiter=RateLimiter(buckets, clock=clock) if buckets is not None else None,
-            events=events,
+            source = RegistryFile(registry, config.registry_file)
+        poller = RegistryPoller(source, interval=config.poll_seconds, clock=clock)
+    buckets: SqliteBucketStore | None = None
+    events: SqliteEventStore | None = None
+    if config.state_db is not None:
+        buckets = SqliteBucketStore(config.state_db)
+        closers.append(buckets.close)
+        events = SqliteEventStore(config.state_db)
+        closers.append(events.close)
+    concerns: tuple[ConcernService, SqliteConcernStore] | None = None
+    if config.concerns_db is not None:
+        concerns = open_concerns(
+            config, signer=key, registry=registry, audit=audit, adapter=adapter, clock=clock
         )
-        if config.metrics:
-            NodeMetrics().bind(node)
-        # From now on the node owns the files: its shutdown closes them.
-        owned = opened.pop_all()
+        closers.append(concerns[1].close)
+    node = Node(
+        config.member,
+        key,
+        registry,
+        adapter,
+        audit,
+        replay,
+        clock=clock,
+        limits=Limits(max_bytes=config.max_bytes, crypto=registry.profile),
+        response_lifetime=config.response_lifetime,
+        poller=poller,
+        probe_every=config.health_probe_seconds,
+        expiry_warning=config.warn_expiry,
+        concerns=concerns[0] if concerns is not None else None,
+        rate_limiter=RateLimiter(buckets, clock=clock) if buckets is not None else None,
+        events=events,
+    )
+    if config.metrics:
+        NodeMetrics().bind(node)
+    opened = list(closers)
     outgoing: httpx.AsyncClient | None = None
     if events is not None:
         # Change events: read the change feed and deliver from the outbox while served.
@@ -465,7 +554,8 @@ def build_node(config: NodeConfig, *, clock: Clock = system_clock) -> Node:
             await source.aclose()
         if outgoing is not None:
             await outgoing.aclose()
-        owned.close()
+        for closer in reversed(opened):
+            closer()
 
     node.on_shutdown(close)
     if concerns is not None:

@@ -47,6 +47,7 @@ from deltafed.protocol._replay import (
     ReplayStore,
     SqliteReplayStore,
 )
+from deltafed.protocol._replay_pg import PostgresReplayStore
 from deltafed.protocol._verifier import Limits, ProtocolVerifier
 
 __all__ = [
@@ -67,6 +68,7 @@ __all__ = [
     "RESPONSE_TYP",
     "Limits",
     "MemoryReplayStore",
+    "PostgresReplayStore",
     "ProtocolVerifier",
     "ReplayRecord",
     "ReplayStore",

@@ -8,6 +8,8 @@ Layers, after python-tuf:
 * :class:`TrustedRegistry` - admits only verified data (threshold, anchor rotation, rollback,
   expiry with a bounded grace period) and answers trust questions; it is the
   :class:`~deltafed.keys.KeyResolver` of the protocol layer;
+* :class:`RegistryStateStore` - the last verified version per federation, kept across
+  restarts and replicas (memory, SQLite, PostgreSQL), so a rollback is refused there too;
 * :class:`RegistryClient` - fetches the registry over HTTP into a :class:`TrustedRegistry`,
   walking every intermediate version; :class:`RegistryFile` does the same from a file system;
 * :class:`RegistryPoller` - refreshes from the publication point every interval (live trust
@@ -38,6 +40,13 @@ from deltafed.registry._signing import (
     sign_registry,
     verify_registry,
 )
+from deltafed.registry._state import (
+    MemoryRegistryState,
+    PostgresRegistryState,
+    RegistryStateStore,
+    SqliteRegistryState,
+    payload_digest,
+)
 from deltafed.registry._trusted import DEFAULT_GRACE, RegistryState, TrustedRegistry
 
 __all__ = [
@@ -50,7 +59,9 @@ __all__ = [
     "KeyState",
     "Member",
     "MemberKey",
+    "MemoryRegistryState",
     "PollStatus",
+    "PostgresRegistryState",
     "PublicJwk",
     "RegistryBuilder",
     "RegistryClient",
@@ -58,12 +69,15 @@ __all__ = [
     "RegistryFile",
     "RegistryPoller",
     "RegistryState",
+    "RegistryStateStore",
     "SignedRegistry",
+    "SqliteRegistryState",
     "TrustedRegistry",
     "add_signatures",
     "load_anchor_file",
     "load_registry_file",
     "parse_signed_registry",
+    "payload_digest",
     "sign_registry",
     "verify_registry",
     "write_publication",

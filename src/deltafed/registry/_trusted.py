@@ -52,6 +52,7 @@ from deltafed.keys import PublicKey, Verifier
 from deltafed.registry._files import read_limited
 from deltafed.registry._models import AnchorKeys, Member, MemberKey, RegistryDocument
 from deltafed.registry._signing import MAX_REGISTRY_BYTES, parse_signed_registry
+from deltafed.registry._state import RegistryStateStore, payload_digest
 from deltafed.schemas.catalogue import Catalogue, UseScenario
 
 __all__ = ["DEFAULT_GRACE", "RegistryState", "TrustedRegistry"]
@@ -105,6 +106,8 @@ class TrustedRegistry:
     Implements :class:`deltafed.keys.KeyResolver`. ``clock`` is read for every time check;
     ``grace`` bounds how long an expired registry is still used; ``on_warning`` receives the
     human warning text while in grace (the warning is also logged on ``deltafed.registry``).
+    ``state``, when given, is told every version admitted and refuses a rollback below what it
+    holds, across restarts and replicas (:class:`~deltafed.registry.RegistryStateStore`).
     """
 
     def __init__(
@@ -117,6 +120,7 @@ class TrustedRegistry:
         max_skew: timedelta = DEFAULT_MAX_SKEW,
         warn_every: timedelta = DEFAULT_WARN_EVERY,
         max_bytes: int = MAX_REGISTRY_BYTES,
+        state: RegistryStateStore | None = None,
     ) -> None:
         if grace < timedelta(0) or max_skew < timedelta(0):
             raise ValueError("grace and max_skew must not be negative")
@@ -128,6 +132,7 @@ class TrustedRegistry:
         self._max_bytes = max_bytes
         self._snap = _Snapshot(anchor=anchor, keys={}, history={}, compromised={})
         self._origin: _Snapshot | None = None
+        self._state = state
         self._last_warning: datetime | None = None
 
     # --- admitting new data --------------------------------------------------------------
@@ -189,6 +194,9 @@ class TrustedRegistry:
                 f"registry version {doc.version} expired at {doc.expires_at}, beyond the grace "
                 "period"
             )
+        if self._state is not None and not intermediate:
+            # Last check: the version this node (any replica, any earlier run) trusted.
+            self._state.admit(str(doc.federation), doc.version, payload_digest(signed.payload))
         self._admit(doc, signed.payload)
         return doc
 
@@ -229,6 +237,11 @@ class TrustedRegistry:
             raise RegistryExpiredError(
                 f"registry version {doc.version} expired at {doc.expires_at}, beyond the grace "
                 "period"
+            )
+        if self._state is not None and staged._snap.payload is not None:
+            # The walk's result against the version this node (any replica, any run) trusted.
+            self._state.admit(
+                str(doc.federation), doc.version, payload_digest(staged._snap.payload)
             )
         if staged._snap is not self._snap:
             self._snap = staged._snap
@@ -423,7 +436,7 @@ class TrustedRegistry:
             if doc.member(member) is None and not historical:
                 raise UnknownMemberError(f"{member} is not a member of the federation")
             raise UnknownKeyError(f"member {member} has no key {kid}")
-        # Times are compared in whole seconds (protocol §12): a signing time is an epoch second,
+        # Times are compared in whole seconds (protocol §5.1): a signing time is an epoch second,
         # so a window that opens at 08:00:00.375 opens for the signatures of 08:00:00.
         compromised_at = snap.compromised.get(kid)
         if compromised_at is not None and at >= _second(compromised_at):

@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from deltafed._errors import InvalidInputError
 from deltafed.schemas._base import Code, Name, Timestamp, WireBool, WireModel
 from deltafed.schemas._checks import (
     IsoDate,
@@ -151,7 +152,8 @@ class VerificationRequest(WireModel):
         """The certificate type asked about, from ``type_code`` or the identifier."""
         if self.type_code is not None:
             return self.type_code
-        assert self.certificate_id is not None  # the validator guarantees one of the two
+        if self.certificate_id is None:  # the validator guarantees one of the two
+            raise InvalidInputError("certificate_id or type_code is required", field="type_code")
         return certificate_type_of(self.certificate_id)
 
 

@@ -7,7 +7,7 @@ from datetime import timedelta, timezone
 from typing import Any, ClassVar, Final
 
 from deltafed._clock import Clock
-from deltafed._errors import AdapterDataError
+from deltafed._errors import AdapterDataError, InvalidInputError
 from deltafed.adapters._base import Change, ChangeBatch, RecordData
 from deltafed.adapters._province import HttpProvinceAdapter, native_str, native_time
 from deltafed.adapters._sandboxkit import SandboxTransport
@@ -111,7 +111,8 @@ class JiangsuAdapter(HttpProvinceAdapter):
         if certificate_id is not None:
             query = {"certIdentifier": certificate_id}
         else:
-            assert holder_type is not None
+            if holder_type is None:  # the base class passes both ways of asking or neither
+                raise InvalidInputError("holder_type is required", field="holder_type")
             query = {
                 "holderCode": holder_code,
                 "holderTypeCode": holder_type.value,

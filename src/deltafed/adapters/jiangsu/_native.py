@@ -206,7 +206,8 @@ class JiangsuCertShareClient:
         self._token_end = int(self._clock().timestamp()) + expires
 
     async def _business(self, path: str, data: Mapping[str, Any]) -> Any:
-        assert self._token is not None
+        if self._token is None:
+            raise AdapterAuthError("Jiangsu: no access token (call _ensure_token first)")
         body = {
             "accessId": self._credentials.access_id,
             "accessToken": self._token,

@@ -7,7 +7,7 @@ from typing import Any, ClassVar, Final
 from urllib.parse import quote
 
 from deltafed._clock import Clock
-from deltafed._errors import AdapterDataError
+from deltafed._errors import AdapterDataError, InvalidInputError
 from deltafed.adapters._base import Change, ChangeBatch, RecordData
 from deltafed.adapters._province import HttpProvinceAdapter, native_str
 from deltafed.adapters._sandboxkit import SandboxTransport
@@ -130,9 +130,8 @@ class ShanghaiAdapter(HttpProvinceAdapter):
                 "GET", f"/api/v2/licences/{quote(certificate_id)}", params=self._purpose()
             )
         else:
-            assert holder_code is not None
-            assert holder_type is not None
-            assert type_code is not None
+            if holder_code is None or holder_type is None or type_code is None:
+                raise InvalidInputError("holder_code, holder_type and type_code go together")
             doc = await self.native.call(
                 "GET",
                 "/api/v2/licences",

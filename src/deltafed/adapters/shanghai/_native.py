@@ -223,7 +223,8 @@ class ShanghaiLicenceClient:
         self._token_end = self._clock().timestamp() + expires
 
     async def _signed(self, method: str, target: str, content: bytes) -> Any:
-        assert self._token is not None
+        if self._token is None:
+            raise AdapterAuthError("Shanghai: no access token (call _ensure_token first)")
         timestamp = iso_timestamp(self._clock)
         nonce = self._nonce()
         canonical = canonical_request(method, target, timestamp, nonce, content)

@@ -8,7 +8,7 @@ from datetime import timedelta, timezone
 from typing import Any, ClassVar, Final
 
 from deltafed._clock import Clock
-from deltafed._errors import AdapterDataError
+from deltafed._errors import AdapterDataError, InvalidInputError
 from deltafed.adapters._base import Change, ChangeBatch, RecordData
 from deltafed.adapters._province import HttpProvinceAdapter, native_date, native_str, native_time
 from deltafed.adapters._sandboxkit import SandboxTransport
@@ -128,9 +128,8 @@ class ZhejiangAdapter(HttpProvinceAdapter):
         if certificate_id is not None:
             doc = await self._call("license/queryById", {"licenseCode": certificate_id})
         else:
-            assert holder_code is not None
-            assert holder_type is not None
-            assert type_code is not None
+            if holder_code is None or holder_type is None or type_code is None:
+                raise InvalidInputError("holder_code, holder_type and type_code go together")
             doc = await self._call(
                 "license/queryByHolder",
                 {

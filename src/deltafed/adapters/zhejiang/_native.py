@@ -193,7 +193,8 @@ class ZhejiangGatewayClient:
         self._secrets = self._parse_secrets(datas)
 
     async def _by_refresh_secret(self) -> None:
-        assert self._secrets is not None
+        if self._secrets is None:
+            raise AdapterAuthError("Zhejiang gateway: no secrets yet")
         datas = await self._post(SEC_PATH, self._secrets.refresh, {})
         self._secrets = self._parse_secrets(datas)
 
@@ -216,7 +217,8 @@ class ZhejiangGatewayClient:
     # --- one signed call --------------------------------------------------------------------
 
     async def _invoke(self, service: str, params: Mapping[str, str]) -> Any:
-        assert self._secrets is not None
+        if self._secrets is None:
+            raise AdapterAuthError("Zhejiang gateway: no secrets yet")
         return await self._post(API_PATH.format(service=service), self._secrets.request, params)
 
     async def _post(self, path: str, secret: str, params: Mapping[str, str]) -> Any:

@@ -121,5 +121,16 @@ class AnhuiAdapter(ProvinceAdapter):
             record_type=body["lx"], as_of=datetime.fromisoformat(body["sj"]), fields=body["xm"]
         )
 
+    async def _count_subjects(self, record_type: str, field: str, value: str) -> int:
+        body = await self._get(
+            f"/open/v1/tj/{record_type}", {"lx": record_type, "xm": field, "z": value}
+        )
+        if not isinstance(body, dict) or body.get("lx") != record_type:
+            raise AdapterDataError(f"Anhui: count answer is not a count of {record_type}")
+        total = body.get("zs")
+        if type(total) is not int:
+            raise AdapterDataError(f"Anhui: count answer is not a count of {record_type}")
+        return total
+
     async def _aclose(self) -> None:
         await self._client.aclose()

@@ -52,6 +52,16 @@ class AnhuiSandbox(httpx.MockTransport):
             values = {k: rec.fields[k] for k in wanted if k in rec.fields}
             as_of = rec.as_of.astimezone(_BEIJING).isoformat()
             return self._answer("000000", {"lx": rec.record_type, "sj": as_of, "xm": values})
+        elif parts == ["open", "v1", "tj", query.get("lx", "")]:
+            # Native count: how many subjects' records of type lx have field xm equal to z.
+            lx, xm, z = query.get("lx", ""), query.get("xm", ""), query.get("z", "")
+            subjects = {r.subject_code for r in self.data.records if r.record_type == lx}
+            total = 0
+            for code in sorted(subjects):
+                found = self.data.record(lx, code)
+                if found is not None and str(found.fields.get(xm)) == z:
+                    total += 1
+            return self._answer("000000", {"lx": lx, "zs": total})
         else:
             return self._answer("100400")
         if cert is None:

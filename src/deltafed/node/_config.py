@@ -317,7 +317,7 @@ class NodeConfig:
         claim_lease = optional("store", "claim_lease", int, 30)
         if not 1 <= claim_lease <= 3600:
             raise ConfigurationError("[store] claim_lease must be 1 to 3600 seconds")
-        state_db = optional("registry", "state_db", str, None)
+        registry_state = optional("registry", "state_db", str, None)
         audit_db = optional("audit", "db", str, None)
         if audit_db is None and store_url is None:
             raise ConfigurationError("[audit] db is required (or a [store] url)")
@@ -357,7 +357,7 @@ class NodeConfig:
             store_url=store_url,
             store_pool_size=pool_size,
             claim_lease=claim_lease,
-            registry_state_db=path(state_db) if state_db is not None else None,
+            registry_state_db=path(registry_state) if registry_state is not None else None,
         )
 
 

@@ -2,7 +2,9 @@
 #   make demo   runs the main job
 #   make test   runs lint, format check and strict types once, then the whole test suite under
 #               every supported Python (the pyproject classifiers) in its own .venv-3.N;
-#               a missing version is skipped, or fails under CI=true (tools/pythons.py)
+#               a missing version is skipped, or fails under CI=true (tools/pythons.py);
+#               under CI=true it installs Chromium with apt-get for the browser tests when it
+#               is missing (tools/chromium.py)
 #   make check  lint, format check, strict types and the test suite on .venv only (landing gate)
 PYTHON  ?= python3
 # The extras every virtual environment gets (.venv and each .venv-3.N): the one place to add one.
@@ -30,6 +32,7 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(PYTHON) tools/chromium.py
 	$(BIN)/python tools/pythons.py --extras '$(EXTRAS)' $(if $(PYTHONS),--versions $(PYTHONS)) -- -q
 
 check: $(STAMP)

@@ -5,13 +5,21 @@
   is ``DELTAFED_TEST_PG`` (default ``postgresql://postgres@127.0.0.1:5432/test``). When it does
   not answer, the test is skipped with the reason - unless the environment variable ``CI`` is
   ``true``: in CI a missing server is a failure, never a silent skip.
+* ``chromium`` - headless Chromium, to look at a page as a browser renders it (tests marked
+  ``browser``). The program is ``DELTAFED_TEST_CHROMIUM`` (default: ``chromium`` on ``PATH``,
+  Debian's package; ``make test`` installs it under ``CI=true``). Without it the test is
+  skipped with the reason, and fails when ``CI`` is ``true``, as for PostgreSQL.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import shutil
+import subprocess
+import tempfile
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -83,3 +91,68 @@ def pg_url() -> Iterator[str]:
     finally:
         with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+#: How Chromium is started: headless, and nothing that reaches the network or a profile.
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+)
+
+
+@dataclass(frozen=True)
+class Chromium:
+    """Headless Chromium; every call starts it afresh with a new, empty profile folder."""
+
+    executable: str
+
+    def _run(self, page: Path, *args: str, width: int, height: int) -> str:
+        with tempfile.TemporaryDirectory(prefix="deltafed-chromium-") as profile:
+            done = subprocess.run(
+                [
+                    self.executable,
+                    *CHROMIUM_FLAGS,
+                    f"--user-data-dir={profile}",
+                    f"--window-size={width},{height}",
+                    *args,
+                    page.resolve().as_uri(),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=180,
+                check=False,
+            )
+        if done.returncode != 0:
+            raise AssertionError(f"chromium exited {done.returncode}: {done.stderr[-2000:]}")
+        return done.stdout
+
+    def dump_dom(self, page: Path, *, width: int = 1280, height: int = 1024) -> str:
+        """The document after it loaded (and its scripts ran), serialised."""
+        return self._run(page, "--dump-dom", width=width, height=height)
+
+    def screenshot(self, page: Path, png: Path, *, width: int = 1280, height: int = 1024) -> None:
+        """A PNG of the page as painted in a window of ``width`` by ``height`` pixels."""
+        self._run(page, f"--screenshot={png.resolve()}", width=width, height=height)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Chromium:
+    """Headless Chromium, or a skip with the reason (a failure when ``CI`` is ``true``)."""
+    wanted = os.environ.get("DELTAFED_TEST_CHROMIUM", "chromium")
+    found = shutil.which(wanted)
+    if found is None:
+        reason = (
+            f"no Chromium at {wanted!r} (DELTAFED_TEST_CHROMIUM): apt-get install chromium, "
+            "or make test with CI=true, which installs it"
+        )
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true but {reason}")
+        pytest.skip(reason)
+    return Chromium(found)

@@ -191,58 +191,142 @@ _STYLE: Final = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
 table { border-collapse: collapse; }
 th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: left; vertical-align: top; }
-td.passed { background: #dff0d8; } td.failed, td.xpassed { background: #f2dede; }
-td.skipped { background: #f5f5f5; color: #777; } td.xfailed { background: #fcf8e3; }
+td.id, td.id code, td.verdict, th.target { white-space: nowrap; }
+.passed { background: #dff0d8; }
+.failed, .xpassed { background: #f2dede; color: #8a1f11; }
+.xfailed { background: #fcf8e3; color: #6d5200; }
+.skipped { background: #eef1f4; color: #555; }
+td.verdict a { color: inherit; font-weight: bold; }
 .req { color: #555; font-size: 90%; }
+ul.counts { list-style: none; padding: 0; display: flex; gap: 0.5em; flex-wrap: wrap; }
+ul.counts li { padding: 2px 8px; border: 1px solid #ccc; }
+ul.counts a { color: inherit; }
+section.outcomes { margin-top: 1.5em; padding: 0.2em 1em 0.5em; border-left: 6px solid; }
+section.failed { border-color: #c9302c; } section.xfailed { border-color: #d5a000; }
+section.skipped { border-color: #8a96a3; }
+section.outcomes h2 { margin: 0.4em 0; }
+section.outcomes ol { padding-left: 1.5em; }
+section.outcomes li { margin: 0.4em 0; }
+section.outcomes li:target { outline: 2px solid #337ab7; }
+.reason { margin: 0.2em 0 0; overflow-wrap: anywhere; }
+section.outcomes a { color: inherit; }
 """
+
+#: The sections under the matrix, in order: (id, css class, heading, verdicts listed).
+_SECTIONS: Final = (
+    (
+        "failures",
+        "failed",
+        "Failures: these fail the run",
+        (Verdict.FAILED, Verdict.XPASSED),
+    ),
+    (
+        "expected-failures",
+        "xfailed",
+        "Declared gaps: failed as the expected-failures file says",
+        (Verdict.XFAILED,),
+    ),
+    ("skipped", "skipped", "Skipped: not judged", (Verdict.SKIPPED,)),
+)
+
+
+def _anchor(target_index: int, check_id: str) -> str:
+    """The id of the reason of one cell (target positions make it unique; names may repeat)."""
+    return f"t{target_index}-{check_id}"
+
+
+def _cell_mark(outcome: Outcome) -> str:
+    if outcome.verdict is Verdict.FAILED and outcome.result.status is Status.ERROR:
+        return "ERROR"
+    return _MARK[outcome.verdict]
+
+
+def _why(outcome: Outcome) -> str:
+    verdict = outcome.verdict
+    if verdict is Verdict.XPASSED:
+        return f"passed, but declared as an expected failure: {outcome.expected_failure}"
+    if verdict is Verdict.XFAILED:
+        return f"{outcome.result.reason} (declared: {outcome.expected_failure})"
+    if outcome.result.status is Status.ERROR:
+        return f"the check could not run: {outcome.result.reason}"
+    return outcome.result.reason or outcome.expected_failure or ""
 
 
 def render_html(report: RunReport) -> str:
-    """A static page: a matrix of checks (rows) by targets (columns), then the details."""
+    """A static page: a matrix of checks (rows) by targets (columns), then the reasons.
+
+    Every cell that did not pass links to its reason. The reasons are in separate sections,
+    each in its own colour: failures (what fails the run), declared gaps, and skips.
+    """
     esc: Callable[[object], str] = lambda value: html.escape(str(value), quote=True)  # noqa: E731
     header = "".join(
-        f"<th>{esc(t.target)}<br><small>{esc(t.kind)}</small></th>" for t in report.targets
+        f'<th class="target">{esc(t.target)}<br><small>{esc(t.kind)}</small></th>'
+        for t in report.targets
     )
     rows = []
     for check in report.checks:
         cells = []
-        for target in report.targets:
+        for index, target in enumerate(report.targets, start=1):
             try:
                 outcome = target.outcome(check.id)
             except KeyError:
                 cells.append("<td></td>")
                 continue
-            title = outcome.result.reason or outcome.expected_failure or ""
+            verdict = outcome.verdict
+            mark = _cell_mark(outcome)
+            if verdict is Verdict.PASSED:
+                cells.append(f'<td class="verdict passed">{mark}</td>')
+                continue
             cells.append(
-                f'<td class="{outcome.verdict.value}" title="{esc(title)}">'
-                f"{_MARK[outcome.verdict]}</td>"
+                f'<td class="verdict {verdict.value}">'
+                f'<a href="#{_anchor(index, check.id)}" title="{esc(_why(outcome))}">{mark}</a>'
+                "</td>"
             )
         rows.append(
-            f'<tr id="{esc(check.id)}"><td><code>{esc(check.id)}</code></td>'
+            f'<tr id="{esc(check.id)}"><td class="id"><code>{esc(check.id)}</code></td>'
             f'<td>{esc(check.title)}<div class="req">{esc(check.requirement)}</div></td>'
             + "".join(cells)
             + "</tr>"
         )
-    details = []
-    for target in report.targets:
-        for outcome in target.outcomes:
-            if outcome.verdict is not Verdict.PASSED:
-                why = outcome.result.reason or outcome.expected_failure or ""
-                details.append(
-                    f"<li><b>{esc(target.target)}</b> <code>{esc(outcome.check.id)}</code> "
-                    f"{_MARK[outcome.verdict]}: {esc(why)}</li>"
+    sections = []
+    for section_id, css, heading, verdicts in _SECTIONS:
+        items = []
+        for index, target in enumerate(report.targets, start=1):
+            for outcome in target.outcomes:
+                if outcome.verdict not in verdicts:
+                    continue
+                check = outcome.check
+                items.append(
+                    f'<li id="{_anchor(index, check.id)}">'
+                    f"<b>{esc(target.target)}</b> "
+                    f'<a href="#{esc(check.id)}"><code>{esc(check.id)}</code></a> '
+                    f"{_cell_mark(outcome)} {esc(check.title)}"
+                    f'<div class="reason">{esc(_why(outcome))}</div></li>'
                 )
-    verdict = "PASSED" if report.passed else "FAILED"
-    counts = ", ".join(f"{n} {v}" for v, n in report.counts().items() if n)
+        body = f"<ol>{''.join(items)}</ol>" if items else "<p>none</p>"
+        sections.append(
+            f'<section id="{section_id}" class="outcomes {css}">'
+            f"<h2>{heading} ({len(items)})</h2>{body}</section>"
+        )
+    overall = "PASSED" if report.passed else "FAILED"
+    section_of = {v: section_id for section_id, _, _, vs in _SECTIONS for v in vs}
+    totals = report.counts()
+    counts = "".join(
+        f'<li class="{v.value}">'
+        + (f'<a href="#{section_of[v]}">{n} {v.value}</a>' if v in section_of else f"{n} {v}")
+        + "</li>"
+        for v in Verdict
+        if (n := totals[v.value])
+    )
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>deltafed conformance: {verdict}</title><style>{_STYLE}</style></head><body>"
-        f"<h1>deltafed conformance: {verdict}</h1>"
-        f"<p>Started {esc(report.started)}; {esc(counts)}; {report.duration:.2f} s.</p>"
+        f"<title>deltafed conformance: {overall}</title><style>{_STYLE}</style></head><body>"
+        f"<h1>deltafed conformance: {overall}</h1>"
+        f"<p>Started {esc(report.started)}; {len(report.checks)} checks on "
+        f"{len(report.targets)} target(s); {report.duration:.2f} s.</p>"
+        f'<ul class="counts">{counts}</ul>'
         f'<table class="matrix"><thead><tr><th>Check</th><th>Requirement</th>{header}</tr></thead>'
-        f"<tbody>{''.join(rows)}</tbody></table>"
-        f"<h2>Not passed</h2><ul>{''.join(details) or '<li>none</li>'}</ul>"
-        "</body></html>\n"
+        f"<tbody>{''.join(rows)}</tbody></table>" + "".join(sections) + "</body></html>\n"
     )
 
 

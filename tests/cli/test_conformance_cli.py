@@ -36,7 +36,7 @@ def test_adapters_pass_and_reports_are_written(
     assert last.startswith(f"PASSED: {3 * n} passed (3 target(s), {n} checks) in ")
     assert json.loads(paths["json"].read_text("utf-8"))["passed"] is True
     assert len(ET.parse(paths["xml"]).getroot().findall("testsuite")) == 3
-    assert "<th>jiangsu<br>" in paths["html"].read_text("utf-8")
+    assert '<th class="target">jiangsu<br>' in paths["html"].read_text("utf-8")
 
 
 def test_live_node_needs_its_files(capsys: pytest.CaptureFixture[str]) -> None:

@@ -64,8 +64,11 @@ def test_html_matrix(report: RunReport) -> None:
     assert '<table class="matrix">' in page
     for check in CHECKS:
         assert f'<tr id="{check.id}">' in page
-    assert page.count('<td class="failed"') == 1
-    assert "<th>good<br>" in page
+    assert page.count('<td class="verdict failed">') == 1
+    assert page.count('<td class="verdict skipped">') == 3 * 2
+    assert '<a href="#t2-DF-SIG-002"' in page
+    assert '<li id="t2-DF-SIG-002">' in page
+    assert '<th class="target">good<br>' in page
 
 
 def test_terminal_lines() -> None:

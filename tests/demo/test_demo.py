@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+import re
 import socket
 import stat
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,7 +15,7 @@ import pytest
 
 from deltafed import ConfigurationError, system_clock
 from deltafed.demo import CASES, Case, DemoReport, World, run_demo
-from deltafed.demo._table import render_table, text_width
+from deltafed.demo._table import render_table, text_width, wrap
 from deltafed.keys import PrivateKey
 from deltafed.node import LoopbackServer, Node, NodeConfig, build_node, load_config
 from deltafed.registry import TrustedRegistry, load_anchor_file
@@ -23,6 +25,77 @@ def _refused(url: str) -> bool:
     port = int(url.rsplit(":", 1)[1])
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         return probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def _display(line: str) -> list[str | None]:
+    """``line`` by terminal column: a wide character, then ``None`` for its right half."""
+    cells: list[str | None] = []
+    for ch in line:
+        # Ambiguous width ("…", "→"): one column in a Western terminal, two in a Chinese one.
+        assert unicodedata.east_asian_width(ch) != "A", f"{ch!r} has no fixed width: {line!r}"
+        cells.append(ch)
+        if text_width(ch) == 2:
+            cells.append(None)
+    return cells
+
+
+def _parse_table(lines: list[str]) -> list[list[list[str]]]:
+    """Rows of the table (header first), each a list of cells, each its lines of text.
+
+    The columns are where the rule under the header has dashes; every line must leave the
+    gaps between them blank and put no character across a column's edge.
+    """
+    spans = [(m.start(), m.end()) for m in re.finditer(r"-+", lines[1])]
+    rows: list[list[list[str]]] = []
+    for line in [lines[0], *lines[2:]]:
+        columns = _display(line)
+        assert len(columns) <= spans[-1][1], f"wider than the table: {line!r}"
+        columns += [" "] * (spans[-1][1] - len(columns))
+        cells = []
+        for n, (start, end) in enumerate(spans):
+            gap = columns[spans[n - 1][1] if n else 0 : start]
+            assert all(c == " " for c in gap), f"column {n} misaligned: {line!r}"
+            cells.append("".join(c for c in columns[start:end] if c is not None).strip())
+        if cells[0] or not rows:
+            rows.append([[c] if c else [] for c in cells])
+        else:  # a cell wrapped onto this line
+            for n, c in enumerate(cells):
+                if c:
+                    rows[-1][n].append(c)
+    return rows
+
+
+def _table_lines(text: str, header: str, indent: str = "") -> list[str]:
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(indent + header))
+    end = lines.index("", start)
+    assert all(line.startswith(indent) for line in lines[start:end])
+    return [line.removeprefix(indent) for line in lines[start:end]]
+
+
+def _assert_tables(text: str, report: DemoReport) -> None:
+    """Every word of every case is printed, in columns that line up in any terminal."""
+
+    def joined(fragments: list[str]) -> str:  # wrapping may break a word: compare without spaces
+        return "".join(fragments).replace(" ", "")
+
+    rows = _parse_table(_table_lines(text, " #  case"))
+    assert [joined(c) for c in rows[0]] == ["#", "case", "from->to", "expected", "got", "ms", ""]
+    assert len(rows) == 1 + len(report.cases)
+    for row, case in zip(rows[1:], report.cases, strict=True):
+        expected = (
+            str(case.number),
+            case.title,
+            case.route,
+            case.expected,
+            case.got,
+            f"{case.milliseconds:.1f}",
+            "PASS",
+        )
+        assert [joined(c) for c in row] == [e.replace(" ", "") for e in expected]
+    assert any(len(row[4]) > 1 for row in rows[1:])  # some results did need more than a line
+    view = _parse_table(_table_lines(text, "when (CST)", indent="  "))
+    assert len(view) > 2
 
 
 def _run(tmp_path: Path, **kw: object) -> tuple[DemoReport, str]:
@@ -48,6 +121,7 @@ def test_every_case_passes_over_real_loopback(
     # The resident's view and the audit verification are printed.
     assert "Who used the data of" in text
     assert text.count("hash chain and Merkle tree intact") == 3
+    _assert_tables(text, report)
     # The conformance command names the files the demo wrote, one per node.
     assert report.files is not None
     commands = report.conformance_commands
@@ -208,6 +282,29 @@ def test_tables_align_chinese_text() -> None:
     lines = render_table(("name", "n"), [("测试苏甲子", "1"), ("abc", "22")], right=(1,))
     assert [text_width(line) for line in lines[2:]] == [text_width(lines[2])] * 2
     assert lines[3].endswith("22")
+
+
+def test_long_cells_wrap_and_keep_every_character() -> None:
+    assert wrap("2 sends, 1 answer, 0 calls on resend", 12) == [
+        "2 sends, 1",
+        "answer, 0",
+        "calls on",
+        "resend",
+    ]
+    # Chinese text has no spaces: it breaks between characters, never inside one.
+    assert wrap("测试苏甲子的居住证", 7) == ["测试苏", "甲子的", "居住证"]
+    assert wrap("sub-KLuRBTT8Y3YiKkDu", 8) == ["sub-KLuR", "BTT8Y3Yi", "KkDu"]
+    assert wrap("", 5) == [""]
+    lines = render_table(
+        ("case", "got"), [("居住证 for Shanghai", "valid 01, valid 01")], max_widths=(0, 9)
+    )
+    assert lines == [
+        "case                 got",
+        "-------------------  ---------",
+        "居住证 for Shanghai  valid 01,",
+        "                     valid 01",
+    ]
+    assert all("…" not in line for line in lines)
 
 
 def test_ctrl_c_during_the_cases_stops_the_servers(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from deltafed._profile import crypto_profile
 from deltafed.audit import AccessRecord, AuditLog, SqliteAuditStore
 from deltafed.demo._cases import CASES, RESIDENT, Case, UnexpectedOutcomeError, World, region_name
 from deltafed.demo._files import NODES, TESTER, DemoFiles, write_federation
-from deltafed.demo._table import render_table, text_width
+from deltafed.demo._table import render_row, render_table
 from deltafed.keys import PrivateKey
 from deltafed.node import Node, NodeConfig, build_node, load_config
 from deltafed.node._loopback import LoopbackServer, load_uvicorn
@@ -34,8 +34,10 @@ NodeFactory = Callable[[NodeConfig], Node]
 
 _CST: Final = timezone(timedelta(hours=8))
 _VALIDITY: Final = timedelta(days=7)
-_WIDTHS: Final = (2, 42, 20, 25, 46, 6, 4)
+#: Fixed, since rows print as the cases end; a longer cell wraps within its column.
+_WIDTHS: Final = (2, 43, 20, 26, 42, 6, 4)
 _HEADERS: Final = ("#", "case", "from -> to", "expected", "got", "ms", "")
+_RIGHT: Final = (0, 5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,19 +102,6 @@ def _fresh_directory(directory: str | Path | None, clock: Clock) -> tuple[Path, 
         return target.resolve(), False
     target.mkdir(mode=0o700, parents=True)
     return target.resolve(), True
-
-
-def _row(values: Sequence[str]) -> str:
-    cells = []
-    for i, (value, width) in enumerate(zip(values, _WIDTHS, strict=True)):
-        text = value
-        if text_width(text) > width:
-            while text_width(text + "…") > width:
-                text = text[:-1]
-            text += "…"
-        gap = " " * (width - text_width(text))
-        cells.append(gap + text if i in (0, 5) else text + gap)
-    return "  ".join(cells).rstrip()
 
 
 def _run_case(number: int, case: Case, world: World) -> CaseResult:
@@ -184,7 +173,7 @@ def _print_view(out: TextIO, world: World) -> None:
                 f"{region_name(str(first.requester))} {first.requester}",
                 f"{region_name(str(first.responder))} {first.responder}",
                 first.scenario,
-                ", ".join(first.fields) or (first.detail or "-")[:40],
+                ", ".join(first.fields) or first.detail or "-",
                 first.outcome,
                 " + ".join(sides),
             )
@@ -198,7 +187,7 @@ def _print_view(out: TextIO, world: World) -> None:
         "outcome",
         "logged by",
     )
-    for line in render_table(headers, rows):
+    for line in render_table(headers, rows, max_widths=(0, 0, 0, 0, 40, 0, 0)):
         print("  " + line, file=out)
 
 
@@ -295,25 +284,23 @@ def run_demo(
             )
         world = World(nodes=nodes, registry=registry, keys=keys, logs=logs, clock=clock)
 
-        print(_row(_HEADERS), file=stream)
+        for line in render_row(_HEADERS, _WIDTHS, _RIGHT):
+            print(line, file=stream)
         print("  ".join("-" * w for w in _WIDTHS), file=stream)
         for number, case in enumerate(cases, start=1):
             result = _run_case(number, case, world)
             report.cases.append(result)
-            print(
-                _row(
-                    (
-                        str(number),
-                        result.title,
-                        result.route,
-                        result.expected,
-                        result.got,
-                        f"{result.milliseconds:.1f}",
-                        "PASS" if result.passed else "FAIL",
-                    )
-                ),
-                file=stream,
+            cells = (
+                str(number),
+                result.title,
+                result.route,
+                result.expected,
+                result.got,
+                f"{result.milliseconds:.1f}",
+                "PASS" if result.passed else "FAIL",
             )
+            for line in render_row(cells, _WIDTHS, _RIGHT):
+                print(line, file=stream)
             stream.flush()
         if world.view:
             _print_view(stream, world)

@@ -24,6 +24,8 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "deltafed.cli._audit",
     "deltafed.cli._concerns",
     "deltafed.cli._keys",
+    "deltafed.cli._onboard",
+    "deltafed.cli._adapter",
     "deltafed.cli._serve",
     "deltafed.cli._events",
     "deltafed.cli._demo",

@@ -62,6 +62,13 @@ KEY_CASES = [
         "not_after must follow not_before",
     ),
     ("naive-time", lambda w, k: k.update(not_before="2026-03-01T08:00:00"), "times need a zone"),
+    ("space-time", lambda w, k: k.update(not_before="2026-03-01 08:00:00Z"), "T, not a space"),
+    ("no-seconds", lambda w, k: k.update(not_before="2026-03-01T08:00Z"), "seconds are written"),
+    ("short-offset", lambda w, k: k.update(not_before="2026-03-01T08:00:00+0800"), "+HH:MM"),
+    ("lower-case", lambda w, k: k.update(not_before="2026-03-01t08:00:00z"), "upper-case T, Z"),
+    ("epoch-string", lambda w, k: k.update(not_before="1772352000"), "not epoch seconds"),
+    ("okp-with-y", lambda w, k: k["jwk"].update(y=k["jwk"]["x"]), "an Ed25519 key has no y"),
+    ("okp-p256", lambda w, k: k["jwk"].update(crv="P-256"), "kty and crv must fit"),
     ("unknown-state", lambda w, k: k.update(state="revoked"), "closed list of states"),
 ]
 
@@ -113,3 +120,13 @@ def test_wire_round_trip(world: Any) -> None:
     b.compromise_key(world.JS, world.js_key.kid, at=world.T0)
     doc = b.build(issued_at=world.T0)
     assert RegistryDocument.parse(doc.to_wire()) == doc
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    ["2026-03-01T08:00:00Z", "2026-03-01T16:00:00+08:00", "2026-03-01T08:00:00.5Z",
+     "2026-03-01T08:00:00.123456789-00:00"],
+)  # fmt: skip
+def test_member_key_times_in_rfc3339(world: Any, spelling: str) -> None:
+    entry: dict[str, Any] = {"jwk": _jwk(world), "not_before": spelling}
+    assert MemberKey.parse(entry).not_before.replace(microsecond=0) == world.T0

@@ -320,6 +320,29 @@ def test_zero_grace_refuses_at_expiry(world: Any) -> None:
         trusted.member(world.SH)
 
 
+def test_registry_times_are_compared_in_whole_seconds(world: Any) -> None:
+    # expires_at 08:00:00.750 expires at 08:00:00 (the fraction is dropped, §15.5), and the
+    # clock's own fraction does not matter either: every verifier agrees on the second.
+    half = timedelta(milliseconds=750)
+    trusted = TrustedRegistry(world.anchor(), clock=world.clock, grace=HOUR)
+    trusted.update(world.signed(world.doc(1, issued_at=world.T0, validity=DAY + half)))
+    world.clock.set(world.T0 + DAY - timedelta(milliseconds=1))
+    assert trusted.state is RegistryState.FRESH
+    world.clock.set(world.T0 + DAY)
+    assert trusted.state is RegistryState.GRACE
+    world.clock.set(world.T0 + DAY + HOUR - timedelta(milliseconds=1))
+    assert trusted.state is RegistryState.GRACE
+    world.clock.set(world.T0 + DAY + HOUR)
+    assert trusted.state is RegistryState.EXPIRED
+    # issued_at in the future is judged the same way: 5 minutes of skew, to the second.
+    world.clock.set(world.T0)
+    fresh = TrustedRegistry(world.anchor(), clock=world.clock)
+    late = timedelta(minutes=5, milliseconds=999)
+    assert fresh.update(world.signed(world.doc(1, issued_at=world.T0 + late))).version == 1
+    with pytest.raises(RegistryInvalidError, match="future"):
+        fresh.update(world.signed(world.doc(2, issued_at=world.T0 + late + half)))
+
+
 # --- key resolution ------------------------------------------------------------------------
 
 

@@ -38,6 +38,8 @@ from deltafed.registry._trusted import TrustedRegistry
 __all__ = ["AsyncRegistryClient", "RegistryClient"]
 
 _USER_AGENT: Final = "deltafed-registry-client"
+#: The registry's media type (protocol §15.1); plain JSON is what a static server often says.
+_ACCEPT: Final = "application/deltafed-registry+jws, application/json;q=0.5"
 _TRANSIENT_STATUS: Final = frozenset({429, 500, 502, 503, 504})
 
 
@@ -292,7 +294,7 @@ class AsyncRegistryClient(_ClientBase):
 
 
 def _headers(etag: str | None, last_modified: str | None) -> dict[str, str]:
-    headers = {"Accept": "application/json", "User-Agent": _USER_AGENT}
+    headers = {"Accept": _ACCEPT, "User-Agent": _USER_AGENT}
     if etag is not None:
         headers["If-None-Match"] = etag
     if last_modified is not None:

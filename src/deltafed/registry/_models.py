@@ -69,6 +69,12 @@ class PublicJwk(WireModel):
 
     @model_validator(mode="after")
     def _is_a_key(self) -> Self:
+        # One key, one JWK: an Ed25519 key has no y (it would be ignored, so two spellings
+        # of one key would verify), a curve point has both coordinates.
+        if (self.kty == "OKP") != (self.crv == "Ed25519"):
+            raise ValueError(f"kty {self.kty!r} does not fit crv {self.crv!r}")
+        if (self.y is None) != (self.kty == "OKP"):
+            raise ValueError("an OKP key has no y; an EC key needs y")
         # PublicKey.from_jwk checks the curve point and that kid is the thumbprint.
         try:
             PublicKey.from_jwk(self.to_wire())

@@ -185,11 +185,13 @@ class TrustedRegistry:
                 remediation="A change of crypto profile needs every node restarted on the new "
                 "registry.",
             )
-        if doc.issued_at > now + self._max_skew:
+        # Registry times are compared in whole seconds, as key windows are (protocol §15).
+        now = _second(now)
+        if _second(doc.issued_at) > now + self._max_skew:
             raise RegistryInvalidError(
                 f"registry version {doc.version} is issued in the future ({doc.issued_at})"
             )
-        if not intermediate and now >= doc.expires_at + self._grace:
+        if not intermediate and now >= _second(doc.expires_at) + self._grace:
             raise RegistryExpiredError(
                 f"registry version {doc.version} expired at {doc.expires_at}, beyond the grace "
                 "period"
@@ -233,7 +235,7 @@ class TrustedRegistry:
         doc = staged._snap.doc
         if doc is None:
             raise TrustError("the staged walk holds no registry")
-        if self._clock() >= doc.expires_at + self._grace:
+        if _second(self._clock()) >= _second(doc.expires_at) + self._grace:
             raise RegistryExpiredError(
                 f"registry version {doc.version} expired at {doc.expires_at}, beyond the grace "
                 "period"
@@ -300,10 +302,10 @@ class TrustedRegistry:
     def _state_of(self, doc: RegistryDocument | None) -> RegistryState:
         if doc is None:
             return RegistryState.EMPTY
-        now = self._clock()
-        if now < doc.expires_at:
+        now, expires_at = _second(self._clock()), _second(doc.expires_at)
+        if now < expires_at:
             return RegistryState.FRESH
-        if now < doc.expires_at + self._grace:
+        if now < expires_at + self._grace:
             return RegistryState.GRACE
         return RegistryState.EXPIRED
 

@@ -7,7 +7,7 @@ Rules that hold for every model on the wire:
 * there are no floats: integers are strict (``1.0`` is refused, not coerced), and nothing is
   typed ``float``;
 * every string has a bounded length;
-* timestamps are timezone-aware.
+* timestamps are RFC 3339 ``date-time`` strings with an explicit offset (:data:`Timestamp`).
 
 The public way in is :meth:`WireModel.parse` / :meth:`WireModel.parse_json`, which raise
 :class:`~deltafed.SchemaValidationError` (or :class:`~deltafed.IdentifierError`) naming the
@@ -17,9 +17,10 @@ field and the reason, never a bare pydantic error.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Final, Self
 
 from pydantic import (
     AfterValidator,
@@ -33,12 +34,14 @@ from pydantic import (
     StringConstraints,
 )
 from pydantic import ValidationError as _PydanticValidationError
+from pydantic import WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from deltafed._errors import IdentifierError, SchemaValidationError, SizeLimitError
 
 __all__ = [
     "MAX_DOCUMENT_BYTES",
+    "TIMESTAMP_PATTERN",
     "Code",
     "LongText",
     "Name",
@@ -77,6 +80,20 @@ def _utc(value: datetime) -> datetime:
     return value
 
 
+#: The one spelling of a timestamp on the wire (RFC 3339 ``date-time``, upper-case ``T`` and
+#: ``Z``, 1 to 9 fraction digits, an offset ``Z`` or ``+HH:MM``/``-HH:MM``). The offset is left
+#: optional here only so that a naive time is reported as such (``timezone_aware``).
+_RFC3339: Final = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}"
+    r"(?:\.[0-9]{1,9})?(?:Z|[+-][0-9]{2}:[0-9]{2})?"
+)
+#: The same grammar, offset required, as the JSON Schema ``pattern`` of every timestamp.
+TIMESTAMP_PATTERN: Final = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}"
+    r"(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})$"
+)
+
+
 def _not_a_number(value: Any) -> Any:
     # Pydantic would read a number as epoch seconds; on the wire a timestamp is an RFC 3339
     # string (as its JSON Schema says), and a float must never get in.
@@ -84,11 +101,25 @@ def _not_a_number(value: Any) -> Any:
         raise PydanticCustomError(
             "datetime_type", "a timestamp is an RFC 3339 string, not a number"
         )
+    # Pydantic's own parser is lenient (a space for T, no seconds, "+0800", digits only): a
+    # second implementation would refuse those, so one grammar is enforced here.
+    if isinstance(value, str) and not _RFC3339.fullmatch(value):
+        raise PydanticCustomError(
+            "datetime_parsing",
+            "a timestamp is an RFC 3339 date-time: YYYY-MM-DDTHH:MM:SS, an optional fraction, "
+            "and Z or +HH:MM",
+        )
     return value
 
 
-#: A timezone-aware instant; naive datetimes and numbers are refused.
-Timestamp = Annotated[AwareDatetime, BeforeValidator(_not_a_number), AfterValidator(_utc)]
+#: A timezone-aware instant, written as :data:`TIMESTAMP_PATTERN`; naive datetimes, numbers
+#: and other spellings are refused.
+Timestamp = Annotated[
+    AwareDatetime,
+    BeforeValidator(_not_a_number),
+    AfterValidator(_utc),
+    WithJsonSchema({"type": "string", "format": "date-time", "pattern": TIMESTAMP_PATTERN}),
+]
 
 
 def _loc_to_field(loc: tuple[int | str, ...]) -> str:

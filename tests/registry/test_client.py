@@ -39,6 +39,8 @@ def test_refresh_caches_with_etag(world: Any, httpx_mock: HTTPXMock) -> None:
     first, second = httpx_mock.get_requests()
     assert "If-None-Match" not in first.headers
     assert second.headers["If-None-Match"] == '"v1"'
+    # The registry's media type (protocol §15.1), whatever type the server then sends.
+    assert first.headers["Accept"].startswith("application/deltafed-registry+jws")
 
 
 def test_same_version_again_is_unchanged(world: Any, httpx_mock: HTTPXMock) -> None:

@@ -32,9 +32,9 @@ from pydantic import (
     StrictBool,
     StrictInt,
     StringConstraints,
+    WithJsonSchema,
 )
 from pydantic import ValidationError as _PydanticValidationError
-from pydantic import WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from deltafed._errors import IdentifierError, SchemaValidationError, SizeLimitError

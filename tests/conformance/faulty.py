@@ -12,6 +12,7 @@ import base64
 import binascii
 import dataclasses
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -546,6 +547,103 @@ class LooksUpIllFormedKid(Node):
             raise
 
 
+# --- lax claim readers and a node that reads an unknown path's body ------------------------
+
+
+def _claims_of(raw: bytes) -> dict[str, Any]:
+    try:
+        payload = json.loads(_loose(raw.split(b".")[1]))
+    except (ValueError, IndexError, binascii.Error):
+        return {}
+    return payload if isinstance(payload, dict) else {}
+
+
+def _depth(value: Any) -> int:
+    """Levels of objects and arrays in ``value``, itself included."""
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0
+
+
+class AnyDepth(Lenient):
+    """Sets no nesting limit on body (§2.2)."""
+
+    @staticmethod
+    def lax(raw: bytes, error: DeltafedError) -> bool:
+        return _depth(_claims_of(raw).get("body")) > 32
+
+
+class NullIsAbsent(Lenient):
+    """Reads a claim that is null as if it were absent (§3)."""
+
+    @staticmethod
+    def lax(raw: bytes, error: DeltafedError) -> bool:
+        return any(value is None for value in _claims_of(raw).values())
+
+
+class AnyIat(Lenient):
+    """Takes any integer as iat, a negative one included (§5.1 step 5)."""
+
+    @staticmethod
+    def lax(raw: bytes, error: DeltafedError) -> bool:
+        iat = _claims_of(raw).get("iat")
+        return isinstance(iat, int) and iat < 0
+
+
+_CITY_ISSUER = re.compile(r"[0-9]{4}00/[a-z0-9-]{1,48}(?:/[a-z0-9-]{1,48})?")
+
+
+class AnyDivisionAsRegion(Node):
+    """Takes any division code ending in 00 (a city) as a region: such an iss is then looked up
+    in the registry, which knows no such member (§1)."""
+
+    def verify(self, raw: bytes) -> VerifiedRequest:
+        try:
+            return super().verify(raw)
+        except MalformedMessageError as exc:
+            if exc.field == "iss" and _CITY_ISSUER.fullmatch(str(_claims_of(raw).get("iss"))):
+                raise UnknownMemberError("no such member in the registry") from exc
+            raise
+
+
+def binds_unread_bodies(node: Node) -> Any:
+    """Reads the body posted to a path it does not serve, and binds its problem to it (req the
+    digest of those bytes) instead of answering it unread (§4.2)."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await node(scope, receive, send)
+            return
+        posted: list[bytes] = []
+        more = True
+        while more:  # read the whole body first, whatever the path
+            message = await receive()
+            posted.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        replay = [{"type": "http.request", "body": b"".join(posted), "more_body": False}]
+
+        async def reading() -> Any:
+            return replay.pop() if replay else await receive()
+
+        def transform(
+            status: int, headers: list[tuple[bytes, bytes]], body: bytes
+        ) -> tuple[int, bytes, bytes]:
+            if status != 404:
+                return status, _content_type(headers), body
+            digest = sha256_digest(b"".join(posted))
+            return (
+                status,
+                _content_type(headers),
+                _resigned(node, body, lambda payload: payload.update(req=digest)),
+            )
+
+        await Rewrite(node, transform)(scope, reading, send)
+
+    return app
+
+
 # --- the table --------------------------------------------------------------------------------
 
 
@@ -731,5 +829,35 @@ FAULTY: tuple[Faulty, ...] = (
             adapter_factory=lambda clock: MisMappingShanghai.with_sandbox(clock=clock)[0],
         ),
         frozenset({"DF-MAP-001"}),
+    ),
+    Faulty(
+        "any-division-as-region",
+        "§1 region codes",
+        lambda: AdapterTarget("memory", node_factory=_node(AnyDivisionAsRegion)),
+        frozenset({"DF-NEG-052"}),
+    ),
+    Faulty(
+        "any-depth",
+        "§2.2 nesting limit",
+        lambda: AdapterTarget("memory", node_factory=_node(AnyDepth)),
+        frozenset({"DF-NEG-054"}),
+    ),
+    Faulty(
+        "null-is-absent",
+        "§3 no null claim",
+        lambda: AdapterTarget("memory", node_factory=_node(NullIsAbsent)),
+        frozenset({"DF-NEG-055"}),
+    ),
+    Faulty(
+        "any-iat",
+        "§5.1 step 5 iat range",
+        lambda: AdapterTarget("memory", node_factory=_node(AnyIat)),
+        frozenset({"DF-NEG-056"}),
+    ),
+    Faulty(
+        "binds-unread-bodies",
+        "§4.2 unread body",
+        lambda: AdapterTarget("memory", wrap=binds_unread_bodies),
+        frozenset({"DF-ERR-050"}),
     ),
 )

@@ -79,6 +79,8 @@ NEW_CHECKS = {
     "DF-NEG-024", "DF-NEG-025", "DF-NEG-026", "DF-NEG-027", "DF-NEG-028", "DF-NEG-029",
     "DF-POL-008", "DF-EXC-007", "DF-EXC-008", "DF-EXC-009", "DF-EXC-010", "DF-ERR-006",
     "DF-IDEM-003",
+    # issue 12: a city as region, the depth limit, a null claim, a negative iat, an unread body
+    "DF-NEG-052", "DF-NEG-054", "DF-NEG-055", "DF-NEG-056", "DF-ERR-050",
 }  # fmt: skip
 
 

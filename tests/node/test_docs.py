@@ -30,6 +30,7 @@ def test_examples_run(
     if name == "quickstart.md":
         out = capsys.readouterr().out
         assert "True VALID" in out
+        assert "['birth_date', 'name']" in out
         assert "field_not_allowed" in out
         assert not namespace["thread"].is_alive()
         assert open_files(namespace["workdir"]) == []  # the example closes what it opened

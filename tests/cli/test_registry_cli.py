@@ -140,6 +140,21 @@ def test_operator_workflow(files: Files, capsys: pytest.CaptureFixture[str]) -> 
     with pytest.raises(RollbackError):
         trusted.update_from_file(reg)
 
+    # While the retired key's window is open it is shown as retiring, with its end; after it,
+    # as retired.
+    key_line = f"key {kid}  "
+    status, out, _ = run(capsys, "show", reg2, "--at", "2026-05-31T23:59:59+00:00")
+    assert status == 0
+    line = next(x for x in out.splitlines() if key_line in x)
+    assert "retiring until 2026-06-01T00:00:00+00:00" in line
+    status, out, _ = run(capsys, "show", reg2, "--at", "2026-06-01T00:00:00+00:00")
+    line = next(x for x in out.splitlines() if key_line in x)
+    assert f"{key_line}retired  [" in line
+    assert "retiring" not in out
+    status, _, err = run(capsys, "show", reg2, "--at", "yesterday")
+    assert status == 2
+    assert "RFC 3339" in err
+
 
 def test_anchor_rotation_from_the_command_line(
     files: Files, capsys: pytest.CaptureFixture[str]

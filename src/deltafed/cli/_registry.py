@@ -31,6 +31,7 @@ from deltafed._text import rfc3339_instant
 from deltafed.keys import PrivateKey, PublicKey
 from deltafed.registry import (
     AnchorKeys,
+    MemberKey,
     PostgresRegistryState,
     RegistryBuilder,
     RegistryDocument,
@@ -277,7 +278,17 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     return 0 if state == "valid" or args.allow_expired else 1
 
 
-def _summary(doc: RegistryDocument) -> list[str]:
+def _key_state(key: MemberKey, now: datetime) -> str:
+    # A retired key still verifies what it signed inside its window: while that window is open
+    # it is retiring, not yet retired.
+    if key.state == "retired" and key.not_after is not None and now < key.not_after:
+        return f"retiring until {key.not_after.isoformat()}"
+    if key.compromised_at is not None:
+        return f"{key.state} since {key.compromised_at.isoformat()}"
+    return key.state
+
+
+def _summary(doc: RegistryDocument, now: datetime) -> list[str]:
     lines = [
         f"federation   {doc.federation}",
         f"crypto       {doc.profile.name} ({', '.join(doc.profile.algorithms)})",
@@ -293,8 +304,7 @@ def _summary(doc: RegistryDocument) -> list[str]:
         for key in member.keys:
             end = key.not_after.isoformat() if key.not_after else "open"
             window = f"{key.not_before.isoformat()} .. {end}"
-            extra = f" since {key.compromised_at.isoformat()}" if key.compromised_at else ""
-            lines.append(f"    key {key.kid}  {key.state}{extra}  [{window})")
+            lines.append(f"    key {key.kid}  {_key_state(key, now)}  [{window})")
     lines.append(f"catalogues   {', '.join(c.region for c in doc.catalogues) or '(none)'}")
     lines.append(f"scenarios    {len(doc.scenarios.scenarios)}")
     for scenario in doc.scenarios.scenarios:
@@ -315,7 +325,8 @@ def _cmd_show(args: argparse.Namespace) -> int:
         doc = signed.document()
         status = "NOT VERIFIED (pass --anchor to check the signatures)"
         print(f"signatures   {len(signed.kids)}: {', '.join(signed.kids)}")
-    for line in _summary(doc):
+    now = _time(args.at) if args.at else system_clock()
+    for line in _summary(doc, now):
         print(line)
     print(f"status       {status}")
     return 0
@@ -431,4 +442,10 @@ def register(subparsers: Any) -> None:
     p = sub.add_parser("show", help="print a readable summary of a signed registry")
     p.add_argument("registry")
     p.add_argument("--anchor", help="verify against this pinned anchor first")
+    p.add_argument(
+        "--at",
+        metavar="TIME",
+        help="show key states as of this RFC 3339 time (default: now); a retired key whose "
+        "window is still open shows as 'retiring until ...'",
+    )
     p.set_defaults(func=_cmd_show)

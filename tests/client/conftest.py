@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from tenacity import wait_none
@@ -72,19 +74,84 @@ class World:
         self.peer = Peer(self.fed, self.clock)
         self.audit = self.fed.audit_log(SHANGHAI)
 
-    def client(self, **kw: Any) -> FederationClient:
+    def client(self, member: str = SHANGHAI, **kw: Any) -> FederationClient:
         kw.setdefault("wait", wait_none())
         return FederationClient(
-            SHANGHAI, self.fed.keys[SHANGHAI], self.fed.trusted_registry(), clock=self.clock, **kw
+            member, self.fed.keys[member], self.fed.trusted_registry(), clock=self.clock, **kw
         )
 
-    def async_client(self, **kw: Any) -> AsyncFederationClient:
+    def async_client(self, member: str = SHANGHAI, **kw: Any) -> AsyncFederationClient:
         kw.setdefault("wait", wait_none())
         return AsyncFederationClient(
-            SHANGHAI, self.fed.keys[SHANGHAI], self.fed.trusted_registry(), clock=self.clock, **kw
+            member, self.fed.keys[member], self.fed.trusted_registry(), clock=self.clock, **kw
         )
 
 
 @pytest.fixture
 def world() -> World:
     return World()
+
+
+class Twin:
+    """One of the two clients, driven the same way: each test runs against both twins.
+
+    :meth:`run` builds a client of its kind, calls one method and closes it (for the async
+    twin, inside an event loop of its own); ``transport`` replaces the network.
+    """
+
+    def __init__(self, world: World, kind: str) -> None:
+        self.world = world
+        self.kind = kind
+
+    def run(
+        self,
+        method: str,
+        *args: Any,
+        client: Mapping[str, Any] | None = None,
+        transport: httpx.MockTransport | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        options = dict(client or {})
+        if self.kind == "sync":
+            http = httpx.Client(transport=transport) if transport is not None else None
+            try:
+                with self.world.client(http=http, **options) as sync_client:
+                    return getattr(sync_client, method)(*args, **kwargs)
+            finally:
+                if http is not None:
+                    http.close()
+
+        async def go() -> Any:
+            http = httpx.AsyncClient(transport=transport) if transport is not None else None
+            try:
+                async with self.world.async_client(http=http, **options) as async_client:
+                    result = getattr(async_client, method)(*args, **kwargs)
+                    return await result if inspect.isawaitable(result) else result
+            finally:
+                if http is not None:
+                    await http.aclose()
+
+        return anyio.run(go)
+
+    def new(self, **options: Any) -> Any:
+        """A client of this kind, not used to send (its constructor's checks)."""
+        if self.kind == "sync":
+            return self.world.client(**options)
+        return self.world.async_client(**options)
+
+
+@pytest.fixture(params=["sync", "async"])
+def twin(world: World, request: pytest.FixtureRequest) -> Twin:
+    return Twin(world, request.param)
+
+
+class Recorder:
+    """A transport that records every request and answers none of them with data."""
+
+    def __init__(self) -> None:
+        self.requests: list[httpx.Request] = []
+        self.transport = httpx.MockTransport(self._handle)
+
+    def _handle(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        return httpx.Response(599, text="the recorder answers nothing")

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from deltafed import PeerProblemError, SignatureInvalidError
+from deltafed import DeltafedError, PeerProblemError, SignatureInvalidError
 from deltafed._canonical import canonicalize
 from deltafed.adapters import synthetic_population
 from deltafed.adapters._synthetic import HOUSEHOLD_REGISTRATION, IDENTITY_CARD
@@ -91,47 +91,89 @@ async def test_record_release_with_minimal_fields(
     assert responder.outcome == "ok"
 
 
-@pytest.mark.anyio
-async def test_unauthorized_requester_is_refused(federation: Federation) -> None:
-    async with federation.client(ZHEJIANG) as zhejiang:
-        with pytest.raises(PeerProblemError) as info:
-            await zhejiang.verify_certificate(
-                JIANGSU,
-                scenario=SCENARIO_VERIFY,
-                use_cause="not allowed",
-                holder_code=JS_RESIDENT,
-                holder_type="111",
-                type_code=IDENTITY_CARD.type_code,
-            )
-    assert info.value.problem_code == "not_authorized"
+# What the registry already refuses is refused by the client before sending, with the class
+# whose code the node sends; with screen=False the request travels and the node refuses it with
+# that same code.
+_REFUSED: list[tuple[str, str, str, str, str, str, dict[str, Any]]] = [
+    # (case, requester, provider, operation, target, scenario, body)
+    (
+        "not_authorized",
+        ZHEJIANG,
+        JIANGSU,
+        "certificate.verify",
+        IDENTITY_CARD.type_code,
+        SCENARIO_VERIFY,
+        {
+            "holder_code": JS_RESIDENT,
+            "holder_type": "111",
+            "type_code": IDENTITY_CARD.type_code,
+            "use_cause": "not allowed",
+        },
+    ),
+    (
+        "not_authorized",  # Shanghai is not a provider of the social insurance scenario
+        JIANGSU,
+        SHANGHAI,
+        "record.request",
+        "social_insurance",
+        SCENARIO_SOCIAL,
+        {
+            "record_type": "social_insurance",
+            "subject_code": POPULATION.region("310000").residents[0].resident_id,
+            "subject_type": "111",
+            "fields": ["insured"],
+            "use_cause": "subsidy",
+        },
+    ),
+    (
+        "field_not_allowed",
+        SHANGHAI,
+        JIANGSU,
+        "record.request",
+        HOUSEHOLD_REGISTRATION.code,
+        SCENARIO_HUKOU,
+        {
+            "record_type": HOUSEHOLD_REGISTRATION.code,
+            "subject_code": JS_RESIDENT,
+            "subject_type": "111",
+            "fields": ["registered_division", "household_size"],
+            "use_cause": "Primary school enrolment",
+        },
+    ),
+    (
+        "scenario_unknown",
+        SHANGHAI,
+        JIANGSU,
+        "certificate.verify",
+        IDENTITY_CARD.type_code,
+        "no-such-scenario",
+        {
+            "holder_code": JS_RESIDENT,
+            "holder_type": "111",
+            "type_code": IDENTITY_CARD.type_code,
+            "use_cause": "x",
+        },
+    ),
+]
 
 
 @pytest.mark.anyio
-async def test_third_node_refuses_a_scenario_it_is_not_provider_of(
-    federation: Federation,
+@pytest.mark.parametrize("case", _REFUSED, ids=[f"{c[0]}-{c[1][:2]}-{c[2][:2]}" for c in _REFUSED])
+async def test_what_the_registry_refuses_is_refused_before_sending_with_the_nodes_code(
+    federation: Federation, case: tuple[str, str, str, str, str, str, dict[str, Any]]
 ) -> None:
-    sh_resident = POPULATION.region("310000").residents[0].resident_id
-    async with federation.client(JIANGSU) as jiangsu:
-        with pytest.raises(PeerProblemError) as info:
-            await jiangsu.request_record(
-                SHANGHAI,
-                scenario=SCENARIO_SOCIAL,
-                use_cause="subsidy",
-                record_type="social_insurance",
-                subject_code=sh_resident,
-                subject_type="111",
-                fields=["insured"],
-            )
-    assert info.value.problem_code == "not_authorized"
-
-
-@pytest.mark.anyio
-async def test_field_outside_the_scenario_is_refused(shanghai: AsyncFederationClient) -> None:
-    consent = await consent_for(shanghai, JS_RESIDENT)
-    with pytest.raises(PeerProblemError) as info:
-        await hukou(shanghai, ["registered_division", "household_size"], consent)
-    assert info.value.problem_code == "field_not_allowed"
-    assert "household_size" in info.value.message
+    code, requester, provider, operation, target, scenario, body = case
+    ask = {"operation": operation, "target": target, "scenario": scenario, "body": body}
+    async with federation.client(requester) as client:
+        with pytest.raises(DeltafedError) as local:
+            await client.exchange(provider, **ask)
+        assert local.value.code == code
+        assert "not sent" in local.value.message
+        assert federation.node_audit[provider].size == 0  # type: ignore[attr-defined]
+        answered = await client.exchange(provider, **ask, screen=False)
+    assert not answered.response.ok
+    assert answered.body["code"] == code
+    assert federation.node_audit[provider].entry(0).outcome == code  # type: ignore[attr-defined]
 
 
 @pytest.mark.anyio

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from deltafed import FixedClock
+from deltafed import FixedClock, NotAuthorizedError
 from deltafed.adapters import InMemoryAdapter, synthetic_population
 from deltafed.adapters._synthetic import IDENTITY_CARD
 from deltafed.client import AsyncFederationClient
@@ -254,19 +254,22 @@ async def test_subscriptions_are_listed_and_cancelled(world: World) -> None:
 
 @pytest.mark.anyio
 async def test_a_subscription_outside_the_scenario_is_refused(world: World) -> None:
-    result = await world.sh_client.exchange(
-        JIANGSU,
-        operation="subscription.create",
-        target="household_registration",
-        scenario=SCENARIO_SUBSCRIBE,
-        body={
+    outside = {
+        "operation": "subscription.create",
+        "target": "household_registration",
+        "scenario": SCENARIO_SUBSCRIBE,
+        "body": {
             "subject_type": "111",
             "subject_code": RESIDENT.resident_id,
             "kinds": ["certificate.renewed"],
             "expires_at": (T0 + timedelta(days=30)).isoformat(),
             "use_cause": "x",
         },
-    )
+    }
+    # The client refuses it before sending; sent anyway, the node refuses it with that code.
+    with pytest.raises(NotAuthorizedError):
+        await world.sh_client.exchange(JIANGSU, **outside)
+    result = await world.sh_client.exchange(JIANGSU, **outside, screen=False)
     assert result.body["code"] == "not_authorized"
     too_long = await world.sh_client.exchange(
         JIANGSU,

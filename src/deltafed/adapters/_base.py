@@ -69,7 +69,7 @@ from deltafed._errors import (
 )
 from deltafed.schemas.catalogue import Catalogue, CertificateType, RecordType
 from deltafed.schemas.certificates import CertificateMetadata
-from deltafed.schemas.common import CertificateStatus, HolderType
+from deltafed.schemas.common import CertificateStatus, HolderType, parse_holder_type
 from deltafed.schemas.identifiers import (
     certificate_type_of,
     parse_certificate_id,
@@ -190,12 +190,7 @@ def _check_use_cause(value: object) -> str | None:
 
 def parse_holder_code(holder_code: str, holder_type: HolderType | str) -> str:
     """Validate a holder code as the identifier its holder type says it is."""
-    try:
-        kind = HolderType(holder_type)
-    except ValueError as exc:
-        raise InvalidInputError(
-            f"unknown holder type {holder_type!r}", field="holder_type"
-        ) from exc
+    kind = parse_holder_type(holder_type)
     if kind is HolderType.RESIDENT:
         return parse_resident_id(holder_code)
     return parse_credit_code(holder_code)
@@ -309,7 +304,7 @@ class ProvinceAdapter(abc.ABC):
                 "ask by certificate_id, or by all of holder_code, holder_type and type_code",
                 field="certificate_id",
             )
-        kind = _holder_type(holder_type)
+        kind = parse_holder_type(holder_type)
         code = parse_holder_code(holder_code, kind)
         tcode = parse_certificate_type_code(type_code)
         ctype = self._certificate_type(tcode)
@@ -385,7 +380,7 @@ class ProvinceAdapter(abc.ABC):
         """The ``fields`` of a record about a resident or organisation."""
         context = CallContext(_check_use_cause(use_cause))
         rtype = self._record_type(record_type)
-        kind = _holder_type(subject_type, field_name="subject_type")
+        kind = parse_holder_type(subject_type, field="subject_type")
         if kind not in rtype.subject_types:
             raise InvalidInputError(
                 f"record type {rtype.code} has no subjects of type {kind.value}",
@@ -500,7 +495,7 @@ class ProvinceAdapter(abc.ABC):
         if not isinstance(predicate, Predicate):
             raise InvalidInputError("predicate must be a deltafed.schemas.matching.Predicate")
         rtype = self._record_type(predicate.record_type)
-        kind = _holder_type(subject_type, field_name="subject_type")
+        kind = parse_holder_type(subject_type, field="subject_type")
         if kind not in rtype.subject_types:
             raise InvalidInputError(
                 f"record type {rtype.code} has no subjects of type {kind.value}",
@@ -763,15 +758,6 @@ def _check_reason(value: object) -> str:
     if checked is None:
         raise InvalidInputError("a correction or revocation states its reason", field="reason")
     return checked
-
-
-def _holder_type(value: object, *, field_name: str = "holder_type") -> HolderType:
-    if not isinstance(value, str):
-        raise InvalidInputError(f"unknown holder type {value!r}", field=field_name)
-    try:
-        return HolderType(value)
-    except ValueError as exc:
-        raise InvalidInputError(f"unknown holder type {value!r}", field=field_name) from exc
 
 
 def _check_length(value: str, name: str, label: str) -> None:

@@ -3,14 +3,19 @@
 One exchange:
 
 1. find the provider's member id and endpoint in the verified registry;
-2. build the request claims and sign them once;
-3. POST the signed bytes; on a transport failure or a 409/502/503/504 answer, send the
+2. refuse locally what the registry already shows the provider will refuse - an unknown
+   scenario, a requester, provider region, operation or target the scenario does not name, a
+   field it does not allow - with the error class whose ``code`` the node would send
+   (:class:`~deltafed.ScenarioUnknownError`, :class:`~deltafed.NotAuthorizedError`,
+   :class:`~deltafed.FieldNotAllowedError`): nothing travels;
+3. build the request claims and sign them once;
+4. POST the signed bytes; on a transport failure or a 409/502/503/504 answer, send the
    *same* bytes again (tenacity, bounded attempts, injectable wait). The node answers an identical
    retransmission with the response it already signed, so a retry never acts twice;
-4. verify the response (signature under a registry key of the provider, audience, time
+5. verify the response (signature under a registry key of the provider, audience, time
    window, and binding to exactly the bytes sent);
-5. write the requester's audit entry, when an audit log is given;
-6. return the typed result, or raise.
+6. write the requester's audit entry, when an audit log is given;
+7. return the typed result, or raise.
 
 Errors: transport failures become :class:`~deltafed.TransportError` /
 :class:`~deltafed.PeerTimeoutError`; an answer that is not a verifiable signed response
@@ -46,12 +51,14 @@ from deltafed._errors import (
     InvalidInputError,
     MalformedMessageError,
     PeerTimeoutError,
+    PolicyError,
     SizeLimitError,
     TransportError,
     UnknownMemberError,
 )
 from deltafed.client._consent import issue_consent
 from deltafed.keys import Signer
+from deltafed.policy import PolicyEngine, PolicyRequest
 from deltafed.protocol import (
     OPERATION_PATHS,
     REQUEST_MEDIA_TYPE,
@@ -64,8 +71,9 @@ from deltafed.protocol import (
     sign_request,
 )
 from deltafed.registry import TrustedRegistry
+from deltafed.registry._trusted import check_member_or_region
 from deltafed.schemas._base import WireModel
-from deltafed.schemas.common import HolderType
+from deltafed.schemas.common import HolderType, parse_holder_type
 from deltafed.schemas.identifiers import MemberId, parse_member_id
 from deltafed.schemas.matching import MatchAnswer, MatchQuestion
 from deltafed.schemas.messages import (
@@ -94,6 +102,18 @@ DEFAULT_ATTEMPTS: Final = 3
 
 #: Full jitter: a random wait up to 0.1 s, 0.2 s, 0.4 s... capped at 2 s.
 _DEFAULT_WAIT: Final = wait_random_exponential(multiplier=0.1, max=2.0)
+
+#: The operations a node decides with its policy engine from the registry (protocol §5): the
+#: client runs the same first checks before sending them.
+_SCREENED_OPERATIONS: Final = frozenset(
+    {
+        "certificate.verify",
+        "certificate.release",
+        "record.request",
+        "match.ask",
+        "subscription.create",
+    }
+)
 
 _Result = TypeVar("_Result", VerificationResult, ReleaseResult, RecordResponse, MatchAnswer)
 Wait = Callable[[RetryCallState], float]
@@ -181,11 +201,13 @@ class _Core:
         self.verifier = ProtocolVerifier(
             registry, self.member, clock=clock, replay=None, limits=self.limits
         )
+        self._engines: dict[str, PolicyEngine] = {}
 
     # --- building ------------------------------------------------------------------------
 
     def provider(self, provider: str) -> tuple[MemberId, str]:
         """The member id and endpoint that serve ``provider`` (a member id or a region)."""
+        check_member_or_region(provider, field="provider")
         if "/" in provider:
             member = self.registry.member(provider)
             return member.id, self.registry.endpoint_for(provider)
@@ -202,6 +224,42 @@ class _Core:
             )
         return served[0], endpoint
 
+    def screen(
+        self,
+        provider: MemberId,
+        *,
+        operation: str,
+        target: str,
+        scenario: str,
+        body: Mapping[str, Any],
+    ) -> None:
+        """Refuse what the registry shows ``provider``'s node would refuse, before sending."""
+        if operation not in _SCREENED_OPERATIONS:
+            return
+        engine = self._engines.get(provider.region)
+        if engine is None:
+            engine = PolicyEngine(
+                self.registry, provider_region=provider.region, clock=self.clock, limits=self.limits
+            )
+            self._engines[provider.region] = engine
+        asked = body.get("fields")
+        fields = tuple(asked) if isinstance(asked, list | tuple) else ()
+        request = PolicyRequest(
+            requester=self.member,
+            operation=operation,
+            target=target,
+            scenario=scenario,
+            fields=fields,
+        )
+        try:
+            engine.screen(request)
+        except PolicyError as exc:
+            raise type(exc)(
+                f"not sent to {provider}, whose node would refuse it: {exc.message}",
+                field=exc.field,
+                remediation=exc.remediation,
+            ) from exc
+
     def prepare(
         self,
         provider: str,
@@ -211,8 +269,11 @@ class _Core:
         scenario: str,
         body: Mapping[str, Any],
         consent: bytes | str | None,
+        screen: bool = True,
     ) -> _Prepared:
         audience, endpoint = self.provider(provider)
+        if screen:
+            self.screen(audience, operation=operation, target=target, scenario=scenario, body=body)
         claims = new_request(
             issuer=self.member,
             audience=audience,
@@ -344,7 +405,7 @@ def _match_body(
         if value is not None:
             data[name] = value
     if subject_type is not None:
-        data["subject_type"] = HolderType(subject_type).value
+        data["subject_type"] = parse_holder_type(subject_type, field="subject_type").value
     question = MatchQuestion.parse(data)  # refuse a malformed question before signing it
     return question.asked, question.to_wire()
 
@@ -389,7 +450,7 @@ def _certificate_body(
     if holder_code is not None:
         data["holder_code"] = holder_code
     if holder_type is not None:
-        data["holder_type"] = HolderType(holder_type).value
+        data["holder_type"] = parse_holder_type(holder_type).value
     if type_code is not None:
         data["type_code"] = type_code
     model: type[WireModel] = VerificationRequest
@@ -416,7 +477,7 @@ def _record_body(
     return RecordRequest.parse(
         {
             "record_type": record_type,
-            "subject_type": HolderType(subject_type).value,
+            "subject_type": parse_holder_type(subject_type, field="subject_type").value,
             "subject_code": subject_code,
             "fields": list(fields),
             "use_cause": use_cause,
@@ -558,8 +619,14 @@ class FederationClient(_Api):
         scenario: str,
         body: Mapping[str, Any],
         consent: bytes | str | None = None,
+        screen: bool = True,
     ) -> ExchangeResult:
-        """Send one request and return the verified answer, problems included (not raised)."""
+        """Send one request and return the verified answer, problems included (not raised).
+
+        A request the registry shows the provider will refuse raises the policy error the
+        node would answer with, before anything is sent; ``screen=False`` sends it anyway
+        (to test a node's own refusals).
+        """
         core = self._core
         prepared = core.prepare(
             provider,
@@ -568,6 +635,7 @@ class FederationClient(_Api):
             scenario=scenario,
             body=body,
             consent=consent,
+            screen=screen,
         )
         status, content, content_type, attempts = self._send(prepared)
         response = core.verify(prepared, status, content, content_type)
@@ -806,8 +874,14 @@ class AsyncFederationClient(_Api):
         scenario: str,
         body: Mapping[str, Any],
         consent: bytes | str | None = None,
+        screen: bool = True,
     ) -> ExchangeResult:
-        """Send one request and return the verified answer, problems included (not raised)."""
+        """Send one request and return the verified answer, problems included (not raised).
+
+        A request the registry shows the provider will refuse raises the policy error the
+        node would answer with, before anything is sent; ``screen=False`` sends it anyway
+        (to test a node's own refusals).
+        """
         core = self._core
         prepared = core.prepare(
             provider,
@@ -816,6 +890,7 @@ class AsyncFederationClient(_Api):
             scenario=scenario,
             body=body,
             consent=consent,
+            screen=screen,
         )
         status, content, content_type, attempts = await self._send(prepared)
         response = core.verify(prepared, status, content, content_type)

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from deltafed._errors import InvalidInputError
 from deltafed.keys import Signer
 from deltafed.policy import sign_consent
-from deltafed.schemas.common import HolderType
+from deltafed.schemas.common import HolderType, parse_holder_type
 from deltafed.schemas.consent import Consent
 
 __all__ = ["issue_consent"]
@@ -43,7 +43,7 @@ def issue_consent(
     consent = Consent.parse(
         {
             "id": consent_id if consent_id is not None else "c-" + secrets.token_hex(8),
-            "holder_type": HolderType(holder_type).value,
+            "holder_type": parse_holder_type(holder_type).value,
             "holder_code": holder_code,
             "scenario": scenario,
             "requester": requester,

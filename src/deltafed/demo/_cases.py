@@ -19,7 +19,12 @@ import httpx
 
 from deltafed._canonical import canonicalize
 from deltafed._clock import Clock, FixedClock
-from deltafed._errors import ConfigurationError, PeerProblemError, SignatureInvalidError
+from deltafed._errors import (
+    ConfigurationError,
+    PeerProblemError,
+    PolicyError,
+    SignatureInvalidError,
+)
 from deltafed.adapters import InMemoryAdapter, SandboxTransport, synthetic_population
 from deltafed.adapters._synthetic import (
     BUSINESS_LICENCE,
@@ -322,17 +327,19 @@ def _minimal_release(world: World) -> str:
 
 
 def _refused(code: str, ask: Callable[[], RecordResponse]) -> str:
-    """Expect the record request ``ask`` makes to be refused with ``code``."""
+    """Expect the record request ``ask`` makes to be refused with ``code`` by the requester's
+    client, before sending: the registry it holds already says the provider would refuse it."""
     try:
         record = ask()
     except PeerProblemError as refusal:
-        return _expect(refusal.problem_code == code, f"refused {refusal.problem_code}")
+        return _expect(False, f"sent, then refused {refusal.problem_code}")
+    except PolicyError as refusal:
+        return _expect(refusal.code == code, f"refused {refusal.code}, not sent")
     raise UnexpectedOutcomeError(f"RELEASED {', '.join(sorted(record.fields))}")
 
 
 def _extra_field(world: World) -> str:
     with world.client(SHANGHAI) as shanghai:
-        world.uses.append(Use(SHANGHAI, SCENARIO_SUBSIDY, "record.request", "field_not_allowed"))
         return _refused(
             "field_not_allowed",
             lambda: shanghai.request_record(
@@ -350,7 +357,6 @@ def _extra_field(world: World) -> str:
 
 def _unauthorized(world: World) -> str:
     with world.client(ZHEJIANG) as zhejiang:
-        world.uses.append(Use(ZHEJIANG, SCENARIO_SUBSIDY, "record.request", "not_authorized"))
         return _refused(
             "not_authorized",
             lambda: zhejiang.request_record(

@@ -154,6 +154,31 @@ class PolicyEngine:
         """Permit ``request`` and say what to release, or raise the :class:`PolicyError`
         subclass of the first check that fails (see the module docstring)."""
         now = self.clock()
+        scenario, requester, fields = self._screen(request, now)
+        consent: Consent | None = None
+        # A consent that is carried is checked, required or not (protocol §5.5): what a signed
+        # request holds is evidence in both audit logs, and an unchecked one would look checked.
+        if scenario.consent_required or request.consent is not None:
+            consent = self._consent(scenario, request, requester, fields, now)
+        return Decision(
+            scenario=scenario,
+            requester=requester,
+            operation=request.operation,
+            target=request.target,
+            fields=fields,
+            consent=consent,
+            decided_at=now,
+        )
+
+    def screen(self, request: PolicyRequest) -> UseScenario:
+        """Checks 1 to 3 only (scenario, parties, operation, target, fields): what the registry
+        alone decides, before any consent or data. A requester runs them before sending."""
+        scenario, _, _ = self._screen(request, self.clock())
+        return scenario
+
+    def _screen(
+        self, request: PolicyRequest, now: datetime
+    ) -> tuple[UseScenario, MemberId, tuple[str, ...]]:
         if now.tzinfo is None:
             raise ConfigurationError("the clock must return timezone-aware datetimes")
         scenario = self.registry.scenario(request.scenario)
@@ -180,20 +205,7 @@ class PolicyEngine:
                 field="body.fields",
                 remediation="Ask only for the fields the scenario lists in allowed_fields.",
             )
-        consent: Consent | None = None
-        # A consent that is carried is checked, required or not (protocol §5.5): what a signed
-        # request holds is evidence in both audit logs, and an unchecked one would look checked.
-        if scenario.consent_required or request.consent is not None:
-            consent = self._consent(scenario, request, requester, fields, now)
-        return Decision(
-            scenario=scenario,
-            requester=requester,
-            operation=request.operation,
-            target=request.target,
-            fields=fields,
-            consent=consent,
-            decided_at=now,
-        )
+        return scenario, requester, fields
 
     def _consent(
         self,

@@ -37,6 +37,7 @@ from enum import StrEnum
 
 from deltafed._clock import Clock
 from deltafed._errors import (
+    IdentifierError,
     KeyCompromisedError,
     KeyNotValidError,
     RegistryExpiredError,
@@ -54,6 +55,7 @@ from deltafed.registry._models import AnchorKeys, Member, MemberKey, RegistryDoc
 from deltafed.registry._signing import MAX_REGISTRY_BYTES, parse_signed_registry
 from deltafed.registry._state import RegistryStateStore, payload_digest
 from deltafed.schemas.catalogue import Catalogue, UseScenario
+from deltafed.schemas.identifiers import PROVINCES, parse_member_id
 
 __all__ = ["DEFAULT_GRACE", "RegistryState", "TrustedRegistry"]
 
@@ -388,8 +390,10 @@ class TrustedRegistry:
         """The endpoint serving a member or a region.
 
         A member without its own endpoint is served by its organisation's; a region (a
-        six-digit code) by the single endpoint its members publish.
+        six-digit code) by the single endpoint its members publish. Anything else (a name
+        such as ``"Anhui"``) is an :class:`~deltafed.IdentifierError`.
         """
+        check_member_or_region(member_or_region)
         doc = self.current
         if "/" not in member_or_region:
             endpoints = {
@@ -467,3 +471,22 @@ class TrustedRegistry:
 def _second(moment: datetime) -> datetime:
     """``moment`` truncated to its whole second."""
     return moment.replace(microsecond=0)
+
+
+def check_member_or_region(value: object, *, field: str | None = None) -> None:
+    """Refuse what is neither a province-level region code nor a member id, saying so."""
+    detail = ""
+    if isinstance(value, str) and "/" in value:
+        try:
+            parse_member_id(value)
+            return
+        except IdentifierError as exc:
+            detail = f": {exc.message}"
+    elif isinstance(value, str) and value in PROVINCES:
+        return
+    raise IdentifierError(
+        f"{value!r} is not a region code or member id{detail}",
+        field=field,
+        remediation="Name a province-level division code (340000 for Anhui) or a member id "
+        "REGION/DEPARTMENT[/SYSTEM] as the registry lists it.",
+    )

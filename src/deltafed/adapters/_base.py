@@ -67,9 +67,10 @@ from deltafed._errors import (
     NotSupportedError,
     SizeLimitError,
 )
+from deltafed.schemas._checks import parse_holder_type
 from deltafed.schemas.catalogue import Catalogue, CertificateType, RecordType
 from deltafed.schemas.certificates import CertificateMetadata
-from deltafed.schemas.common import CertificateStatus, HolderType, parse_holder_type
+from deltafed.schemas.common import CertificateStatus, HolderType
 from deltafed.schemas.identifiers import (
     certificate_type_of,
     parse_certificate_id,

@@ -73,7 +73,8 @@ from deltafed.protocol import (
 from deltafed.registry import TrustedRegistry
 from deltafed.registry._trusted import check_member_or_region
 from deltafed.schemas._base import WireModel
-from deltafed.schemas.common import HolderType, parse_holder_type
+from deltafed.schemas._checks import parse_holder_type
+from deltafed.schemas.common import HolderType
 from deltafed.schemas.identifiers import MemberId, parse_member_id
 from deltafed.schemas.matching import MatchAnswer, MatchQuestion
 from deltafed.schemas.messages import (

@@ -9,7 +9,8 @@ from datetime import datetime, timedelta
 from deltafed._errors import InvalidInputError
 from deltafed.keys import Signer
 from deltafed.policy import sign_consent
-from deltafed.schemas.common import HolderType, parse_holder_type
+from deltafed.schemas._checks import parse_holder_type
+from deltafed.schemas.common import HolderType
 from deltafed.schemas.consent import Consent
 
 __all__ = ["issue_consent"]

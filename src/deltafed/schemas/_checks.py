@@ -2,7 +2,9 @@
 
 They raise :class:`pydantic_core.PydanticCustomError` so that, inside a model, the failure is
 reported with the path of the field being validated and becomes a
-:class:`~deltafed.SchemaValidationError` through :meth:`~deltafed.schemas.WireModel.parse`.
+:class:`~deltafed.SchemaValidationError` through :meth:`~deltafed.schemas.WireModel.parse`;
+:func:`parse_holder_type`, for arguments outside a model, raises an
+:class:`~deltafed.InvalidInputError` itself.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 
+from deltafed._errors import InvalidInputError
+from deltafed.schemas.common import HolderType
 from deltafed.schemas.identifiers import _check_holder_code
 
 __all__ = [
@@ -31,6 +35,7 @@ __all__ = [
     "holder_code_after_type",
     "no_duplicates",
     "not_empty",
+    "parse_holder_type",
 ]
 
 _T = TypeVar("_T", bound=Hashable)
@@ -109,3 +114,21 @@ IsoDate = Annotated[
     PlainSerializer(lambda d: d.isoformat(), return_type=str),
     WithJsonSchema({"type": "string", "format": "date", "maxLength": 10}),
 ]
+
+
+def parse_holder_type(value: object, *, field: str = "holder_type") -> HolderType:
+    """``value`` as a :class:`HolderType`; anything else (``111`` as an int, ``"112"``) is an
+    :class:`~deltafed.InvalidInputError` naming ``field``."""
+    if isinstance(value, HolderType):
+        return value
+    if isinstance(value, str):
+        try:
+            return HolderType(value)
+        except ValueError:
+            pass
+    known = ", ".join(repr(t.value) for t in HolderType)
+    raise InvalidInputError(
+        f"unknown holder type {value!r}: give one of {known} (a string)",
+        field=field,
+        remediation="Pass HolderType.RESIDENT or HolderType.ORGANISATION, or their string codes.",
+    )

@@ -7,17 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import StringConstraints
 
-from deltafed._errors import InvalidInputError
-
-__all__ = [
-    "CertificateStatus",
-    "Digest",
-    "HolderType",
-    "Operation",
-    "RequestId",
-    "SubjectRef",
-    "parse_holder_type",
-]
+__all__ = ["CertificateStatus", "Digest", "HolderType", "Operation", "RequestId", "SubjectRef"]
 
 #: What a request asks a node to do.
 Operation = Literal[
@@ -41,24 +31,6 @@ class HolderType(StrEnum):
 
     RESIDENT = "111"  #: resident identity number
     ORGANISATION = "001"  #: unified social credit code
-
-
-def parse_holder_type(value: object, *, field: str = "holder_type") -> HolderType:
-    """``value`` as a :class:`HolderType`; anything else (``111`` as an int, ``"112"``) is an
-    :class:`~deltafed.InvalidInputError` naming ``field``."""
-    if isinstance(value, HolderType):
-        return value
-    if isinstance(value, str):
-        try:
-            return HolderType(value)
-        except ValueError:
-            pass
-    known = ", ".join(repr(t.value) for t in HolderType)
-    raise InvalidInputError(
-        f"unknown holder type {value!r}: give one of {known} (a string)",
-        field=field,
-        remediation="Pass HolderType.RESIDENT or HolderType.ORGANISATION, or their string codes.",
-    )
 
 
 class CertificateStatus(StrEnum):

@@ -22,4 +22,5 @@ def test_audit_benchmark_quick_ends_with_verify_line(
     assert module.main(["--quick", "--dir", str(tmp_path)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert any(re.fullmatch(r"  ratio +\d+\.\d\d", line) for line in lines)
+    assert any(re.match(r"  concurrent ratio +\d+\.\d\d ", line) for line in lines)
     assert re.fullmatch(r"verify 2000 entries: \d+\.\d s", lines[-1])

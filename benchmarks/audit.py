@@ -10,6 +10,11 @@ Run: ``.venv/bin/python benchmarks/audit.py [--quick] [--appends N] [--verify-si
    between waiting callers; each baseline thread has its own connection and commits its own
    rows, one durable transaction each), printed as ``concurrent ratio`` over the better of
    the two baselines, one thread or all (goal: at least 0.8).
+   With a PostgreSQL server at ``--pg`` (default ``$DELTAFED_BENCH_PG`` or
+   ``postgresql://postgres@127.0.0.1:5432/postgres``) the same appends, one thread and
+   ``--threads`` at once, go to ``PostgresAuditStore`` in a database of their own, against raw
+   inserts into the same schema (one transaction per row) in another; both databases are
+   dropped afterwards. Without a server the run says why it skipped them.
 2. *Verification*: a log of ``--verify-size`` entries (default one million) is built through
    the bulk path (entries written exactly as ``record`` writes them, many per transaction,
    ``synchronous=OFF`` - for setup only), one checkpoint is signed, then ``verify_log`` is
@@ -33,6 +38,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from deltafed import FixedClock, PrivateKey
 from deltafed._canonical import canonicalize
@@ -197,6 +203,85 @@ def bench_concurrent_appends(directory: Path, n: int, threads: int) -> tuple[flo
     return audited, baseline
 
 
+def _record_into(log: AuditLog, offset: int) -> Callable[[int], None]:
+    def record(i: int) -> None:
+        log.record(
+            role="responder",
+            counterpart=PEER,
+            operation="record.request",
+            scenario="social-insurance-transfer",
+            subjects=[resident(i)],
+            fields=["name", "insured_months"],
+            outcome="ok",
+            request_id=f"req-{offset + i:08d}",
+            request=REQUEST,
+            response=RESPONSE,
+        )
+
+    return record
+
+
+def bench_pg_appends(admin_url: str, n: int, threads: int) -> dict[str, float] | str:
+    """PostgreSQL appends against raw inserts, or the reason they were skipped."""
+    try:
+        import psycopg
+
+        from deltafed.audit import PostgresAuditStore
+    except ImportError as e:
+        return f"psycopg is not installed ({e}); pip install -e '.[postgres]'"
+    try:
+        admin = psycopg.connect(admin_url, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as e:
+        return f"no PostgreSQL server answers at {admin_url}: {' '.join(str(e).split())[:160]}"
+    suffix = os.urandom(6).hex()
+    names = [f"deltafed_bench_{suffix}_log", f"deltafed_bench_{suffix}_base"]
+    base_url = admin_url.rpartition("/")[0]
+    result: dict[str, float] = {}
+    try:
+        for name in names:
+            admin.execute(f'CREATE DATABASE "{name}"')
+        key = PrivateKey.from_seed(b"\x0a" * 32)
+        clock = FixedClock(datetime(2026, 5, 1, tzinfo=UTC))
+        store = PostgresAuditStore(f"{base_url}/{names[0]}", pool_size=threads + 1)
+        try:
+            log = AuditLog(store, node=NODE, signer=key, subject_key=SUBJECT_KEY, clock=clock)
+            result["record"] = _in_threads(1, n, _record_into(log, 0))
+            result["record_concurrent"] = _in_threads(threads, n, _record_into(log, n))
+        finally:
+            store.close()
+        PostgresAuditStore(f"{base_url}/{names[1]}").close()  # the same schema, migrated
+        local = threading.local()
+        opened: list[Any] = []
+        opened_lock = threading.Lock()
+        entry = b"x" * 700
+        fake_hash = b"\x00" * 32
+
+        def insert(i: int) -> None:
+            conn = getattr(local, "conn", None)
+            if conn is None:
+                conn = psycopg.connect(f"{base_url}/{names[1]}", autocommit=True)
+                local.conn = conn
+                with opened_lock:
+                    opened.append(conn)
+            with conn.transaction():
+                conn.execute(
+                    "INSERT INTO audit_entries VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                    (i, f"2026-05-01T00:00:{i:09d}Z", PEER, "s", entry, REQUEST, RESPONSE),
+                )
+                conn.execute("INSERT INTO audit_subjects VALUES (%s, %s)", (f"ref-{i}", i))
+                conn.execute("INSERT INTO audit_nodes VALUES (0, %s, %s)", (i, fake_hash))
+
+        result["baseline"] = _in_threads(1, n, insert)
+        result["baseline_concurrent"] = _in_threads(threads, n, lambda i: insert(n + i))
+        for conn in opened:
+            conn.close()
+    finally:
+        for name in names:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+    return result
+
+
 def build_log(path: Path, n: int, key: PrivateKey) -> None:
     """Write ``n`` entries exactly as ``AuditLog.record`` would, many per transaction."""
     store = SqliteAuditStore(path, durable=False)
@@ -308,6 +393,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--appends", type=int, default=2000)
     parser.add_argument("--threads", type=int, default=8, help="concurrent appenders")
+    parser.add_argument(
+        "--pg",
+        default=os.environ.get(
+            "DELTAFED_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres"
+        ),
+        help="a PostgreSQL server's admin URL ('none' to skip)",
+    )
     parser.add_argument("--verify-size", type=int, default=1_000_000)
     parser.add_argument("--dir", type=Path, default=None, help="where to put the databases")
     parser.add_argument("--quick", action="store_true", help="50 appends, a 2000-entry log")
@@ -334,6 +426,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  baseline inserts    {concurrent_base:10.0f} /s")
         print(f"  concurrent ratio    {concurrent / best_base:10.2f}  (over the better baseline")
         print("                                  of one thread and of all; goal >= 0.8)")
+        pg = (
+            "--pg none"
+            if args.pg == "none"
+            else bench_pg_appends(args.pg, args.appends, args.threads)
+        )
+        if isinstance(pg, str):
+            print(f"postgres appends: skipped ({pg})")
+        else:
+            print(f"postgres appends (PostgresAuditStore), {args.appends} entries:")
+            print(f"  AuditLog.record     {pg['record']:10.0f} /s")
+            print(f"  baseline inserts    {pg['baseline']:10.0f} /s")
+            print(f"  postgres ratio      {pg['record'] / pg['baseline']:10.2f}")
+            print(f"  {args.threads} threads: record {pg['record_concurrent']:.0f} /s, ", end="")
+            print(f"baseline {pg['baseline_concurrent']:.0f} /s")
+            best = max(pg["baseline"], pg["baseline_concurrent"])
+            print(f"  postgres concurrent ratio {pg['record_concurrent'] / best:4.2f}")
         r = bench_verify(directory, args.verify_size)
         print(f"verify a log of {args.verify_size} entries ({r['file_mb']:.0f} MB):")
         print(f"  bulk build (setup)  {r['build_s']:10.1f} s")

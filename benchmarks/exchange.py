@@ -20,7 +20,9 @@ baseline at 1 in flight).
 
 The audit log is SQLite with ``synchronous=FULL`` (``--audit durable``, the default and the
 production setting: one fsync per answer), ``synchronous=OFF`` (``--audit os``), or in memory
-(``--audit memory``). Run: ``.venv/bin/python benchmarks/exchange.py [--quick]``.
+(``--audit memory``), or ``PostgresAuditStore`` (``--audit postgres``: a database of its own
+on the server at ``--pg``, dropped afterwards; the run says why it stops when no server
+answers). Run: ``.venv/bin/python benchmarks/exchange.py [--quick]``.
 """
 
 from __future__ import annotations
@@ -106,6 +108,10 @@ def _node_process(
     key = fed.keys[JIANGSU]
     if audit_mode == "memory":
         store: Any = MemoryAuditStore()
+    elif audit_mode.startswith("postgresql://"):
+        from deltafed.audit import PostgresAuditStore
+
+        store = PostgresAuditStore(audit_mode, pool_size=8)
     else:
         store = SqliteAuditStore(Path(workdir) / "audit.db", durable=audit_mode == "durable")
     audit = AuditLog(
@@ -220,6 +226,29 @@ def _answer() -> bytes:
     ).encode()
 
 
+def _create_database(admin_url: str) -> tuple[str, str]:
+    """A fresh database for the audit log: its name and URL, or the run stops saying why."""
+    try:
+        import psycopg
+    except ImportError as e:
+        raise SystemExit(f"--audit postgres skipped: psycopg is not installed ({e})") from e
+    name = f"deltafed_bench_{os.urandom(6).hex()}"
+    try:
+        with psycopg.connect(admin_url, autocommit=True, connect_timeout=3) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError as e:
+        reason = " ".join(str(e).split())[:160]
+        raise SystemExit(f"--audit postgres skipped: no server at {admin_url}: {reason}") from e
+    return name, f"{admin_url.rpartition('/')[0]}/{name}"
+
+
+def _drop_database(admin_url: str, name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 Runs = dict[int, list[tuple[float, list[float]]]]
 
 
@@ -230,12 +259,26 @@ def main(argv: list[str] | None = None) -> int:
         "--concurrency", type=_levels, default=[1, 2, 4, 8, 16], help="e.g. 1,2,4,8,16"
     )
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--audit", choices=["durable", "os", "memory"], default="durable")
+    parser.add_argument(
+        "--audit", choices=["durable", "os", "memory", "postgres"], default="durable"
+    )
+    parser.add_argument(
+        "--pg",
+        default=os.environ.get(
+            "DELTAFED_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres"
+        ),
+        help="the PostgreSQL server's admin URL for --audit postgres",
+    )
     parser.add_argument("--quick", action="store_true", help="levels 1 and 4, few requests")
     args = parser.parse_args(argv)
     if args.quick:
         args.requests, args.rounds, args.concurrency = 40, 1, [1, 4]
     levels: list[int] = sorted(set(args.concurrency))
+    audit_mode = args.audit
+    pg_database = None
+    if args.audit == "postgres":
+        pg_database = _create_database(args.pg)
+        audit_mode = pg_database[1]
 
     ctx = multiprocessing.get_context("fork")
     node_sock, node_url = _listen()
@@ -252,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
         processes = [
             ctx.Process(
                 target=_node_process,
-                args=(node_sock, fed, args.audit, workdir, node_ready),
+                args=(node_sock, fed, audit_mode, workdir, node_ready),
                 daemon=True,
             ),
             ctx.Process(
@@ -276,6 +319,8 @@ def main(argv: list[str] | None = None) -> int:
             for process in processes:
                 process.terminate()
                 process.join(10)
+            if pg_database is not None:
+                _drop_database(args.pg, pg_database[0])
     elapsed = time.perf_counter() - began
 
     def rate(runs: list[tuple[float, list[float]]]) -> float:

@@ -19,9 +19,15 @@ from deltafed._canonical import canonicalize, encode_checked
 from deltafed._errors import DeltafedError
 from deltafed._profile import GM, INTERNATIONAL
 from deltafed.keys import PrivateKey, b64url_decode, b64url_encode
-from deltafed.node import METADATA_PATH, METADATA_TYP, METADATA_TYPE, OPERATION_PATHS
+from deltafed.node import METADATA_PATH, METADATA_TYP, OPERATION_PATHS
 from deltafed.policy import CONSENT_TYP
-from deltafed.protocol import PROBLEM_CODES, RESPONSE_TYP, ProtocolVerifier, new_jti
+from deltafed.protocol import (
+    METADATA_MEDIA_TYPE,
+    PROBLEM_CODES,
+    RESPONSE_TYP,
+    ProtocolVerifier,
+    new_jti,
+)
 from deltafed.schemas.common import CertificateStatus
 from deltafed.schemas.messages import RecordResponse, ReleaseResult, VerificationResult
 from deltafed.schemas.problem import Problem
@@ -148,8 +154,8 @@ async def _metadata_document(session: Session) -> tuple[Reply, dict[str, Any]]:
 async def disc_metadata_signed(session: Session) -> None:
     reply, payload = await _metadata_document(session)
     _fail(
-        reply.content_type != METADATA_TYPE,
-        f"metadata Content-Type is {reply.content_type!r}, not {METADATA_TYPE}",
+        reply.content_type != METADATA_MEDIA_TYPE,
+        f"metadata Content-Type is {reply.content_type!r}, not {METADATA_MEDIA_TYPE}",
     )
     _fail(payload.get("iss") != session.node, f"metadata iss is {payload.get('iss')!r}")
 

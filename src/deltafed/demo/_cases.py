@@ -52,8 +52,8 @@ from deltafed.demo._files import (
 )
 from deltafed.events import ChangePublisher, EventStore, Inbox, Outbox
 from deltafed.keys import PrivateKey, b64url_decode, b64url_encode
-from deltafed.node import OPERATION_PATHS, REQUEST_TYPE, Node
-from deltafed.protocol import ProtocolVerifier, new_request, sign_request
+from deltafed.node import OPERATION_PATHS, Node
+from deltafed.protocol import REQUEST_MEDIA_TYPE, ProtocolVerifier, new_request, sign_request
 from deltafed.registry import TrustedRegistry
 from deltafed.schemas.common import CertificateStatus
 from deltafed.schemas.events import ChangeEvent
@@ -401,7 +401,7 @@ def _tampered_request(world: World) -> str:
     tampered = _rewrite(signed, swap_holder)
     url = world.registry.endpoint_for(JIANGSU) + OPERATION_PATHS["certificate.verify"]
     with httpx.Client(timeout=10.0) as http:
-        answer = http.post(url, content=tampered, headers={"content-type": REQUEST_TYPE})
+        answer = http.post(url, content=tampered, headers={"content-type": REQUEST_MEDIA_TYPE})
     verified = ProtocolVerifier(
         world.registry, SHANGHAI, clock=world.clock, replay=None
     ).verify_response(answer.content, request_raw=tampered)

@@ -11,11 +11,8 @@ from deltafed.node._factory import CONFIG_ENV, app_from_environment
 from deltafed.node._http import (
     API_PREFIX,
     METADATA_PATH,
-    METADATA_TYPE,
     OPERATION_PATHS,
     PROTOCOL_VERSIONS,
-    REQUEST_TYPE,
-    RESPONSE_TYPE,
     Answer,
 )
 from deltafed.node._local import (
@@ -62,12 +59,9 @@ __all__ = [
     "JIANGSU",
     "METADATA_PATH",
     "METADATA_TYP",
-    "METADATA_TYPE",
     "METRICS_PATH",
     "OPERATION_PATHS",
     "PROTOCOL_VERSIONS",
-    "REQUEST_TYPE",
-    "RESPONSE_TYPE",
     "SCENARIO_COUNT",
     "SCENARIO_HUKOU",
     "SCENARIO_MATCH",

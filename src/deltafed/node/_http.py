@@ -29,14 +29,14 @@ __all__ = [
     "API_PREFIX",
     "HEALTH_PATH",
     "JSON_TYPE",
+    "METADATA_MEDIA_TYPE",
     "METADATA_PATH",
-    "METADATA_TYPE",
     "OPENAPI_PATH",
     "OPERATION_PATHS",
     "PATH_OPERATIONS",
     "PROTOCOL_VERSIONS",
-    "REQUEST_TYPE",
-    "RESPONSE_TYPE",
+    "REQUEST_MEDIA_TYPE",
+    "RESPONSE_MEDIA_TYPE",
     "Answer",
     "Receive",
     "Scope",
@@ -50,11 +50,6 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
-# The binding's names live in deltafed.protocol (shared with the client); the node's names for
-# them stay importable from here and from deltafed.node.
-REQUEST_TYPE: Final = REQUEST_MEDIA_TYPE
-RESPONSE_TYPE: Final = RESPONSE_MEDIA_TYPE
-METADATA_TYPE: Final = METADATA_MEDIA_TYPE
 JSON_TYPE: Final = "application/json"
 
 

@@ -54,14 +54,14 @@ from deltafed.matching import Matcher, RateLimiter
 from deltafed.node._http import (
     HEALTH_PATH,
     JSON_TYPE,
+    METADATA_MEDIA_TYPE,
     METADATA_PATH,
-    METADATA_TYPE,
     OPENAPI_PATH,
     OPERATION_PATHS,
     PATH_OPERATIONS,
     PROTOCOL_VERSIONS,
-    REQUEST_TYPE,
-    RESPONSE_TYPE,
+    REQUEST_MEDIA_TYPE,
+    RESPONSE_MEDIA_TYPE,
     Answer,
     Receive,
     Scope,
@@ -387,7 +387,7 @@ class Node:
             if method not in ("GET", "HEAD"):
                 return self._method_not_allowed("GET")
             if path == METADATA_PATH:
-                return Answer(200, METADATA_TYPE, self.metadata())
+                return Answer(200, METADATA_MEDIA_TYPE, self.metadata())
             if path == HEALTH_PATH:
                 await self.probe_platform()
                 return self.health()
@@ -439,11 +439,11 @@ class Node:
         if operation is None:
             # Not an endpoint: the body is not read as a request (§4.2), req is the empty digest.
             return self._refuse(b"", NotFoundError(f"no endpoint at {path[:200]}"))
-        if media_type(content_type) != REQUEST_TYPE:
+        if media_type(content_type) != REQUEST_MEDIA_TYPE:
             return self._refuse(
                 body,
                 MalformedMessageError(
-                    f"the request media type must be {REQUEST_TYPE}", field="content-type"
+                    f"the request media type must be {REQUEST_MEDIA_TYPE}", field="content-type"
                 ),
             )
         try:
@@ -549,12 +549,12 @@ class Node:
                     lifetime=self.response_lifetime,
                 )
             )
-            return Answer(problem.status, RESPONSE_TYPE, withheld)
+            return Answer(problem.status, RESPONSE_MEDIA_TYPE, withheld)
         if problem is not None and problem.code in TRANSIENT_CODES:
             self._forget(request)
         else:
             self._remember(request, response)
-        return Answer(200 if problem is None else problem.status, RESPONSE_TYPE, response)
+        return Answer(200 if problem is None else problem.status, RESPONSE_MEDIA_TYPE, response)
 
     def _forget(self, request: VerifiedRequest) -> None:
         try:
@@ -815,7 +815,7 @@ class Node:
             _log.info("refusing a request: %r", exc)
         problem = Problem.from_error(exc)
         _set_outcome(problem.code)
-        return Answer(problem.status, RESPONSE_TYPE, self._problem_bytes(raw, problem))
+        return Answer(problem.status, RESPONSE_MEDIA_TYPE, self._problem_bytes(raw, problem))
 
     def _problem_bytes(self, raw: bytes, problem: Problem) -> bytes:
         try:
@@ -841,7 +841,10 @@ class Node:
             MethodNotAllowedError(f"method not allowed here; use {allowed}", field="method")
         )
         return Answer(
-            405, RESPONSE_TYPE, self._problem_bytes(b"", problem), headers=(("allow", allowed),)
+            405,
+            RESPONSE_MEDIA_TYPE,
+            self._problem_bytes(b"", problem),
+            headers=(("allow", allowed),),
         )
 
     def _stored(self, response: bytes) -> Answer:
@@ -858,7 +861,7 @@ class Node:
         if trace is not None:
             trace.replayed = True
         _set_outcome(outcome)
-        return Answer(status, RESPONSE_TYPE, response)
+        return Answer(status, RESPONSE_MEDIA_TYPE, response)
 
     def metadata(self) -> bytes:
         """The signed node metadata: who I am, my keys, what I offer, protocol versions."""

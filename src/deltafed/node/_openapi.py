@@ -15,12 +15,12 @@ from pydantic import BaseModel, ConfigDict
 from deltafed.node._http import (
     HEALTH_PATH,
     JSON_TYPE,
+    METADATA_MEDIA_TYPE,
     METADATA_PATH,
-    METADATA_TYPE,
     OPENAPI_PATH,
     OPERATION_PATHS,
-    REQUEST_TYPE,
-    RESPONSE_TYPE,
+    REQUEST_MEDIA_TYPE,
+    RESPONSE_MEDIA_TYPE,
 )
 from deltafed.protocol import RequestClaims, ResponseClaims
 from deltafed.schemas.concerns import Concern, ConcernHistory, EscalationList, HistoryQuery
@@ -152,7 +152,7 @@ def _exchange(operation: str) -> dict[str, Any]:
         {"claims": ref, "body": {"$ref": _REF.format(model="Problem")}},
     )
     responses: dict[str, Any] = {"200": {"description": "Answered", "content": {}}}
-    responses["200"]["content"][RESPONSE_TYPE] = response
+    responses["200"]["content"][RESPONSE_MEDIA_TYPE] = response
     for status, why in (
         ("400", "Malformed or invalid request"),
         ("401", "Signature, key, audience or time window refused"),
@@ -165,7 +165,7 @@ def _exchange(operation: str) -> dict[str, Any]:
         ("503", "The province platform is unavailable; retry the identical request"),
         ("504", "The province platform timed out; retry the identical request"),
     ):
-        responses[status] = {"description": why, "content": {RESPONSE_TYPE: problem}}
+        responses[status] = {"description": why, "content": {RESPONSE_MEDIA_TYPE: problem}}
     return {
         "post": {
             "operationId": operation.replace(".", "_"),
@@ -173,7 +173,7 @@ def _exchange(operation: str) -> dict[str, Any]:
             "requestBody": {
                 "required": True,
                 "content": {
-                    REQUEST_TYPE: _jws(
+                    REQUEST_MEDIA_TYPE: _jws(
                         f"A signed request (compact JWS) with op {operation}.",
                         {
                             "claims": {"$ref": _REF.format(model="RequestClaims")},
@@ -197,7 +197,7 @@ def _document(member: str) -> dict[str, Any]:
             "responses": {
                 "200": {
                     "description": "A compact JWS of typ deltafed-metadata+jws",
-                    "content": {METADATA_TYPE: {"schema": {"type": "string"}}},
+                    "content": {METADATA_MEDIA_TYPE: {"schema": {"type": "string"}}},
                 }
             },
         }

@@ -40,8 +40,8 @@ from deltafed.audit._store import (
 )
 from deltafed.audit._verify import (
     GENESIS_HASH,
-    Problem,
-    ProblemKind,
+    IntegrityFailure,
+    IntegrityFailureKind,
     VerificationReport,
     verify_log,
 )
@@ -57,10 +57,10 @@ __all__ = [
     "Checkpoint",
     "ConsistencyProof",
     "InclusionProof",
+    "IntegrityFailure",
+    "IntegrityFailureKind",
     "MemoryAuditStore",
     "PostgresAuditStore",
-    "Problem",
-    "ProblemKind",
     "SqliteAuditStore",
     "StoredRecord",
     "VerificationReport",

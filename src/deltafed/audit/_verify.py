@@ -24,7 +24,13 @@ from deltafed.audit._merkle import Frontier, leaf_hash
 from deltafed.audit._store import AuditStore
 from deltafed.keys import KeyResolver
 
-__all__ = ["GENESIS_HASH", "Problem", "ProblemKind", "VerificationReport", "verify_log"]
+__all__ = [
+    "GENESIS_HASH",
+    "IntegrityFailure",
+    "IntegrityFailureKind",
+    "VerificationReport",
+    "verify_log",
+]
 
 #: ``prev_hash`` of the first entry.
 GENESIS_HASH = "sha-256:" + "0" * 64
@@ -35,7 +41,7 @@ def genesis_hash(crypto: CryptoProfile = INTERNATIONAL) -> str:
     return f"{crypto.digest_name}:" + "0" * 64
 
 
-ProblemKind = Literal[
+IntegrityFailureKind = Literal[
     "modified",
     "deleted",
     "reordered",
@@ -50,11 +56,11 @@ ProblemKind = Literal[
 
 
 @dataclass(frozen=True, slots=True)
-class Problem:
+class IntegrityFailure:
     """One integrity failure. ``position`` is the seq of the first entry it concerns."""
 
     position: int | None
-    kind: ProblemKind
+    kind: IntegrityFailureKind
     detail: str
 
     def __str__(self) -> str:
@@ -79,7 +85,7 @@ class VerificationReport:
     signatures_checked: bool
     #: Entries ``[0, anchored_size)`` match a valid signed checkpoint.
     anchored_size: int
-    problems: tuple[Problem, ...] = field(default=())
+    problems: tuple[IntegrityFailure, ...] = field(default=())
     #: The crypto profile the log was checked with (the hash of ``root``).
     crypto: CryptoProfile = INTERNATIONAL
 
@@ -93,7 +99,7 @@ class VerificationReport:
         return not self.problems
 
     @property
-    def first(self) -> Problem | None:
+    def first(self) -> IntegrityFailure | None:
         return self.problems[0] if self.problems else None
 
     def raise_for_problems(self) -> None:
@@ -111,12 +117,12 @@ def at_key(when: datetime) -> str:
 
 class _Collector:
     def __init__(self, limit: int) -> None:
-        self.items: list[Problem] = []
+        self.items: list[IntegrityFailure] = []
         self.limit = limit
 
-    def add(self, position: int | None, kind: ProblemKind, detail: str) -> None:
+    def add(self, position: int | None, kind: IntegrityFailureKind, detail: str) -> None:
         if len(self.items) < self.limit:
-            self.items.append(Problem(position, kind, detail))
+            self.items.append(IntegrityFailure(position, kind, detail))
 
 
 def _load_checkpoints(
@@ -141,7 +147,7 @@ def _load_checkpoints(
 
 def _entry_checks(
     d: Any, stored_seq: int, node: str, request: bytes, response: bytes, crypto: CryptoProfile
-) -> tuple[ProblemKind, str] | None:
+) -> tuple[IntegrityFailureKind, str] | None:
     if not isinstance(d, dict):
         return "modified", "entry is not a JSON object"
     seq = d.get("seq")
@@ -251,7 +257,7 @@ def verify_log(
     for r in store.read():
         reported = False
 
-        def flag(kind: ProblemKind, detail: str, at: int = r.seq) -> None:
+        def flag(kind: IntegrityFailureKind, detail: str, at: int = r.seq) -> None:
             nonlocal reported
             if not reported:
                 problems.add(at, kind, detail)

@@ -23,6 +23,7 @@ from deltafed._errors import (
     AdapterUnavailableError,
     ConfigurationError,
 )
+from deltafed._limits import LimitedBody
 
 __all__ = [
     "DEFAULT_MAX_RESPONSE_BYTES",
@@ -160,14 +161,12 @@ class NativeHttp:
         declared = response.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             raise AdapterDataError(f"native response of {declared} bytes exceeds {limit}")
-        chunks: list[bytes] = []
-        size = 0
+        body = LimitedBody(
+            limit, too_large=lambda n: AdapterDataError(f"native response exceeds {n} bytes")
+        )
         async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > limit:
-                raise AdapterDataError(f"native response exceeds {limit} bytes")
-            chunks.append(chunk)
-        return b"".join(chunks)
+            body.add(chunk)
+        return body.bytes()
 
 
 def decode_json_object(body: bytes | str, *, what: str) -> dict[str, Any]:

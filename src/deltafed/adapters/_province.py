@@ -13,7 +13,6 @@ which also returns the sandbox so faults can be switched at runtime.
 from __future__ import annotations
 
 import abc
-import ipaddress
 from collections.abc import Mapping
 from datetime import date, datetime, tzinfo
 from typing import Any, ClassVar, Final, Self
@@ -22,6 +21,7 @@ import httpx
 
 from deltafed._clock import Clock, system_clock
 from deltafed._errors import AdapterDataError, ConfigurationError
+from deltafed._limits import is_loopback_host
 from deltafed.adapters._base import DEFAULT_TIMEOUT, ProvinceAdapter
 from deltafed.adapters._http import HttpSettings, NativeHttp, RetryPolicy
 from deltafed.adapters._sandboxkit import FAULT_NAMES, SandboxTransport
@@ -63,12 +63,7 @@ def native_time(text: str, fmt: str, zone: tzinfo, *, where: str, key: str) -> d
 
 
 def _loopback(url: httpx.URL) -> bool:
-    if url.host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(url.host).is_loopback
-    except ValueError:
-        return False
+    return is_loopback_host(url.host)
 
 
 class HttpProvinceAdapter(ProvinceAdapter):

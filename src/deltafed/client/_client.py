@@ -56,6 +56,7 @@ from deltafed._errors import (
     TransportError,
     UnknownMemberError,
 )
+from deltafed._limits import LimitedBody
 from deltafed.client._consent import issue_consent
 from deltafed.keys import Signer
 from deltafed.policy import PolicyEngine, PolicyRequest
@@ -154,6 +155,10 @@ class _RetryableError(Exception):
         self.status = status
         self.content = content
         self.content_type = ct
+
+
+def _answered_too_much(url: str) -> Callable[[int], DeltafedError]:
+    return lambda limit: SizeLimitError(f"{url} answered more than {limit} bytes")
 
 
 def _media_type(value: str | None) -> str:
@@ -582,18 +587,14 @@ class FederationClient(_Api):
                 content=prepared.raw,
                 headers={"content-type": REQUEST_MEDIA_TYPE, "accept": RESPONSE_MEDIA_TYPE},
             ) as response:
-                chunks: list[bytes] = []
-                size = 0
+                body = LimitedBody(limit, too_large=_answered_too_much(prepared.url))
                 for chunk in response.iter_bytes():
-                    size += len(chunk)
-                    if size > limit:
-                        raise SizeLimitError(f"{prepared.url} answered more than {limit} bytes")
-                    chunks.append(chunk)
+                    body.add(chunk)
                 status = response.status_code
                 content_type = response.headers.get("content-type", "")
         except httpx.TransportError as exc:
             raise _RetryableError(exc, 0, b"", "") from exc
-        content = b"".join(chunks)
+        content = body.bytes()
         self._core.check_status(status, content, content_type)
         return status, content, content_type
 
@@ -837,18 +838,14 @@ class AsyncFederationClient(_Api):
                 content=prepared.raw,
                 headers={"content-type": REQUEST_MEDIA_TYPE, "accept": RESPONSE_MEDIA_TYPE},
             ) as response:
-                chunks: list[bytes] = []
-                size = 0
+                body = LimitedBody(limit, too_large=_answered_too_much(prepared.url))
                 async for chunk in response.aiter_bytes():
-                    size += len(chunk)
-                    if size > limit:
-                        raise SizeLimitError(f"{prepared.url} answered more than {limit} bytes")
-                    chunks.append(chunk)
+                    body.add(chunk)
                 status = response.status_code
                 content_type = response.headers.get("content-type", "")
         except httpx.TransportError as exc:
             raise _RetryableError(exc, 0, b"", "") from exc
-        content = b"".join(chunks)
+        content = body.bytes()
         self._core.check_status(status, content, content_type)
         return status, content, content_type
 

@@ -67,7 +67,6 @@ TLS on the wire.
 from __future__ import annotations
 
 import functools
-import ipaddress
 import os
 import ssl
 import tomllib
@@ -82,6 +81,7 @@ import httpx
 from deltafed import _pg
 from deltafed._clock import Clock, system_clock
 from deltafed._errors import ConfigurationError, InvalidInputError
+from deltafed._limits import is_loopback_host
 from deltafed._text import hex_or_raw_secret
 from deltafed.adapters import ProvinceAdapter, create_adapter
 from deltafed.audit import AuditLog, AuditStore, PostgresAuditStore, SqliteAuditStore
@@ -208,7 +208,7 @@ class NodeConfig:
 
     def check_transport(self, host: str) -> None:
         """Refuse plain HTTP on an address other than loopback, unless explicitly allowed."""
-        if self.tls or self.allow_plain_http or _is_loopback(host):
+        if self.tls or self.allow_plain_http or is_loopback_host(host):
             return
         raise ConfigurationError(
             f"refusing to serve plain HTTP on {host}: released records would cross the "
@@ -371,15 +371,6 @@ def _seconds(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 3600:
         raise ConfigurationError("[state] deliver_every must be 0 to 3600 seconds")
     return float(value)
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def load_config(path: str | os.PathLike[str]) -> NodeConfig:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from deltafed._errors import SizeLimitError
+from deltafed._limits import LimitedBody
 from deltafed.protocol._paths import (
     API_PREFIX,
     HEALTH_PATH,
@@ -69,22 +70,19 @@ async def read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
     Raises :class:`~deltafed.SizeLimitError` as soon as more than ``limit`` bytes arrived;
     what was read is then discarded.
     """
-    chunks: list[bytes] = []
-    size = 0
+    body = LimitedBody(
+        limit, too_large=lambda n: SizeLimitError(f"request body exceeds the limit of {n} bytes")
+    )
     while True:
         message = await receive()
         kind = message.get("type")
         if kind == "http.disconnect":
-            return b"".join(chunks), False
+            return body.bytes(), False
         if kind != "http.request":
             continue
-        chunk = message.get("body", b"") or b""
-        size += len(chunk)
-        if size > limit:
-            raise SizeLimitError(f"request body exceeds the limit of {limit} bytes")
-        chunks.append(chunk)
+        body.add(message.get("body", b"") or b"")
         if not message.get("more_body", False):
-            return b"".join(chunks), True
+            return body.bytes(), True
 
 
 async def send_answer(send: Send, answer: Answer) -> None:

@@ -31,6 +31,7 @@ from deltafed._errors import (
     SizeLimitError,
     TransportError,
 )
+from deltafed._limits import LimitedBody
 from deltafed.registry._publication import peek_version, versioned_url, versions_to_walk
 from deltafed.registry._signing import MAX_REGISTRY_BYTES
 from deltafed.registry._trusted import TrustedRegistry
@@ -125,22 +126,8 @@ class _Fetched:
         self.last_modified = response.headers.get("Last-Modified")
 
 
-class _LimitedBody:
-    """Collects a response body, refusing it once it passes ``limit`` bytes."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.size = 0
-        self.chunks: list[bytes] = []
-
-    def add(self, chunk: bytes) -> None:
-        self.size += len(chunk)
-        if self.size > self.limit:
-            raise SizeLimitError(f"registry exceeds {self.limit} bytes")
-        self.chunks.append(chunk)
-
-    def bytes(self) -> bytes:
-        return b"".join(self.chunks)
+def _registry_too_large(limit: int) -> SizeLimitError:
+    return SizeLimitError(f"registry exceeds {limit} bytes")
 
 
 class RegistryClient(_ClientBase):
@@ -197,7 +184,7 @@ class RegistryClient(_ClientBase):
                 if _check_status(response.status_code, self._trusted, url):
                     return None
                 _check_declared_size(response, self._max_bytes)
-                body = _LimitedBody(self._max_bytes)
+                body = LimitedBody(self._max_bytes, too_large=_registry_too_large)
                 for chunk in response.iter_bytes():
                     body.add(chunk)
                 return _Fetched(response, body.bytes())
@@ -270,7 +257,7 @@ class AsyncRegistryClient(_ClientBase):
                 if _check_status(response.status_code, self._trusted, url):
                     return None
                 _check_declared_size(response, self._max_bytes)
-                body = _LimitedBody(self._max_bytes)
+                body = LimitedBody(self._max_bytes, too_large=_registry_too_large)
                 async for chunk in response.aiter_bytes():
                     body.add(chunk)
                 return _Fetched(response, body.bytes())

@@ -131,10 +131,6 @@ class Sm2PublicNative:
         except exceptions.InvalidSignature as exc:
             raise SignatureInvalidError("signature does not verify") from exc
 
-    def point_bytes(self) -> bytes:
-        """``x || y``, 32 bytes each."""
-        return self.x.to_bytes(32, "big") + self.y.to_bytes(32, "big")
-
     def to_pem(self) -> bytes:
         _, _, serialization, _ = _load()
         data: bytes = self._key.public_bytes(

@@ -6,10 +6,11 @@ Every check that depends on the time takes a ``now`` argument or a :data:`Clock`
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-__all__ = ["Clock", "FixedClock", "system_clock"]
+__all__ = ["Clock", "FixedClock", "SimulatedClock", "system_clock"]
 
 Clock = Callable[[], datetime]
 
@@ -36,6 +37,24 @@ class FixedClock:
         self._now = when
 
     def advance(self, seconds: float) -> None:
-        from datetime import timedelta
-
         self._now = self._now + timedelta(seconds=seconds)
+
+
+class SimulatedClock:
+    """A clock that starts at ``start`` and runs at the real pace from there.
+
+    For a self-contained federation (the in-process conformance target, tests with servers)
+    whose outcome must not depend on the year it runs in: the working-day calendar knows only
+    the years it ships (:mod:`deltafed._workdays`), so such a run is placed at a date it knows
+    while expiries, leases and timeouts still see time pass. Never for a node that talks to
+    the real world: its peers check times against their own clocks.
+    """
+
+    def __init__(self, start: datetime) -> None:
+        if start.tzinfo is None:
+            raise ValueError("SimulatedClock needs a timezone-aware datetime")
+        self.start = start.astimezone(UTC)
+        self._origin = time.monotonic()
+
+    def __call__(self) -> datetime:
+        return self.start + timedelta(seconds=time.monotonic() - self._origin)

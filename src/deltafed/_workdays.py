@@ -131,8 +131,9 @@ class WorkdayCalendar:
                 f"(it knows {', '.join(map(str, self.years)) or 'no year'})",
                 field="date",
                 remediation=(
-                    "Upgrade deltafed, or add that year's State Council holiday notice to the "
-                    "calendar, before counting deadlines in it."
+                    f"Update deltafed's working-day calendar data: upgrade to a release that "
+                    f"ships the {day.year} schedule, or add that year's State Council holiday "
+                    "notice to deltafed._workdays.SCHEDULES, before counting deadlines in it."
                 ),
             )
         return found

@@ -225,7 +225,7 @@ async def test_a_deadline_in_an_unknown_year_is_refused_not_guessed(
     assert caught.value.problem_code == "internal_error"
     assert world.service.list_concerns() == []
     assert "no schedule for 2027" in caplog.text  # the operator is told why
-    assert "no schedule for 2027" in caplog.text  # the operator is told why
+    assert "Update deltafed's working-day calendar data" in caplog.text  # and what to do
 
 
 def test_metadata_offers_the_concern_operations_only_with_a_service(world: World) -> None:

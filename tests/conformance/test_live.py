@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from deltafed._clock import system_clock
+from deltafed._clock import SimulatedClock
 from deltafed.adapters.jiangsu import JiangsuAdapter
 from deltafed.node import LoopbackServer
 from deltafed_conformance import FederationFixture, LiveTarget, Status, run
 from deltafed_conformance._checks import ALL_CHECKS
 from deltafed_conformance._profile import Profile, identity_cards
-from deltafed_conformance._targets import profile_to_mapping
+from deltafed_conformance._targets import SIMULATED_START, profile_to_mapping
 
 IN_PROCESS = {c.id for c in ALL_CHECKS if c.in_process}
 
@@ -22,8 +22,11 @@ IN_PROCESS = {c.id for c in ALL_CHECKS if c.in_process}
 @pytest.fixture
 def live(tmp_path: Path) -> Iterator[tuple[LoopbackServer, FederationFixture, dict[str, Path]]]:
     server = LoopbackServer()
-    fixture = FederationFixture("320000", clock=system_clock, endpoint=server.url, key_seed=5)
-    adapter, sandbox = JiangsuAdapter.with_sandbox()
+    # The node and the suite share a simulated clock at a date the working-day calendar knows
+    # (concern deadlines), so the test does not depend on the year it runs in.
+    clock = SimulatedClock(SIMULATED_START)
+    fixture = FederationFixture("320000", clock=clock, endpoint=server.url, key_seed=5)
+    adapter, sandbox = JiangsuAdapter.with_sandbox(clock=clock)
     node = fixture.parts(adapter).build()
     paths = fixture.write(tmp_path)
     # The integrator names a certificate their platform holds as revoked.
@@ -50,6 +53,7 @@ def test_live_node_on_loopback_passes(
         tester_key=paths["tester"],
         tester_id=fixture.tester,
         profile=paths["profile"],
+        clock=fixture.clock,
     )
     report = run([target])
     outcome = report.targets[0]
@@ -72,6 +76,7 @@ def test_live_node_without_profile_skips_what_it_cannot_know(
         anchor=paths["anchor"],
         tester_key=paths["tester"],
         tester_id=fixture.tester,
+        clock=fixture.clock,
     )
     outcome = run([target]).targets[0]
     # The node is found by its registry endpoint; protocol checks run with a stand-in probe.
@@ -96,6 +101,7 @@ def test_unreachable_node_is_an_error_not_a_pass(
             tester_id=fixture.tester,
             node_id=fixture.node,
             timeout=2.0,
+            clock=fixture.clock,
         )
         report = run([target], [c for c in ALL_CHECKS if c.id == "DF-DISC-003"])
     finally:

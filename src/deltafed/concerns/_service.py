@@ -203,7 +203,7 @@ class ConcernService:
             ack_due, answer_due = deadlines(doc, concern.category, now, self.calendar)
         except CalendarError as exc:
             # The peer sees internal_error; the operator must add the year's schedule.
-            _log.error("concern %s refused: %s", concern.id, exc.message)
+            _log.error("concern %s refused: %s. %s", concern.id, exc.message, exc.remediation)
             raise
         event = ConcernEvent(
             iss=self.member,

@@ -135,3 +135,26 @@ def test_the_adapter_gives_the_catalogue_and_the_node_configuration(
     text = (tmp_path / "node.toml").read_text("utf-8")
     assert 'name = "jiangsu"' in text
     assert json.loads((tmp_path / "catalogue.json").read_text("utf-8"))["region"] == "320000"
+
+
+def test_a_kid_that_begins_with_a_dash_is_passed_as_one_word() -> None:
+    # About one key in 64 has a kid beginning with "-": written as "--kid KID", argparse takes
+    # it for an option and the generated steps fail at random (seen in a CI run).
+    from deltafed.cli import build_parser
+    from deltafed.cli._onboard import _steps
+
+    class _Key:
+        kid = "-p0PZfpUvQM5CtJzpBJ0Clkz6zhQgp4uU-DOd92Xx2E"
+
+    plan = {
+        "member": "320000/dsj",
+        "name": "Jiangsu data bureau",
+        "endpoint": "https://dsj.example.test",
+        "tester": "310000/conformance",
+        "outsider": "310000/conformance-outsider",
+    }
+    steps = _steps(plan, {"compromised": _Key()}, "2026-06-01T00:00:00+08:00")  # type: ignore[dict-item]
+    (compromise,) = [s for s in steps if "compromise-key" in s.words]
+    args = build_parser().parse_args(compromise.argv(Path("out")))
+    assert args.kid == _Key.kid
+    assert f"--kid={_Key.kid}" in compromise.text()

@@ -206,8 +206,9 @@ def _steps(plan: dict[str, Any], keys: dict[str, PrivateKey], at: str) -> list[_
               Path("tester.pub"), "--not-before", at),
         _Step("registry", "add-key", "--doc", doc, "--member", plan["tester"], "--key",
               Path("compromised.pub"), "--not-before", at),
-        _Step("registry", "compromise-key", "--doc", doc, "--member", plan["tester"], "--kid",
-              keys["compromised"].kid, "--at", at),
+        _Step("registry", "compromise-key", "--doc", doc, "--member", plan["tester"],
+              # one word: a kid may begin with "-", which argparse would take for an option
+              f"--kid={keys['compromised'].kid}", "--at", at),
         _Step("registry", "add-member", "--doc", doc, "--id", plan["outsider"], "--name",
               "Conformance outsider (test identity, named by no scenario)"),
         _Step("registry", "add-key", "--doc", doc, "--member", plan["outsider"], "--key",

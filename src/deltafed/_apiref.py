@@ -161,7 +161,9 @@ def _method_summary(cls: type, name: str) -> str:
     """The first paragraph of the method's docstring, or of the deltafed method it overrides
     (never one of Python's own, such as ``object.__call__``'s)."""
     for owner in cls.__mro__:
-        inherited = owner.__dict__.get(name)
+        if name not in owner.__dict__:
+            continue  # (None.__doc__ is a string since Python 3.13)
+        inherited = owner.__dict__[name]
         if isinstance(inherited, staticmethod | classmethod | property):
             inherited = (
                 inherited.__func__ if not isinstance(inherited, property) else inherited.fget

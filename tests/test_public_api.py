@@ -20,6 +20,7 @@ def test_top_level_exports_are_pinned() -> None:
         "FixedClock",
         "PrivateKey",
         "PublicKey",
+        "RetryPolicy",
         "Signer",
         "Verifier",
         "__version__",

@@ -65,6 +65,7 @@ from deltafed._errors import (
     all_error_classes,
     error_for_code,
 )
+from deltafed._retry import RetryPolicy
 from deltafed.keys import PrivateKey, PublicKey, Signer, Verifier
 
 __version__ = "0.1.0"
@@ -116,6 +117,7 @@ __all__ = [
     "RegistryInvalidError",
     "ReplayCapacityError",
     "ReplayError",
+    "RetryPolicy",
     "RollbackError",
     "ScenarioUnknownError",
     "SchemaValidationError",

@@ -17,8 +17,9 @@ from deltafed import (
     AdapterError,
     AdapterTimeoutError,
     FixedClock,
+    RetryPolicy,
 )
-from deltafed.adapters._http import HttpSettings, NativeHttp, RetryPolicy
+from deltafed.adapters._http import HttpSettings, NativeHttp
 from deltafed.adapters.jiangsu import (
     JIANGSU_GATEWAY_CODES,
     JIANGSU_STATUS,

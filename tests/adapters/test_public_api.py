@@ -53,7 +53,6 @@ def test_adapters_exports_are_pinned() -> None:
         "RecordData",
         "RecordValue",
         "RegionData",
-        "RetryPolicy",
         "SandboxTransport",
         "available_adapters",
         "broken_adapters",

@@ -225,7 +225,7 @@ def test_real_configuration_is_checked(cls: type[HttpProvinceAdapter]) -> None:
 async def test_unreachable_platform_is_unavailable(cls: type[HttpProvinceAdapter]) -> None:
     # Port 9 on loopback: nothing listens, the connection is refused at once.
     creds = dict.fromkeys(cls.credential_keys, "x")
-    adapter = cls.from_config({"base_url": "http://127.0.0.1:9", **creds, "retry_attempts": 1})
+    adapter = cls.from_config({"base_url": "http://127.0.0.1:9", **creds, "retry": {"attempts": 1}})
     cid = synthetic_population().region(adapter.region).certificates[0].certificate_id
     with pytest.raises(AdapterUnavailableError):
         await adapter.certificate_status(cid)

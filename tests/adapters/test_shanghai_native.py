@@ -19,8 +19,9 @@ from deltafed import (
     AdapterQuotaError,
     AdapterTimeoutError,
     FixedClock,
+    RetryPolicy,
 )
-from deltafed.adapters._http import HttpSettings, NativeHttp, RetryPolicy
+from deltafed.adapters._http import HttpSettings, NativeHttp
 from deltafed.adapters.shanghai import (
     SHANGHAI_CODES,
     ShanghaiCredentials,

@@ -18,8 +18,9 @@ from deltafed import (
     AdapterTimeoutError,
     AdapterUnavailableError,
     FixedClock,
+    RetryPolicy,
 )
-from deltafed.adapters._http import HttpSettings, NativeHttp, RetryPolicy
+from deltafed.adapters._http import HttpSettings, NativeHttp
 from deltafed.adapters.zhejiang import (
     ZHEJIANG_CODES,
     ZhejiangCredentials,

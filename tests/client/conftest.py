@@ -10,9 +10,8 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from tenacity import wait_none
 
-from deltafed import FixedClock
+from deltafed import FixedClock, RetryPolicy
 from deltafed.client import AsyncFederationClient, FederationClient
 from deltafed.node import JIANGSU, SHANGHAI, ZHEJIANG, LocalFederation
 from deltafed.protocol import (
@@ -75,13 +74,13 @@ class World:
         self.audit = self.fed.audit_log(SHANGHAI)
 
     def client(self, member: str = SHANGHAI, **kw: Any) -> FederationClient:
-        kw.setdefault("wait", wait_none())
+        kw.setdefault("retry", RetryPolicy.no_wait())
         return FederationClient(
             member, self.fed.keys[member], self.fed.trusted_registry(), clock=self.clock, **kw
         )
 
     def async_client(self, member: str = SHANGHAI, **kw: Any) -> AsyncFederationClient:
-        kw.setdefault("wait", wait_none())
+        kw.setdefault("retry", RetryPolicy.no_wait())
         return AsyncFederationClient(
             member, self.fed.keys[member], self.fed.trusted_registry(), clock=self.clock, **kw
         )

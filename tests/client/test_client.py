@@ -21,6 +21,7 @@ from deltafed import (
     NotAuthorizedError,
     PeerProblemError,
     PeerTimeoutError,
+    RetryPolicy,
     ScenarioUnknownError,
     SchemaValidationError,
     SignatureInvalidError,
@@ -38,6 +39,8 @@ from deltafed.protocol import ProtocolVerifier, new_problem_response, sign_respo
 from .conftest import RECORDS_URL, RESPONSE_TYPE, URL, Recorder, Twin, World
 
 JS = synthetic_population().region("320000")
+#: One try, no retry.
+ONCE = RetryPolicy(attempts=1)
 HOLDER = JS.residents[0].resident_id
 CARD = JS.find(HOLDER, IDENTITY_CARD.type_code)
 assert CARD is not None
@@ -162,7 +165,7 @@ def test_gives_up_after_the_attempts(world: World, twin: Twin, httpx_mock: HTTPX
 def test_timeout_maps_to_peer_timeout(world: World, twin: Twin, httpx_mock: HTTPXMock) -> None:
     httpx_mock.add_exception(httpx.ReadTimeout("slow"), url=URL)
     with pytest.raises(PeerTimeoutError):
-        verify(twin, attempts=1)
+        verify(twin, retry=ONCE)
 
 
 def test_last_transient_answer_is_verified_and_raised(
@@ -183,7 +186,7 @@ def test_unsigned_gateway_error_is_a_transport_error(
 ) -> None:
     httpx_mock.add_response(url=URL, status_code=502, text="<html>bad gateway</html>")
     with pytest.raises(TransportError):
-        verify(twin, attempts=1)
+        verify(twin, retry=ONCE)
 
 
 def test_signed_refusal_is_not_retried(world: World, twin: Twin, httpx_mock: HTTPXMock) -> None:
@@ -218,7 +221,7 @@ def test_self_addressed_not_found_is_a_communication_failure(
 
     httpx_mock.add_callback(no_endpoint, url=URL)
     with pytest.raises(DeltafedError) as info:
-        verify(twin, attempts=1)
+        verify(twin, retry=ONCE)
     assert not isinstance(info.value, PeerProblemError)
     assert info.value.code == "wrong_audience"
 
@@ -392,8 +395,8 @@ def test_issue_consent_is_verifiable(world: World, twin: Twin) -> None:
 
 
 def test_bad_configuration(world: World, twin: Twin) -> None:
-    with pytest.raises(ConfigurationError):
-        twin.new(attempts=0)
+    with pytest.raises(ConfigurationError, match="retry must be a RetryPolicy"):
+        twin.new(retry=3)
 
 
 # What the registry already shows the provider's node would refuse: refused before anything is
@@ -496,7 +499,7 @@ def test_exchange_refuses_too_unless_told_to_send(world: World, twin: Twin) -> N
         twin.run(
             "exchange",
             JIANGSU,
-            client={"attempts": 1},
+            client={"retry": ONCE},
             transport=recorder.transport,
             screen=False,
             **ask,
@@ -511,7 +514,7 @@ def test_operations_the_registry_does_not_decide_are_not_screened(world: World, 
         twin.run(
             "exchange",
             JIANGSU,
-            client={"attempts": 1},
+            client={"retry": ONCE},
             transport=recorder.transport,
             operation="concern.history",
             target="cn-0000000000000000",

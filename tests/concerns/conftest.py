@@ -14,9 +14,8 @@ from typing import Any
 
 import httpx
 import pytest
-from tenacity import wait_none
 
-from deltafed import FixedClock
+from deltafed import FixedClock, RetryPolicy
 from deltafed.adapters import InMemoryAdapter, synthetic_catalogue, synthetic_population
 from deltafed.audit import AuditLog
 from deltafed.client import AsyncFederationClient
@@ -80,7 +79,7 @@ class World:
             clock=self.clock,
             http=http,
             audit=self.logs.get(member),
-            wait=wait_none(),
+            retry=RetryPolicy.no_wait(),
         )
 
 

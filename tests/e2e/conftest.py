@@ -14,9 +14,8 @@ from typing import Any
 
 import httpx
 import pytest
-from tenacity import RetryCallState, wait_none
 
-from deltafed import FixedClock
+from deltafed import FixedClock, RetryPolicy
 from deltafed.adapters.jiangsu import JiangsuAdapter
 from deltafed.adapters.shanghai import ShanghaiAdapter
 from deltafed.adapters.zhejiang import ZhejiangAdapter
@@ -24,6 +23,8 @@ from deltafed.client import AsyncFederationClient
 from deltafed.node import JIANGSU, SHANGHAI, ZHEJIANG, LocalFederation, LoopbackServer, Node
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+#: How the Zhejiang node's adapter retries its platform (no waits).
+ZJ_ADAPTER_RETRY = RetryPolicy.no_wait(attempts=3)
 
 
 @pytest.fixture
@@ -45,7 +46,9 @@ class Federation:
                 self.servers[member] = LoopbackServer()
                 members[member] = self.servers[member].url
         self.fed = LocalFederation(clock=self.clock, members=members, key_seed=11)
-        self.zj_adapter, self.zj_sandbox = ZhejiangAdapter.with_sandbox(clock=self.clock)
+        self.zj_adapter, self.zj_sandbox = ZhejiangAdapter.with_sandbox(
+            clock=self.clock, retry=ZJ_ADAPTER_RETRY
+        )
         self.platforms: dict[str, Any] = {ZHEJIANG: self.zj_sandbox}
         if adapters == "province":
             # Every node behind its own province's platform (sandboxed), as in production.
@@ -79,7 +82,7 @@ class Federation:
         member: str = SHANGHAI,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
-        wait: Any = None,
+        retry: RetryPolicy | None = None,
         **kw: Any,
     ) -> AsyncIterator[AsyncFederationClient]:
         async with httpx.AsyncClient(transport=transport or self.transport(), timeout=10) as http:
@@ -89,7 +92,7 @@ class Federation:
                 self.fed.trusted_registry(),
                 clock=self.clock,
                 http=http,
-                wait=wait if wait is not None else wait_none(),
+                retry=retry if retry is not None else RetryPolicy.no_wait(),
                 **kw,
             )
 
@@ -102,16 +105,6 @@ class Federation:
     def close(self) -> None:
         for server in self.servers.values():
             server.stop()
-
-
-def call_then(action: Any) -> Any:
-    """A tenacity wait that runs ``action`` before each retry and waits no time."""
-
-    def wait(state: RetryCallState) -> float:
-        action()
-        return 0.0
-
-    return wait
 
 
 @pytest.fixture(

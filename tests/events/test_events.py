@@ -3,6 +3,7 @@ processing, order per subject, parking; every step in both audit logs."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
@@ -11,11 +12,11 @@ from typing import Any
 import httpx
 import pytest
 
-from deltafed import FixedClock, NotAuthorizedError
+from deltafed import ConfigurationError, FixedClock, NotAuthorizedError, RetryPolicy
 from deltafed.adapters import InMemoryAdapter, synthetic_population
 from deltafed.adapters._synthetic import IDENTITY_CARD
 from deltafed.client import AsyncFederationClient
-from deltafed.events import ChangePublisher, Inbox, Outbox, SqliteEventStore
+from deltafed.events import DELIVERY_RETRY, ChangePublisher, Inbox, Outbox, SqliteEventStore
 from deltafed.node import JIANGSU, SCENARIO_SUBSCRIBE, SHANGHAI, LocalFederation
 from deltafed.schemas.events import ChangeEvent, Subscription
 
@@ -61,7 +62,12 @@ class World:
         self.net = Switch(self.fed.asgi_transport({JIANGSU: self.js, SHANGHAI: self.sh}))
         self.http = httpx.AsyncClient(transport=self.net)
         self.sh_client = self.client(SHANGHAI)
-        self.outbox = Outbox(self.js_store, self.client(JIANGSU), clock=self.clock, max_attempts=4)
+        self.outbox = Outbox(
+            self.js_store,
+            self.client(JIANGSU),
+            clock=self.clock,
+            retry=dataclasses.replace(DELIVERY_RETRY, attempts=4),
+        )
         self.publisher = ChangePublisher(
             self.adapter,
             self.js_store,
@@ -80,7 +86,7 @@ class World:
             clock=self.clock,
             http=self.http,
             audit=audit,
-            attempts=1,
+            retry=RetryPolicy(attempts=1),
         )
 
     async def subscribe(self) -> Subscription:
@@ -421,3 +427,45 @@ async def test_a_record_crossing_the_scenario_condition_is_an_event_with_only_th
         },
     )
     assert wrong.body["code"] == "not_authorized"
+
+
+@pytest.mark.anyio
+async def test_the_outbox_waits_as_its_retry_policy_says(world: World) -> None:
+    world.outbox = Outbox(
+        world.js_store,
+        world.client(JIANGSU),
+        clock=world.clock,
+        retry=RetryPolicy(attempts=4, initial_wait=10, multiplier=3, max_wait=60, jitter=0),
+    )
+    await world.subscribe()
+    world.adapter.renew(CARD.certificate_id, valid_until=None, at=T0)
+    await world.publisher.poll_once()
+    world.net.down = True
+    waits = []
+    for _ in range(3):
+        now = world.clock().timestamp()
+        assert (await world.outbox.run_once()).failed == 1
+        [item] = world.js_store.outbox()
+        waits.append(item.next_at - now)
+        assert (await world.outbox.run_once()).failed == 0  # not due yet
+        world.clock.advance(item.next_at - now)
+    assert waits == [10.0, 30.0, 60.0]
+    assert (await world.outbox.run_once()).parked == 1
+
+
+@pytest.mark.anyio
+async def test_the_outbox_has_no_deadline(world: World) -> None:
+    with pytest.raises(ConfigurationError, match="no deadline"):
+        Outbox(
+            world.js_store,
+            world.client(JIANGSU),
+            clock=world.clock,
+            retry=RetryPolicy(deadline=60),
+        )
+    with pytest.raises(ConfigurationError, match="retry must be a RetryPolicy"):
+        Outbox(world.js_store, world.client(JIANGSU), clock=world.clock, retry=8)  # type: ignore[arg-type]
+
+
+def test_the_default_delivery_schedule() -> None:
+    assert DELIVERY_RETRY.attempts == 8
+    assert DELIVERY_RETRY.schedule() == (2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0)

@@ -72,7 +72,9 @@ db = "replay.db"
 [state]
 db = "state.db"
 deliver_every = 0.05
-max_attempts = 50
+
+[state.retry]
+attempts = 50
 
 [adapter]
 name = "memory"

@@ -7,11 +7,11 @@ from typing import Any
 import httpx
 import pytest
 from pytest_httpx import HTTPXMock
-from tenacity import wait_none
 
 from deltafed import (
     ConfigurationError,
     PeerTimeoutError,
+    RetryPolicy,
     RollbackError,
     SizeLimitError,
     ThresholdNotMetError,
@@ -22,9 +22,13 @@ from deltafed.registry import AsyncRegistryClient, RegistryClient, TrustedRegist
 URL = "https://anchor.example.test/registry.jws"
 
 
-def _client(world: Any, http: httpx.Client, retries: int = 2) -> RegistryClient:
+#: Three tries, no waits.
+NO_WAIT = RetryPolicy.no_wait(attempts=3)
+
+
+def _client(world: Any, http: httpx.Client, retry: RetryPolicy = NO_WAIT) -> RegistryClient:
     trusted = TrustedRegistry(world.anchor(), clock=world.clock)
-    return RegistryClient(trusted, URL, http=http, retries=retries, wait=wait_none())
+    return RegistryClient(trusted, URL, http=http, retry=retry)
 
 
 def test_refresh_caches_with_etag(world: Any, httpx_mock: HTTPXMock) -> None:
@@ -100,6 +104,57 @@ def test_retries(
     assert len(httpx_mock.get_requests()) == requests
 
 
+# policy, list of responses, expected error, requests made
+POLICY_CASES = [
+    ("one-attempt", RetryPolicy(attempts=1), [503], TransportError, 1),
+    ("two-attempts", RetryPolicy.no_wait(attempts=2), [503, 503], TransportError, 2),
+    (
+        "only-timeouts-retried",
+        RetryPolicy(attempts=3, initial_wait=0, max_wait=0, retry_on=(PeerTimeoutError,)),
+        [httpx.ReadTimeout("slow"), 503],
+        TransportError,
+        2,
+    ),
+    (
+        "deadline-before-the-first-wait-ends",
+        RetryPolicy(attempts=3, initial_wait=3600, max_wait=3600, jitter=0, deadline=1),
+        [httpx.ConnectError("refused")],
+        TransportError,
+        1,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("policy", "responses", "expected", "requests"),
+    [row[1:] for row in POLICY_CASES],
+    ids=[row[0] for row in POLICY_CASES],
+)
+@pytest.mark.anyio
+async def test_both_twins_honour_the_policy(
+    world: Any,
+    httpx_mock: HTTPXMock,
+    policy: RetryPolicy,
+    responses: list[Any],
+    expected: type[Exception],
+    requests: int,
+) -> None:
+    for item in [*responses, *responses]:  # once for each twin
+        if isinstance(item, Exception):
+            httpx_mock.add_exception(item, url=URL)
+        else:
+            httpx_mock.add_response(url=URL, status_code=item)
+    with httpx.Client() as http, pytest.raises(expected):
+        _client(world, http, policy).refresh()
+    assert len(httpx_mock.get_requests()) == requests
+    async with httpx.AsyncClient() as async_http:
+        trusted = TrustedRegistry(world.anchor(), clock=world.clock)
+        client = AsyncRegistryClient(trusted, URL, http=async_http, retry=policy)
+        with pytest.raises(expected):
+            await client.refresh()
+    assert len(httpx_mock.get_requests()) == 2 * requests
+
+
 def test_untrusted_download_keeps_state_and_etag(world: Any, httpx_mock: HTTPXMock) -> None:
     v2 = world.signed(world.doc(2))
     forged = world.signed(world.doc(3), (3,))  # not the anchor
@@ -123,7 +178,9 @@ def test_oversized_download_is_refused(world: Any, httpx_mock: HTTPXMock) -> Non
     httpx_mock.add_response(url=URL, content=b" " * 2048)
     with httpx.Client() as http:
         trusted = TrustedRegistry(world.anchor(), clock=world.clock)
-        client = RegistryClient(trusted, URL, http=http, wait=wait_none(), max_bytes=1024)
+        client = RegistryClient(
+            trusted, URL, http=http, retry=RetryPolicy.no_wait(), max_bytes=1024
+        )
         with pytest.raises(SizeLimitError):
             client.refresh()
         assert trusted.version is None
@@ -132,12 +189,12 @@ def test_oversized_download_is_refused(world: Any, httpx_mock: HTTPXMock) -> Non
 def test_owns_its_http_client(world: Any, httpx_mock: HTTPXMock) -> None:
     httpx_mock.add_response(url=URL, content=world.signed(world.doc(1)))
     trusted = TrustedRegistry(world.anchor(), clock=world.clock)
-    with RegistryClient(trusted, URL, wait=wait_none()) as client:
+    with RegistryClient(trusted, URL, retry=RetryPolicy.no_wait()) as client:
         assert client.refresh() is True
     with pytest.raises(ConfigurationError, match="http"):
         RegistryClient(trusted, "file:///etc/passwd")
-    with pytest.raises(ConfigurationError, match="retries"):
-        AsyncRegistryClient(trusted, URL, retries=-1)
+    with pytest.raises(ConfigurationError, match="retry must be a RetryPolicy"):
+        AsyncRegistryClient(trusted, URL, retry=2)  # type: ignore[arg-type]
 
 
 # --- the async twin ------------------------------------------------------------------------
@@ -145,7 +202,7 @@ def test_owns_its_http_client(world: Any, httpx_mock: HTTPXMock) -> None:
 
 def _async_client(world: Any, http: httpx.AsyncClient) -> AsyncRegistryClient:
     trusted = TrustedRegistry(world.anchor(), clock=world.clock)
-    return AsyncRegistryClient(trusted, URL, http=http, retries=2, wait=wait_none())
+    return AsyncRegistryClient(trusted, URL, http=http, retry=RetryPolicy.no_wait(attempts=3))
 
 
 @pytest.mark.anyio

@@ -8,12 +8,12 @@ from typing import Any
 import httpx
 import pytest
 from pytest_httpx import HTTPXMock
-from tenacity import wait_none
 
 from deltafed import (
     ConfigurationError,
     RegistryExpiredError,
     RegistryInvalidError,
+    RetryPolicy,
     RollbackError,
     ThresholdNotMetError,
     TransportError,
@@ -154,7 +154,7 @@ def test_http_walk_and_conditional_requests(world: Any, httpx_mock: HTTPXMock) -
         httpx_mock.add_response(url=versioned_url(URL, version), content=chain.files[version])
     httpx_mock.add_response(url=URL, status_code=304)
     with httpx.Client() as http:
-        client = RegistryClient(chain.trusted(), URL, http=http, wait=wait_none())
+        client = RegistryClient(chain.trusted(), URL, http=http, retry=RetryPolicy.no_wait())
         assert client.refresh() is True
         assert client.trusted.version == 4
         assert client.refresh() is False
@@ -178,7 +178,7 @@ async def test_async_http_walk(world: Any, httpx_mock: HTTPXMock) -> None:
     httpx_mock.add_response(url=versioned_url(URL, 2), content=chain.files[2])
     httpx_mock.add_response(url=versioned_url(URL, 3), status_code=404)
     async with httpx.AsyncClient() as http:
-        client = AsyncRegistryClient(chain.trusted(), URL, http=http, wait=wait_none())
+        client = AsyncRegistryClient(chain.trusted(), URL, http=http, retry=RetryPolicy.no_wait())
         with pytest.raises(TransportError):
             await client.refresh()
         assert client.trusted.version == 1

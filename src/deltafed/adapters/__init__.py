@@ -19,7 +19,7 @@ from deltafed.adapters._base import (
     RecordValue,
     parse_holder_code,
 )
-from deltafed.adapters._http import HttpSettings, RetryPolicy
+from deltafed.adapters._http import HttpSettings
 from deltafed.adapters._province import HttpProvinceAdapter
 from deltafed.adapters._registry import (
     ENTRY_POINT_GROUP,
@@ -63,7 +63,6 @@ __all__ = [
     "RecordData",
     "RecordValue",
     "RegionData",
-    "RetryPolicy",
     "SandboxTransport",
     "available_adapters",
     "broken_adapters",

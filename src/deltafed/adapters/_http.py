@@ -1,21 +1,19 @@
 """What the three native clients share: one httpx client, retries, and error translation.
 
-Only transient failures are retried - a 5xx answer, a transport error, a timeout - with the
-waits of a :class:`RetryPolicy` (injectable, so tests never sleep). Permanent failures (bad
-signature, no permission, not found, quota) are raised at once. Responses larger than
-``max_response_bytes`` are refused while they are read, not after.
+Only transient failures are retried - a 5xx answer, a transport error, a timeout - as the
+adapter's :class:`~deltafed.RetryPolicy` says, and only by calls that cannot act twice.
+Permanent failures (bad signature, no permission, not found, quota) are raised at once.
+Responses larger than ``max_response_bytes`` are refused while they are read, not after.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, Final, TypeVar
 
-import anyio
 import httpx
-import tenacity
 
 from deltafed._errors import (
     AdapterDataError,
@@ -24,13 +22,13 @@ from deltafed._errors import (
     ConfigurationError,
 )
 from deltafed._limits import LimitedBody
+from deltafed._retry import RetryableError, RetryPolicy, call_async
 
 __all__ = [
     "DEFAULT_MAX_RESPONSE_BYTES",
     "TRANSIENT_ERRORS",
     "HttpSettings",
     "NativeHttp",
-    "RetryPolicy",
     "decode_json_object",
     "retrying",
 ]
@@ -41,48 +39,31 @@ T = TypeVar("T")
 DEFAULT_MAX_RESPONSE_BYTES = 1_048_576
 
 #: The adapter errors a retry may cure.
-TRANSIENT_ERRORS: tuple[type[Exception], ...] = (AdapterUnavailableError, AdapterTimeoutError)
+TRANSIENT_ERRORS: Final = (AdapterUnavailableError, AdapterTimeoutError)
+#: What a call that is not idempotent gets: one try.
+_ONCE: Final = RetryPolicy(attempts=1)
 
 
-def _default_wait() -> tenacity.wait.wait_base:
-    return tenacity.wait_exponential_jitter(multiplier=0.2, max=2.0, jitter=0.2)
+async def retrying(
+    policy: RetryPolicy, call: Callable[[], Awaitable[T]], *, idempotent: bool = True
+) -> T:
+    """Run ``call``, retrying it on :data:`TRANSIENT_ERRORS` as ``policy`` says.
 
+    A call that is not ``idempotent`` (one that issues something new on the platform, like a
+    corrected certificate) is made once: after a timeout or a 5xx nobody knows whether the
+    platform acted, and a second call could act twice.
+    """
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How transient native failures are retried: ``attempts`` in all, ``wait`` between."""
-
-    attempts: int = 3
-    wait: tenacity.wait.wait_base = field(default_factory=_default_wait)
-    sleep: Callable[[float], Awaitable[None]] = anyio.sleep
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.attempts <= 10:
-            raise ConfigurationError("retry attempts must be between 1 and 10")
-
-    @classmethod
-    def no_wait(cls, attempts: int = 3) -> RetryPolicy:
-        """Retry without waiting between attempts: for tests and sandboxes."""
-        return cls(attempts=attempts, wait=tenacity.wait_none(), sleep=_no_sleep)
-
-
-async def _no_sleep(seconds: float) -> None:
-    return None
-
-
-async def retrying(policy: RetryPolicy, call: Callable[[], Awaitable[T]]) -> T:
-    """Run ``call``, retrying it on :data:`TRANSIENT_ERRORS` as ``policy`` says."""
-    controller = tenacity.AsyncRetrying(
-        stop=tenacity.stop_after_attempt(policy.attempts),
-        wait=policy.wait,
-        retry=tenacity.retry_if_exception_type(TRANSIENT_ERRORS),
-        sleep=policy.sleep,
-        reraise=True,
-    )
-    async for attempt in controller:
-        with attempt:
+    async def attempt() -> T:
+        try:
             return await call()
-    raise AssertionError("unreachable: tenacity either returns or re-raises")  # pragma: no cover
+        except TRANSIENT_ERRORS as exc:
+            raise RetryableError(exc) from exc
+
+    try:
+        return await call_async(policy if idempotent else _ONCE, attempt)
+    except RetryableError as last:
+        raise last.error from last.error.__cause__
 
 
 @dataclass(frozen=True)

@@ -22,15 +22,16 @@ import httpx
 from deltafed._clock import Clock, system_clock
 from deltafed._errors import AdapterDataError, ConfigurationError
 from deltafed._limits import is_loopback_host
+from deltafed._retry import RetryPolicy
 from deltafed.adapters._base import DEFAULT_TIMEOUT, ProvinceAdapter
-from deltafed.adapters._http import HttpSettings, NativeHttp, RetryPolicy
+from deltafed.adapters._http import HttpSettings, NativeHttp
 from deltafed.adapters._sandboxkit import FAULT_NAMES, SandboxTransport
 from deltafed.adapters._synthetic import DEFAULT_SEED, RegionData, synthetic_population
 
 __all__ = ["HttpProvinceAdapter", "native_date", "native_str", "native_time"]
 
 _COMMON_KEYS: Final = frozenset(
-    {"region", "base_url", "timeout", "http_timeout", "retry_attempts", "sandbox", "seed", "faults"}
+    {"region", "base_url", "timeout", "http_timeout", "retry", "sandbox", "seed", "faults"}
 )
 
 
@@ -160,8 +161,9 @@ class HttpProvinceAdapter(ProvinceAdapter):
             raise ConfigurationError(f"{cls.__name__}: unknown settings {sorted(unknown)}")
         region = _opt(config, "region", str) or cls.default_region
         timeout = float(_opt(config, "timeout", (int, float)) or DEFAULT_TIMEOUT)
-        attempts = _opt(config, "retry_attempts", int)
-        retry = RetryPolicy(attempts=attempts) if attempts is not None else None
+        table = config.get("retry")
+        where = "adapter.config.retry"
+        retry = None if table is None else RetryPolicy.from_config(table, where=where)
         if config.get("sandbox", False) is True:
             faults = config.get("faults") or {}
             if not isinstance(faults, Mapping) or any(

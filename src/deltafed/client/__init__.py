@@ -6,7 +6,6 @@
 """
 
 from deltafed.client._client import (
-    DEFAULT_ATTEMPTS,
     RETRY_STATUSES,
     AsyncFederationClient,
     ExchangeResult,
@@ -15,7 +14,6 @@ from deltafed.client._client import (
 from deltafed.client._consent import issue_consent
 
 __all__ = [
-    "DEFAULT_ATTEMPTS",
     "RETRY_STATUSES",
     "AsyncFederationClient",
     "ExchangeResult",

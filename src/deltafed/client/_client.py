@@ -10,7 +10,7 @@ One exchange:
    :class:`~deltafed.FieldNotAllowedError`): nothing travels;
 3. build the request claims and sign them once;
 4. POST the signed bytes; on a transport failure or a 409/502/503/504 answer, send the
-   *same* bytes again (tenacity, bounded attempts, injectable wait). The node answers an identical
+   *same* bytes again as the :class:`~deltafed.RetryPolicy` says. The node answers an identical
    retransmission with the response it already signed, so a retry never acts twice;
 5. verify the response (signature under a registry key of the provider, audience, time
    window, and binding to exactly the bytes sent);
@@ -35,14 +35,6 @@ from typing import Any, Final, TypeVar
 
 import anyio.to_thread
 import httpx
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    Retrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_random_exponential,
-)
 
 from deltafed._clock import Clock, system_clock
 from deltafed._errors import (
@@ -57,6 +49,7 @@ from deltafed._errors import (
     UnknownMemberError,
 )
 from deltafed._limits import LimitedBody
+from deltafed._retry import RetryableError, RetryPolicy, call_async, call_sync
 from deltafed.client._consent import issue_consent
 from deltafed.keys import Signer
 from deltafed.policy import PolicyEngine, PolicyRequest
@@ -89,7 +82,6 @@ from deltafed.schemas.messages import (
 from deltafed.schemas.problem import Problem
 
 __all__ = [
-    "DEFAULT_ATTEMPTS",
     "RETRY_STATUSES",
     "AsyncFederationClient",
     "ExchangeResult",
@@ -98,12 +90,9 @@ __all__ = [
 
 #: HTTP statuses after which the identical request is sent again: the gateway statuses, and
 #: 409, which a node answers while the first copy of the same bytes is still being processed.
+#: For the policy's ``retry_on`` a 504 counts as a :class:`~deltafed.PeerTimeoutError`, the
+#: others as a :class:`~deltafed.TransportError`.
 RETRY_STATUSES: Final = frozenset({409, 502, 503, 504})
-#: How many times a request is sent at most, by default.
-DEFAULT_ATTEMPTS: Final = 3
-
-#: Full jitter: a random wait up to 0.1 s, 0.2 s, 0.4 s... capped at 2 s.
-_DEFAULT_WAIT: Final = wait_random_exponential(multiplier=0.1, max=2.0)
 
 #: The operations a node decides with its policy engine from the registry (protocol §5): the
 #: client runs the same first checks before sending them.
@@ -118,7 +107,6 @@ _SCREENED_OPERATIONS: Final = frozenset(
 )
 
 _Result = TypeVar("_Result", VerificationResult, ReleaseResult, RecordResponse, MatchAnswer)
-Wait = Callable[[RetryCallState], float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,12 +134,15 @@ class _Prepared:
     subjects: tuple[str, ...]
 
 
-class _RetryableError(Exception):
-    """Internal: this attempt may be repeated with the same bytes."""
+class _ResendError(RetryableError):
+    """Internal: this attempt may be repeated with the same bytes.
 
-    def __init__(self, error: httpx.TransportError | None, status: int, content: bytes, ct: str):
-        super().__init__("retryable")
-        self.error = error
+    ``status`` is 0 when the transport failed (``error`` is then raised when the policy stops),
+    else the answer's status, content and media type (then verified when the policy stops).
+    """
+
+    def __init__(self, error: DeltafedError, status: int, content: bytes, ct: str) -> None:
+        super().__init__(error)
         self.status = status
         self.content = content
         self.content_type = ct
@@ -186,23 +177,21 @@ class _Core:
         clock: Clock,
         audit: Any,
         limits: Limits | None,
-        attempts: int,
-        wait: Wait | None,
+        retry: RetryPolicy | None,
         request_lifetime: int,
     ) -> None:
         try:
             self.member: MemberId = parse_member_id(member_id)
         except InvalidInputError as exc:
             raise ConfigurationError(f"client member id: {exc.message}") from exc
-        if not 1 <= attempts <= 10:
-            raise ConfigurationError("attempts must be between 1 and 10")
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise ConfigurationError("retry must be a RetryPolicy")
         self.signer = signer
         self.registry = registry
         self.clock = clock
         self.audit = audit
         self.limits = limits if limits is not None else Limits(crypto=registry.profile)
-        self.attempts = attempts
-        self.wait: Wait = wait if wait is not None else _DEFAULT_WAIT
+        self.retry = retry if retry is not None else RetryPolicy()
         self.request_lifetime = request_lifetime
         self.verifier = ProtocolVerifier(
             registry, self.member, clock=clock, replay=None, limits=self.limits
@@ -302,25 +291,29 @@ class _Core:
             subjects=_subjects(body),
         )
 
-    def retrying_kwargs(self) -> dict[str, Any]:
-        return {
-            "stop": stop_after_attempt(self.attempts),
-            "wait": self.wait,
-            "retry": retry_if_exception_type(_RetryableError),
-            "reraise": True,
-        }
-
     # --- reading -------------------------------------------------------------------------
 
-    def check_status(self, status: int, content: bytes, content_type: str) -> None:
+    @staticmethod
+    def check_status(url: str, status: int, content: bytes, content_type: str) -> None:
         if status in RETRY_STATUSES:
-            raise _RetryableError(None, status, content, content_type)
+            kind = PeerTimeoutError if status == 504 else TransportError
+            raise _ResendError(kind(f"{url} answered {status}"), status, content, content_type)
 
     @staticmethod
-    def transport_failure(error: httpx.TransportError, url: str) -> DeltafedError:
+    def transport_failure(error: httpx.TransportError, url: str) -> _ResendError:
+        failure: DeltafedError
         if isinstance(error, httpx.TimeoutException):
-            return PeerTimeoutError(f"no answer from {url} in time: {type(error).__name__}")
-        return TransportError(f"cannot exchange with {url}: {type(error).__name__}: {error}")
+            failure = PeerTimeoutError(f"no answer from {url} in time: {type(error).__name__}")
+        else:
+            failure = TransportError(f"cannot exchange with {url}: {type(error).__name__}: {error}")
+        return _ResendError(failure, 0, b"", "")
+
+    @staticmethod
+    def last_answer(last: _ResendError) -> tuple[int, bytes, str]:
+        """The answer to verify after the last try, or raise the transport failure."""
+        if last.status == 0:
+            raise last.error from last.error.__cause__
+        return last.status, last.content, last.content_type
 
     def verify(
         self, prepared: _Prepared, status: int, content: bytes, content_type: str
@@ -530,9 +523,10 @@ class FederationClient(_Api):
 
     ``registry`` is the verified trust registry (endpoints, keys); ``audit`` an optional
     :class:`deltafed.audit.AuditLog` that gets one ``requester`` entry per verified answer;
-    ``attempts`` bounds the sends of one request; ``wait`` is a tenacity wait strategy
-    (``tenacity.wait_none()`` in tests). ``http`` may be given (for a transport, proxies or
-    TLS settings); the client closes only an ``httpx.Client`` it created.
+    ``retry`` is the :class:`~deltafed.RetryPolicy` for sending one request again after a
+    transport failure or a 409/502/503/504 answer (always the same signed bytes, which the node
+    answers once; ``RetryPolicy.no_wait()`` in tests). ``http`` may be given (for a transport,
+    proxies or TLS settings); the client closes only an ``httpx.Client`` it created.
     """
 
     def __init__(
@@ -545,8 +539,7 @@ class FederationClient(_Api):
         http: httpx.Client | None = None,
         audit: Any = None,
         limits: Limits | None = None,
-        attempts: int = DEFAULT_ATTEMPTS,
-        wait: Wait | None = None,
+        retry: RetryPolicy | None = None,
         timeout: float = 10.0,
         request_lifetime: int = 60,
     ) -> None:
@@ -557,8 +550,7 @@ class FederationClient(_Api):
             clock=clock,
             audit=audit,
             limits=limits,
-            attempts=attempts,
-            wait=wait,
+            retry=retry,
             request_lifetime=request_lifetime,
         )
         self._owns_http = http is None
@@ -593,24 +585,26 @@ class FederationClient(_Api):
                 status = response.status_code
                 content_type = response.headers.get("content-type", "")
         except httpx.TransportError as exc:
-            raise _RetryableError(exc, 0, b"", "") from exc
+            failure = self._core.transport_failure(exc, prepared.url)
+            failure.error.__cause__ = exc
+            raise failure from exc
         content = body.bytes()
-        self._core.check_status(status, content, content_type)
+        self._core.check_status(prepared.url, status, content, content_type)
         return status, content, content_type
 
     def _send(self, prepared: _Prepared) -> tuple[int, bytes, str, int]:
         attempts = 0
+
+        def attempt() -> tuple[int, bytes, str]:
+            nonlocal attempts
+            attempts += 1
+            return self._post(prepared)
+
         try:
-            for attempt in Retrying(**self._core.retrying_kwargs()):
-                with attempt:
-                    attempts += 1
-                    status, content, content_type = self._post(prepared)
-                    return status, content, content_type, attempts
-        except _RetryableError as last:
-            if last.error is not None:
-                raise self._core.transport_failure(last.error, prepared.url) from last.error
-            return last.status, last.content, last.content_type, attempts
-        raise TransportError(f"no attempt was made to reach {prepared.url}")  # pragma: no cover
+            status, content, content_type = call_sync(self._core.retry, attempt)
+        except _ResendError as last:
+            status, content, content_type = _Core.last_answer(last)
+        return status, content, content_type, attempts
 
     def exchange(
         self,
@@ -796,8 +790,7 @@ class AsyncFederationClient(_Api):
         http: httpx.AsyncClient | None = None,
         audit: Any = None,
         limits: Limits | None = None,
-        attempts: int = DEFAULT_ATTEMPTS,
-        wait: Wait | None = None,
+        retry: RetryPolicy | None = None,
         timeout: float = 10.0,
         request_lifetime: int = 60,
     ) -> None:
@@ -808,8 +801,7 @@ class AsyncFederationClient(_Api):
             clock=clock,
             audit=audit,
             limits=limits,
-            attempts=attempts,
-            wait=wait,
+            retry=retry,
             request_lifetime=request_lifetime,
         )
         self._owns_http = http is None
@@ -844,24 +836,26 @@ class AsyncFederationClient(_Api):
                 status = response.status_code
                 content_type = response.headers.get("content-type", "")
         except httpx.TransportError as exc:
-            raise _RetryableError(exc, 0, b"", "") from exc
+            failure = self._core.transport_failure(exc, prepared.url)
+            failure.error.__cause__ = exc
+            raise failure from exc
         content = body.bytes()
-        self._core.check_status(status, content, content_type)
+        self._core.check_status(prepared.url, status, content, content_type)
         return status, content, content_type
 
     async def _send(self, prepared: _Prepared) -> tuple[int, bytes, str, int]:
         attempts = 0
+
+        async def attempt() -> tuple[int, bytes, str]:
+            nonlocal attempts
+            attempts += 1
+            return await self._post(prepared)
+
         try:
-            async for attempt in AsyncRetrying(**self._core.retrying_kwargs()):
-                with attempt:
-                    attempts += 1
-                    status, content, content_type = await self._post(prepared)
-                    return status, content, content_type, attempts
-        except _RetryableError as last:
-            if last.error is not None:
-                raise self._core.transport_failure(last.error, prepared.url) from last.error
-            return last.status, last.content, last.content_type, attempts
-        raise TransportError(f"no attempt was made to reach {prepared.url}")  # pragma: no cover
+            status, content, content_type = await call_async(self._core.retry, attempt)
+        except _ResendError as last:
+            status, content, content_type = _Core.last_answer(last)
+        return status, content, content_type, attempts
 
     async def exchange(
         self,

@@ -25,6 +25,7 @@ from deltafed._errors import (
     PolicyError,
     SignatureInvalidError,
 )
+from deltafed._retry import RetryPolicy
 from deltafed.adapters import InMemoryAdapter, SandboxTransport, synthetic_population
 from deltafed.adapters._synthetic import (
     BUSINESS_LICENCE,
@@ -579,7 +580,7 @@ async def _deliver(world: World, network: _Network, rounds: int) -> list[int]:
     async with httpx.AsyncClient(transport=network, timeout=10.0) as http:
         client = AsyncFederationClient(
             JIANGSU, world.keys[JIANGSU], world.registry, clock=world.clock, http=http,
-            audit=world.logs[JIANGSU], attempts=1,
+            audit=world.logs[JIANGSU], retry=RetryPolicy(attempts=1),
         )  # fmt: skip
         publisher = ChangePublisher(
             world.nodes[JIANGSU].adapter,

@@ -17,10 +17,10 @@ from typing import Final
 
 import anyio
 import httpx
-from tenacity import wait_none
 
 from deltafed._clock import FixedClock
 from deltafed._errors import DeltafedError, PeerProblemError
+from deltafed._retry import RetryPolicy
 from deltafed.adapters import synthetic_catalogue, synthetic_population
 from deltafed.adapters._synthetic import IDENTITY_CARD
 from deltafed.adapters.jiangsu import JiangsuAdapter
@@ -76,7 +76,7 @@ class _Federation:
             self.node.registry,
             clock=self.clock,
             http=http,
-            wait=wait_none(),
+            retry=RetryPolicy.no_wait(),
         )
 
 

@@ -7,7 +7,7 @@ event id. Every subscription and every delivered event is in both audit logs.
 """
 
 from deltafed.events._service import (
-    DEFAULT_MAX_ATTEMPTS,
+    DELIVERY_RETRY,
     ChangePublisher,
     DeliveryLoop,
     DeliveryReport,
@@ -19,7 +19,7 @@ from deltafed.events._service import (
 from deltafed.events._store import EventStore, OutboxItem, SqliteEventStore
 
 __all__ = [
-    "DEFAULT_MAX_ATTEMPTS",
+    "DELIVERY_RETRY",
     "ChangePublisher",
     "DeliveryLoop",
     "DeliveryReport",

@@ -7,8 +7,9 @@ Provider side:
 * :class:`ChangePublisher` reads the adapter's change feed and enqueues one event per change
   and watching subscription, moving the feed's cursor in the same transaction;
 * :class:`Outbox` delivers the enqueued events as signed ``event.deliver`` requests, at least
-  once: a failed delivery is retried later with exponential backoff (tenacity's wait
-  strategy, on the injected clock), and parked after ``max_attempts`` for the operator.
+  once: a failed delivery is tried again later, after the waits of its
+  :class:`~deltafed.RetryPolicy` (on the injected clock), and parked for the operator when the
+  policy's ``attempts`` are used up.
   Events about one subject go one at a time, in order.
 
 Subscriber side: the node keeps each event id in the store's inbox and answers a redelivery as
@@ -25,7 +26,6 @@ from datetime import timedelta
 from typing import Final
 
 import anyio
-from tenacity import RetryCallState, Retrying, wait_exponential
 
 from deltafed._clock import Clock
 from deltafed._errors import (
@@ -36,6 +36,7 @@ from deltafed._errors import (
     NotAuthorizedError,
     NotFoundError,
 )
+from deltafed._retry import RetryPolicy
 from deltafed.adapters import Change, ProvinceAdapter
 from deltafed.client import AsyncFederationClient
 from deltafed.events._store import EventStore
@@ -52,7 +53,7 @@ from deltafed.schemas.identifiers import MemberId
 _log = logging.getLogger("deltafed.events")
 
 __all__ = [
-    "DEFAULT_MAX_ATTEMPTS",
+    "DELIVERY_RETRY",
     "ChangePublisher",
     "DeliveryLoop",
     "DeliveryReport",
@@ -62,8 +63,11 @@ __all__ = [
     "check_sender",
 ]
 
-#: Deliveries of one event before it is parked.
-DEFAULT_MAX_ATTEMPTS: Final = 8
+#: How the outbox tries a delivery again by default: 8 deliveries in all (the first included),
+#: 2 s after the first failure, then 4 s, 8 s... up to an hour, before the event is parked.
+DELIVERY_RETRY: Final = RetryPolicy(
+    attempts=8, initial_wait=2.0, multiplier=2.0, max_wait=3600.0, jitter=0.0
+)
 #: Longest subscription when the scenario sets no ``max_subscription_days``.
 _DEFAULT_DAYS: Final = 90
 _FEED: Final = "adapter"
@@ -247,10 +251,13 @@ class DeliveryReport:
 class Outbox:
     """Delivers enqueued events at least once (see the module docstring).
 
-    ``client`` is the provider's :class:`AsyncFederationClient` (built with ``attempts=1``:
-    the outbox does its own retrying, on ``clock``), with the provider's audit log, so that
-    every delivery is in it. ``wait`` is a tenacity wait strategy giving the delay after the
-    n-th failed attempt.
+    ``client`` is the provider's :class:`AsyncFederationClient` (built with
+    ``retry=RetryPolicy(attempts=1)``: the outbox does its own retrying, on ``clock``), with
+    the provider's audit log, so that every delivery is in it. ``retry`` gives the deliveries
+    of one event in all (``attempts``) and the waits between them; every failed delivery
+    counts, whatever ``retry_on`` says (a subscriber's refusal may be fixed by its operator,
+    and a parked event waits for ours), and a ``deadline`` is refused: a run of the outbox
+    counts attempts, not time since the first.
     """
 
     def __init__(
@@ -259,21 +266,19 @@ class Outbox:
         client: AsyncFederationClient,
         *,
         clock: Clock,
-        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
-        wait: Callable[[RetryCallState], float] | None = None,
+        retry: RetryPolicy = DELIVERY_RETRY,
     ) -> None:
-        if not 1 <= max_attempts <= 100:
-            raise ConfigurationError("max_attempts must be 1 to 100")
+        if not isinstance(retry, RetryPolicy):
+            raise ConfigurationError("retry must be a RetryPolicy")
+        if retry.deadline is not None:
+            raise ConfigurationError(
+                "the outbox parks an event after retry.attempts deliveries; it has no deadline",
+                field="deadline",
+            )
         self.store = store
         self.client = client
         self.clock = clock
-        self.max_attempts = max_attempts
-        self.wait = wait if wait is not None else wait_exponential(multiplier=2, min=1, max=3600)
-
-    def _delay(self, attempts: int) -> float:
-        state = RetryCallState(retry_object=Retrying(), fn=None, args=(), kwargs={})
-        state.attempt_number = attempts
-        return float(self.wait(state))
+        self.retry = retry
 
     async def run_once(self, *, limit: int = 100) -> DeliveryReport:
         """Try every event that is due now, once; return what happened."""
@@ -298,8 +303,9 @@ class Outbox:
                 delivered += 1
                 continue
             attempts = item.attempts + 1
-            park = attempts >= self.max_attempts
-            self.store.failed(item.seq, next_at=now + self._delay(attempts), error=error, park=park)
+            park = attempts >= self.retry.attempts
+            next_at = now + self.retry.wait(attempts)
+            self.store.failed(item.seq, next_at=next_at, error=error, park=park)
             failed += 1
             parked += int(park)
         return DeliveryReport(delivered=delivered, failed=failed, parked=parked)

@@ -35,7 +35,12 @@ Example::
     db = "state.db"                      # optional: rate-limit buckets, subscriptions,
                                          # event outbox and inbox (SQLite)
     deliver_every = 5                    # seconds between change feed reads and deliveries
-    max_attempts = 8                     # deliveries of one event before it is parked
+
+    [state.retry]                        # optional: redelivery of failed events (RetryPolicy)
+    attempts = 8                         # deliveries of one event, the first included,
+                                         # before it is parked for the operator
+    initial_wait = 2                     # seconds after the first failure; then doubled
+    max_wait = 3600                      # longest wait between two deliveries
 
     [adapter]
     name = "jiangsu"                     # an entry point of deltafed.adapters
@@ -82,12 +87,19 @@ from deltafed import _pg
 from deltafed._clock import Clock, system_clock
 from deltafed._errors import ConfigurationError, InvalidInputError
 from deltafed._limits import is_loopback_host
+from deltafed._retry import RetryPolicy
 from deltafed._text import hex_or_raw_secret
 from deltafed.adapters import ProvinceAdapter, create_adapter
 from deltafed.audit import AuditLog, AuditStore, PostgresAuditStore, SqliteAuditStore
 from deltafed.client import AsyncFederationClient
 from deltafed.concerns import ConcernService, SqliteConcernStore
-from deltafed.events import ChangePublisher, DeliveryLoop, Outbox, SqliteEventStore
+from deltafed.events import (
+    DELIVERY_RETRY,
+    ChangePublisher,
+    DeliveryLoop,
+    Outbox,
+    SqliteEventStore,
+)
 from deltafed.keys import PrivateKey, Signer
 from deltafed.matching import RateLimiter, SqliteBucketStore
 from deltafed.node._metrics import NodeMetrics
@@ -140,7 +152,7 @@ _SECTIONS: Final = {
     },
     "audit": {"db", "subject_key_file", "checkpoint_every"},
     "replay": {"db", "max_entries"},
-    "state": {"db", "deliver_every", "max_attempts"},
+    "state": {"db", "deliver_every", "retry"},
     "adapter": {"name", "config"},
     "tls": {"cert_file", "key_file", "client_ca_file"},
     "concerns": {"db", "sweep_seconds"},
@@ -166,7 +178,8 @@ class NodeConfig:
     #: inbox; without it buckets are in memory and the node serves no events.
     state_db: Path | None = None
     deliver_every: float = 5.0
-    max_attempts: int = 8
+    #: How the outbox tries a failed delivery again (``[state.retry]``).
+    delivery_retry: RetryPolicy = DELIVERY_RETRY
     host: str = "127.0.0.1"
     port: int = 8443
     grace: timedelta = timedelta(hours=24)
@@ -334,7 +347,9 @@ class NodeConfig:
             replay_max_entries=optional("replay", "max_entries", int, 1_000_000),
             state_db=path(state_db) if state_db is not None else None,
             deliver_every=_seconds(sections["state"].get("deliver_every", 5.0)),
-            max_attempts=optional("state", "max_attempts", int, 8),
+            delivery_retry=RetryPolicy.from_config(
+                sections["state"].get("retry", {}), where="state.retry", base=DELIVERY_RETRY
+            ),
             host=optional("node", "host", str, "127.0.0.1"),
             port=port,
             grace=timedelta(hours=optional("registry", "grace_hours", int, 24)),
@@ -530,11 +545,17 @@ def _build_node(config: NodeConfig, key: PrivateKey, clock: Clock, closers: list
         # Change events: read the change feed and deliver from the outbox while served.
         outgoing = httpx.AsyncClient(timeout=10.0)
         client = AsyncFederationClient(
-            config.member, key, registry, clock=clock, http=outgoing, audit=audit, attempts=1
+            config.member,
+            key,
+            registry,
+            clock=clock,
+            http=outgoing,
+            audit=audit,
+            retry=RetryPolicy(attempts=1),
         )
         loop = DeliveryLoop(
             ChangePublisher(adapter, events, clock=clock, scenarios=registry.scenario),
-            Outbox(events, client, clock=clock, max_attempts=config.max_attempts),
+            Outbox(events, client, clock=clock, retry=config.delivery_retry),
             interval=config.deliver_every,
         )
         node.in_background(loop.run_forever)

@@ -6,23 +6,16 @@ with the ETag, ``If-Modified-Since`` with the ``Last-Modified`` time of the vers
 when the published version is more than one ahead, the versions in between are fetched from
 their versioned URLs beside the current one and verified in order on a staged copy (see
 :mod:`deltafed.registry._publication`). Transient failures (connection errors, timeouts, 5xx,
-429) are retried with tenacity; other answers fail at once.
+429) are retried as the client's :class:`~deltafed.RetryPolicy` says (a GET acts on nothing,
+so retrying it is always safe); other answers fail at once.
 """
 
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Any, Final
+from typing import Final
 
 import httpx
-from tenacity import (
-    AsyncRetrying,
-    Retrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential,
-)
-from tenacity.wait import wait_base
 
 from deltafed._errors import (
     CommunicationError,
@@ -32,6 +25,7 @@ from deltafed._errors import (
     TransportError,
 )
 from deltafed._limits import LimitedBody
+from deltafed._retry import RetryableError, RetryPolicy, call_async, call_sync
 from deltafed.registry._publication import peek_version, versioned_url, versions_to_walk
 from deltafed.registry._signing import MAX_REGISTRY_BYTES
 from deltafed.registry._trusted import TrustedRegistry
@@ -44,14 +38,6 @@ _ACCEPT: Final = "application/deltafed-registry+jws, application/json;q=0.5"
 _TRANSIENT_STATUS: Final = frozenset({429, 500, 502, 503, 504})
 
 
-class _TransientError(Exception):
-    """Carries a retryable :class:`CommunicationError` through tenacity."""
-
-    def __init__(self, error: CommunicationError) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
 class _ClientBase:
     """What both clients share: settings, the retry policy, the body limit, the update."""
 
@@ -60,18 +46,16 @@ class _ClientBase:
         trusted: TrustedRegistry,
         url: str,
         *,
-        retries: int,
-        wait: wait_base | None,
+        retry: RetryPolicy | None,
         max_bytes: int,
     ) -> None:
         if not url.startswith(("https://", "http://")):
             raise ConfigurationError(f"registry URL must be http(s), not {url[:80]!r}")
-        if retries < 0:
-            raise ConfigurationError("retries must not be negative")
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise ConfigurationError("retry must be a RetryPolicy")
         self._trusted = trusted
         self._url = url
-        self._retries = retries
-        self._wait = wait if wait is not None else wait_exponential(multiplier=0.5, max=8)
+        self._retry = retry if retry is not None else RetryPolicy()
         self._max_bytes = max_bytes
         self._etag: str | None = None
         self._last_modified: str | None = None
@@ -83,14 +67,6 @@ class _ClientBase:
     @property
     def location(self) -> str:
         return self._url
-
-    def _retry_policy(self) -> dict[str, Any]:
-        return {
-            "stop": stop_after_attempt(self._retries + 1),
-            "wait": self._wait,
-            "retry": retry_if_exception_type(_TransientError),
-            "reraise": True,
-        }
 
     def _request_headers(self, conditional: bool) -> dict[str, str]:
         if not conditional or self._trusted.version is None:
@@ -134,8 +110,8 @@ class RegistryClient(_ClientBase):
     """Refreshes a :class:`TrustedRegistry` from the anchor's publication URL.
 
     ``http`` is an :class:`httpx.Client` to use (the caller keeps ownership); without one the
-    client makes its own, without redirects. ``retries`` is how many times a transient failure
-    is retried; ``wait`` a tenacity wait strategy (``wait_none()`` in tests: no sleeping).
+    client makes its own, without redirects. ``retry`` is the :class:`~deltafed.RetryPolicy` for
+    transient failures (``RetryPolicy.no_wait()`` in tests: no sleeping).
     """
 
     def __init__(
@@ -144,12 +120,11 @@ class RegistryClient(_ClientBase):
         url: str,
         *,
         http: httpx.Client | None = None,
-        retries: int = 3,
-        wait: wait_base | None = None,
+        retry: RetryPolicy | None = None,
         timeout: float = 10.0,
         max_bytes: int = MAX_REGISTRY_BYTES,
     ) -> None:
-        super().__init__(trusted, url, retries=retries, wait=wait, max_bytes=max_bytes)
+        super().__init__(trusted, url, retry=retry, max_bytes=max_bytes)
         self._owns_http = http is None
         self._http = http or httpx.Client(timeout=timeout, follow_redirects=False)
 
@@ -173,9 +148,9 @@ class RegistryClient(_ClientBase):
 
     def _get(self, url: str, *, conditional: bool) -> _Fetched | None:
         try:
-            return Retrying(**self._retry_policy())(self._fetch, url, conditional)
-        except _TransientError as exc:
-            raise exc.error from exc.error.__cause__
+            return call_sync(self._retry, lambda: self._fetch(url, conditional))
+        except RetryableError as last:
+            raise last.error from last.error.__cause__
 
     def _fetch(self, url: str, conditional: bool) -> _Fetched | None:
         headers = self._request_headers(conditional)
@@ -219,12 +194,11 @@ class AsyncRegistryClient(_ClientBase):
         url: str,
         *,
         http: httpx.AsyncClient | None = None,
-        retries: int = 3,
-        wait: wait_base | None = None,
+        retry: RetryPolicy | None = None,
         timeout: float = 10.0,
         max_bytes: int = MAX_REGISTRY_BYTES,
     ) -> None:
-        super().__init__(trusted, url, retries=retries, wait=wait, max_bytes=max_bytes)
+        super().__init__(trusted, url, retry=retry, max_bytes=max_bytes)
         self._owns_http = http is None
         self._http = http or httpx.AsyncClient(timeout=timeout, follow_redirects=False)
 
@@ -243,12 +217,9 @@ class AsyncRegistryClient(_ClientBase):
 
     async def _get(self, url: str, *, conditional: bool) -> _Fetched | None:
         try:
-            fetched: _Fetched | None = await AsyncRetrying(**self._retry_policy())(
-                self._fetch, url, conditional
-            )
-        except _TransientError as exc:
-            raise exc.error from exc.error.__cause__
-        return fetched
+            return await call_async(self._retry, lambda: self._fetch(url, conditional))
+        except RetryableError as last:
+            raise last.error from last.error.__cause__
 
     async def _fetch(self, url: str, conditional: bool) -> _Fetched | None:
         headers = self._request_headers(conditional)
@@ -296,7 +267,7 @@ def _check_status(status: int, trusted: TrustedRegistry, url: str) -> bool:
             raise TransportError("registry server answered 304 to a first fetch")
         return True
     if status in _TRANSIENT_STATUS:
-        raise _TransientError(TransportError(f"registry server answered {status}"))
+        raise RetryableError(TransportError(f"registry server answered {status}"))
     if status != 200:
         raise TransportError(f"registry server answered {status} for {url}")
     return False
@@ -318,4 +289,4 @@ def _translate(exc: httpx.HTTPError) -> Exception:
     else:
         return TransportError(f"registry fetch failed: {exc}")
     error.__cause__ = exc
-    return _TransientError(error)
+    return RetryableError(error)

@@ -157,6 +157,7 @@ class JiangsuAdapter(HttpProvinceAdapter):
                 "reason": reason,
                 "useCause": self._use_cause,
             },
+            idempotent=False,
         )
         if not isinstance(data, dict):
             raise AdapterDataError(f"{_WHERE}: data is not an object")
@@ -166,6 +167,7 @@ class JiangsuAdapter(HttpProvinceAdapter):
         data = await self.native.call(
             REVOKE_PATH,
             {"certIdentifier": certificate_id, "reason": reason, "useCause": self._use_cause},
+            idempotent=False,
         )
         if not isinstance(data, dict) or data.get("ZZBS") != certificate_id:
             raise AdapterDataError(f"{_WHERE}: revocation answer is not for {certificate_id}")

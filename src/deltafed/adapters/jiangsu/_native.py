@@ -40,7 +40,8 @@ from deltafed._errors import (
     DeltafedError,
     NotFoundError,
 )
-from deltafed.adapters._http import NativeHttp, RetryPolicy, decode_json_object, retrying
+from deltafed._retry import RetryPolicy
+from deltafed.adapters._http import NativeHttp, decode_json_object, retrying
 
 __all__ = [
     "CORRECT_PATH",
@@ -166,8 +167,10 @@ class JiangsuCertShareClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def call(self, path: str, data: Mapping[str, Any]) -> Any:
-        """Call a business ``path`` with ``data``; return the answer's ``data``."""
+    async def call(self, path: str, data: Mapping[str, Any], *, idempotent: bool = True) -> Any:
+        """Call a business ``path`` with ``data``; return the answer's ``data``.
+
+        A call that is not ``idempotent`` is not retried (see :func:`retrying`)."""
 
         async def attempt() -> Any:
             await self._ensure_token()
@@ -183,7 +186,7 @@ class JiangsuCertShareClient:
                         "new access token"
                     ) from again
 
-        return await retrying(self._retry, attempt)
+        return await retrying(self._retry, attempt, idempotent=idempotent)
 
     async def _ensure_token(self) -> None:
         now = int(self._clock().timestamp())

@@ -177,6 +177,7 @@ class ShanghaiAdapter(HttpProvinceAdapter):
             "POST",
             f"/api/v2/licences/{quote(certificate_id)}/corrections",
             body={"fields": fields, "reason": reason},
+            idempotent=False,
         )
         return licence_to_metadata(doc)
 
@@ -185,6 +186,7 @@ class ShanghaiAdapter(HttpProvinceAdapter):
             "POST",
             f"/api/v2/licences/{quote(certificate_id)}/revocation",
             body={"reason": reason},
+            idempotent=False,
         )
         if not isinstance(result, dict) or result.get("licenceId") != certificate_id:
             raise AdapterDataError(f"{_WHERE}: revocation answer is not for {certificate_id}")

@@ -41,8 +41,9 @@ from deltafed._errors import (
     DeltafedError,
     NotFoundError,
 )
+from deltafed._retry import RetryPolicy
 from deltafed._text import rfc3339_instant
-from deltafed.adapters._http import NativeHttp, RetryPolicy, decode_json_object, retrying
+from deltafed.adapters._http import NativeHttp, decode_json_object, retrying
 
 __all__ = [
     "SHANGHAI_CODES",
@@ -164,8 +165,11 @@ class ShanghaiLicenceClient:
         *,
         params: Mapping[str, str] | None = None,
         body: Mapping[str, Any] | None = None,
+        idempotent: bool = True,
     ) -> Any:
-        """Call a resource; return the envelope's ``result``."""
+        """Call a resource; return the envelope's ``result``.
+
+        A call that is not ``idempotent`` is not retried (see :func:`retrying`)."""
         target = str(httpx.URL(path, params=dict(params or {})).raw_path, "ascii")
         content = (
             b""
@@ -186,7 +190,7 @@ class ShanghaiLicenceClient:
                         "Shanghai platform refused a freshly issued access token"
                     ) from again
 
-        return await retrying(self._retry, attempt)
+        return await retrying(self._retry, attempt, idempotent=idempotent)
 
     async def _ensure_token(self) -> None:
         if self._token is None or self._clock().timestamp() >= self._token_end - _RENEW_MARGIN_S:

@@ -107,11 +107,15 @@ class ZhejiangAdapter(HttpProvinceAdapter):
     def _sandbox_credentials(cls) -> dict[str, str]:
         return {"app_key": SANDBOX_APP_KEY, "app_secret": SANDBOX_APP_SECRET}
 
-    async def _call(self, service: str, params: Mapping[str, str]) -> Any:
+    async def _call(
+        self, service: str, params: Mapping[str, str], *, idempotent: bool = True
+    ) -> Any:
         """Call a gateway service; the caller's use cause travels as ``useReason``."""
         cause = self.call_context.use_cause
         return await self.native.call(
-            service, params if cause is None else {**params, "useReason": cause}
+            service,
+            params if cause is None else {**params, "useReason": cause},
+            idempotent=idempotent,
         )
 
     def _catalogue(self) -> Catalogue:
@@ -180,12 +184,13 @@ class ZhejiangAdapter(HttpProvinceAdapter):
                 "items": json.dumps(fields, ensure_ascii=False),
                 "reason": reason,
             },
+            idempotent=False,
         )
         return licence_to_metadata(doc)
 
     async def _revoke_certificate(self, certificate_id: str, reason: str) -> CertificateStatus:
         datas = await self._call(
-            "license/revoke", {"licenseCode": certificate_id, "reason": reason}
+            "license/revoke", {"licenseCode": certificate_id, "reason": reason}, idempotent=False
         )
         if not isinstance(datas, dict) or datas.get("licenseCode") != certificate_id:
             raise AdapterDataError(f"{_WHERE}: revocation answer is not for {certificate_id}")

@@ -38,7 +38,8 @@ from deltafed._errors import (
     DeltafedError,
     NotFoundError,
 )
-from deltafed.adapters._http import NativeHttp, RetryPolicy, decode_json_object, retrying
+from deltafed._retry import RetryPolicy
+from deltafed.adapters._http import NativeHttp, decode_json_object, retrying
 
 __all__ = [
     "API_PATH",
@@ -144,8 +145,12 @@ class ZhejiangGatewayClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def call(self, service: str, params: Mapping[str, str]) -> Any:
-        """Call ``service`` with ``params``; return its decoded ``datas``."""
+    async def call(
+        self, service: str, params: Mapping[str, str], *, idempotent: bool = True
+    ) -> Any:
+        """Call ``service`` with ``params``; return its decoded ``datas``.
+
+        A call that is not ``idempotent`` is not retried (see :func:`retrying`)."""
 
         async def attempt() -> Any:
             await self._ensure_secret()
@@ -161,7 +166,7 @@ class ZhejiangGatewayClient:
                         f"Zhejiang gateway: {ZHEJIANG_CODES[again.code][1]} right after renewal"
                     ) from again
 
-        return await retrying(self._retry, attempt)
+        return await retrying(self._retry, attempt, idempotent=idempotent)
 
     # --- secrets ----------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 ZH = ROOT / "docs" / "zh"
 # The guides integrators read in Chinese (issue #18): each MUST exist in both languages.
-GUIDES = ("README.md", "quickstart.md", "adapters.md")
+GUIDES = ("README.md", "quickstart.md", "adapters.md", "conformance.md")
 _BLOCK = re.compile(r"^```[^\n]*\n.*?^```$", re.MULTILINE | re.DOTALL)
 _GENERATED = re.compile(r"^<!-- (\w+):begin -->\n.*?^<!-- \1:end -->$", re.MULTILINE | re.DOTALL)
 _LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")

@@ -304,7 +304,8 @@ def replace_block(text: str, name: str, content: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Rewrite the generated tables of ``docs/conformance.md`` under a repository root."""
+    """Rewrite the generated tables of ``docs/conformance.md`` (and of its Chinese twin
+    ``docs/zh/conformance.md``, if there is one) under a repository root."""
     from deltafed_conformance._checks import ALL_CHECKS
     from deltafed_conformance._report import render_check_table
 
@@ -313,11 +314,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     requirements, problems = scan_documents(root)
     traces, wrong = load_trace()
     problems += wrong + trace_problems(requirements, traces, ALL_CHECKS)
-    doc = root / "docs" / "conformance.md"
-    text = doc.read_text("utf-8")
-    text = replace_block(text, "checks", render_check_table(ALL_CHECKS))
-    text = replace_block(text, "requirements", render_trace_table(requirements, traces, ALL_CHECKS))
-    doc.write_text(text, encoding="utf-8")
+    tables = {
+        "checks": render_check_table(ALL_CHECKS),
+        "requirements": render_trace_table(requirements, traces, ALL_CHECKS),
+    }
+    pages = [root / "docs" / "conformance.md"]
+    # The Chinese page carries the same tables (tests/test_docs_zh.py compares them).
+    chinese = root / "docs" / "zh" / "conformance.md"
+    if chinese.exists():
+        pages.append(chinese)
+    for page in pages:
+        text = page.read_text("utf-8")
+        for name, table in tables.items():
+            text = replace_block(text, name, table)
+        page.write_text(text, encoding="utf-8")
     for problem in problems:
         print(problem, file=sys.stderr)
     return 1 if problems else 0

@@ -3,6 +3,7 @@ table in docs/conformance.md is generated from the mapping."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from deltafed_conformance import ALL_CHECKS, Check
 from deltafed_conformance._trace import (
     NORMATIVE_DOCS,
     load_trace,
+    main,
     parse_trace,
     render_trace_table,
     replace_block,
@@ -128,3 +130,17 @@ def test_the_mapping_is_packaged_and_every_new_check_is_traced() -> None:
     assert problems == []
     named = {check for trace in traces for check in trace.checks}
     assert {"DF-NEG-024", "DF-NEG-029", "DF-POL-008"} <= named
+
+
+def test_main_rewrites_the_tables_in_both_languages(tmp_path: Path) -> None:
+    pages = ("docs/conformance.md", "docs/zh/conformance.md")
+    for name in (*NORMATIVE_DOCS, *pages):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(ROOT / name, tmp_path / name)
+    for name in pages:
+        text = (tmp_path / name).read_text("utf-8")
+        stale = replace_block(replace_block(text, "checks", "stale\n"), "requirements", "stale\n")
+        (tmp_path / name).write_text(stale, encoding="utf-8")
+    assert main([str(tmp_path)]) == 0
+    for name in pages:
+        assert (tmp_path / name).read_text("utf-8") == (ROOT / name).read_text("utf-8")

@@ -526,11 +526,6 @@ class PeerProblemError(CommunicationError):
         #: The id of the request the problem answers, if the peer named it.
         self.request_id = request_id
 
-    @property
-    def problem_class(self) -> type[DeltafedError]:
-        """The local error class of the peer's code (``DeltafedError`` if unknown)."""
-        return error_for_code(self.problem_code)
-
 
 # --- audit, configuration --------------------------------------------------------------------
 

@@ -173,11 +173,6 @@ class WorkdayCalendar:
         end = datetime.combine(last + timedelta(days=1), time(), CHINA_STANDARD_TIME)
         return end.astimezone(UTC)
 
-    def start_of_day(self, moment: datetime) -> datetime:
-        """Midnight CST that starts the CST day of ``moment`` (as UTC)."""
-        local = moment.astimezone(CHINA_STANDARD_TIME).date()
-        return datetime.combine(local, time(), CHINA_STANDARD_TIME).astimezone(UTC)
-
 
 _OFFICIAL: Final = WorkdayCalendar()
 

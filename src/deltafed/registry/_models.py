@@ -7,7 +7,6 @@ it; building one in memory proves nothing.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Final, Literal, Self
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
@@ -131,10 +130,6 @@ class MemberKey(WireModel):
         if self.state == "retired" and self.not_after is None:
             raise ValueError("a retired key needs not_after (the end of its window)")
         return self
-
-    def valid_at(self, at: datetime) -> bool:
-        """Whether ``at`` falls inside the key's window (compromise is checked separately)."""
-        return self.not_before <= at and (self.not_after is None or at < self.not_after)
 
 
 class Member(WireModel):

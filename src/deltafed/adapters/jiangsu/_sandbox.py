@@ -104,11 +104,6 @@ class JiangsuSandbox(SandboxTransport):
         self._tokens: dict[str, int] = {}  # access token -> end (epoch s)
         self._nonces: set[str] = set()
 
-    def expire_tokens(self) -> None:
-        """Let every access token run out."""
-        for token in self._tokens:
-            self._tokens[token] = 0
-
     def handle(self, request: httpx.Request, body: bytes) -> NativeReply:
         refused = self._gateway_check(request)
         if refused is not None:

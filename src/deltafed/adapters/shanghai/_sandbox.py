@@ -105,10 +105,6 @@ class ShanghaiSandbox(SandboxTransport):
         self._tokens: dict[str, tuple[str, float]] = {}  # token -> (client id, end)
         self._nonces: set[str] = set()
 
-    def expire_tokens(self) -> None:
-        for token, (client, _) in list(self._tokens.items()):
-            self._tokens[token] = (client, 0.0)
-
     def handle(self, request: httpx.Request, body: bytes) -> NativeReply:
         target = request.url.raw_path.decode("ascii")
         path = urlsplit(target).path

@@ -1,4 +1,5 @@
-"""``deltafed concerns``: an operator acts on a node's concerns through its configuration."""
+"""``deltafed concerns``: an operator acts on a node's concerns through its configuration, with
+the concerns and audit log in SQLite files or, with a ``[store] url``, in PostgreSQL."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 
 from deltafed import FixedClock
 from deltafed.adapters import synthetic_catalogue, synthetic_population
-from deltafed.audit import SqliteAuditStore
+from deltafed.audit import PostgresAuditStore, SqliteAuditStore
 from deltafed.cli import main
 from deltafed.concerns._example import SCENARIO_CONCERNS, add_concerns
 from deltafed.node import JIANGSU, SHANGHAI, LocalFederation, build_node, load_config
@@ -23,8 +24,14 @@ CERT = synthetic_population().region("320000").certificates[0]  # an identity ca
 CONCERN_ID = "sh-cli-concern-000001"
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest) -> str | None:
+    """``None`` (SQLite files) or the PostgreSQL database of the node's ``[store] url``."""
+    return request.getfixturevalue("pg_url") if request.param == "postgres" else None
+
+
 @pytest.fixture
-def config(tmp_path: Path) -> Path:
+def config(tmp_path: Path, store_url: str | None) -> Path:
     clock = FixedClock(T0)
     fed = LocalFederation(
         clock=clock,
@@ -60,14 +67,16 @@ anchor = "anchor.json"
 db = "audit.db"
 subject_key_file = "subject.key"
 
-[concerns]
-db = "concerns.db"
-
 [adapter]
 name = "memory"
 [adapter.config]
 region = "320000"
 """
+        + (
+            '\n[concerns]\ndb = "concerns.db"\n'
+            if store_url is None
+            else f'\n[concerns]\n\n[store]\nurl = "{store_url}"\n'
+        )
     )
     # Shanghai files an objection with the node built from this configuration.
     node = build_node(load_config(path), clock=clock)
@@ -111,7 +120,9 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> str:
     return capsys.readouterr().out
 
 
-def test_operator_workflow(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_operator_workflow(
+    config: Path, store_url: str | None, capsys: pytest.CaptureFixture[str]
+) -> None:
     c = str(config)
     listed = run(capsys, "list", "--config", c)
     assert CONCERN_ID in listed
@@ -150,11 +161,20 @@ def test_operator_workflow(config: Path, capsys: pytest.CaptureFixture[str]) -> 
     ]
     assert shown["status"] == "closed"
     # Every event is in the node's audit log, indexed by the filer.
-    store = SqliteAuditStore(config.parent / "audit.db")
+    store = (
+        SqliteAuditStore(config.parent / "audit.db")
+        if store_url is None
+        else PostgresAuditStore(store_url)
+    )
     try:
         assert store.size() == 5  # the filing exchange and four signed events
     finally:
         store.close()
+    if store_url is not None:
+        # Nothing of the node went to SQLite.
+        assert not (config.parent / "concerns.db").exists()
+        assert not (config.parent / "audit.db").exists()
+        return
     # The resident's view lists their concern beside every use of their data.
     assert (
         main(

@@ -12,6 +12,7 @@ import pytest
 from deltafed import ConfigurationError, RollbackError
 from deltafed.audit import PostgresAuditStore
 from deltafed.cli import _serve, main
+from deltafed.concerns import PostgresConcernStore, SqliteConcernStore
 from deltafed.node import (
     CONFIG_ENV,
     JIANGSU,
@@ -59,6 +60,40 @@ def test_a_node_on_postgresql(
         conn.execute("UPDATE registry_state SET version = version + 1")
     with pytest.raises(RollbackError):
         build_node(loaded)
+
+
+@pytest.mark.postgres
+def test_a_node_on_postgresql_keeps_its_concerns_there(tmp_path: Path, pg_url: str) -> None:
+    # [concerns] without db: with a [store] url the concerns live in PostgreSQL.
+    config = load_config(
+        write_node_files(tmp_path, extra=_store(pg_url) + "\n[concerns]\nsweep_seconds = 60\n")
+    )
+    node = build_node(config)
+    try:
+        assert node.concerns is not None
+        assert isinstance(node.concerns.store, PostgresConcernStore)
+        assert node.concerns.claim_lease == 7  # [store] claim_lease
+    finally:
+        anyio.run(node.aclose)
+    assert not (tmp_path / "concerns.db").exists()
+    with psycopg.connect(pg_url) as conn:
+        rows = conn.execute("SELECT component FROM deltafed_schema_version").fetchall()
+        assert ("concerns",) in rows
+
+
+def test_concerns_need_a_db_or_a_store_url(tmp_path: Path) -> None:
+    config = write_node_files(tmp_path, extra="\n[concerns]\nsweep_seconds = 60\n")
+    with pytest.raises(ConfigurationError, match=r"\[concerns\] db is required"):
+        load_config(config)
+    config.write_text(
+        config.read_text().replace("[concerns]\n", '[concerns]\ndb = "concerns.db"\n')
+    )
+    node = build_node(load_config(config))
+    try:
+        assert node.concerns is not None
+        assert isinstance(node.concerns.store, SqliteConcernStore)
+    finally:
+        anyio.run(node.aclose)
 
 
 def test_sqlite_node_keeps_the_registry_version_across_restarts(tmp_path: Path) -> None:

@@ -2,14 +2,18 @@
 
 The clock starts on Friday 13 February 2026, 10:00 in China: the next day is a make-up
 working Saturday, then the Spring Festival holiday runs from the 15th to the 23rd.
+
+``open_store`` and ``world`` run every test that uses them once per concern store: SQLite (a
+file) and PostgreSQL (a database of its own, see ``pg_url``).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,7 +23,13 @@ from deltafed import FixedClock, RetryPolicy
 from deltafed.adapters import InMemoryAdapter, synthetic_catalogue, synthetic_population
 from deltafed.audit import AuditLog
 from deltafed.client import AsyncFederationClient
-from deltafed.concerns import ConcernFiler, ConcernService, SqliteConcernStore
+from deltafed.concerns import (
+    ConcernFiler,
+    ConcernService,
+    ConcernStore,
+    PostgresConcernStore,
+    SqliteConcernStore,
+)
 from deltafed.concerns._example import add_concerns
 from deltafed.node import JIANGSU, SHANGHAI, ZHEJIANG, LocalFederation, Node
 from deltafed.schemas.concerns import Concern
@@ -64,7 +74,7 @@ class World:
     fed: LocalFederation
     node: Node
     service: ConcernService
-    store: SqliteConcernStore
+    store: ConcernStore
     adapter: InMemoryAdapter
     logs: dict[str, AuditLog] = field(default_factory=dict)
 
@@ -83,8 +93,39 @@ class World:
         )
 
 
+StoreOpener = Callable[[], ConcernStore]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreOpener]:
+    """Opens a store on the same data each time it is called (as another worker, or the node
+    restarted, would); every store opened is closed after the test."""
+    opened: list[ConcernStore] = []
+
+    def sqlite() -> ConcernStore:
+        return SqliteConcernStore(tmp_path / "concerns.db")
+
+    def postgres() -> ConcernStore:
+        return PostgresConcernStore(url, pool_size=2)
+
+    if request.param == "postgres":
+        url = request.getfixturevalue("pg_url")
+        make = postgres
+    else:
+        make = sqlite
+
+    def open_one() -> ConcernStore:
+        store = make()
+        opened.append(store)
+        return store
+
+    yield open_one
+    for store in opened:
+        store.close()
+
+
 @pytest.fixture
-def world() -> Iterator[World]:
+def world(open_store: StoreOpener) -> World:
     clock = FixedClock(T0)
     fed = LocalFederation(
         clock=clock,
@@ -103,20 +144,20 @@ def world() -> Iterator[World]:
     logs = {m: fed.audit_log(m) for m in (SHANGHAI, JIANGSU)}
     adapter = fed.adapter(JIANGSU)
     registry = fed.trusted_registry()
-    with SqliteConcernStore() as store:
-        service = ConcernService(
-            JIANGSU,
-            fed.keys[JIANGSU],
-            registry,
-            store,
-            logs[JIANGSU],
-            adapter=adapter,
-            clock=clock,
-        )
-        node = fed.node(
-            JIANGSU, adapter=adapter, audit=logs[JIANGSU], registry=registry, concerns=service
-        )
-        yield World(clock, fed, node, service, store, adapter, logs)
+    store = open_store()
+    service = ConcernService(
+        JIANGSU,
+        fed.keys[JIANGSU],
+        registry,
+        store,
+        logs[JIANGSU],
+        adapter=adapter,
+        clock=clock,
+    )
+    node = fed.node(
+        JIANGSU, adapter=adapter, audit=logs[JIANGSU], registry=registry, concerns=service
+    )
+    return World(clock, fed, node, service, store, adapter, logs)
 
 
 @pytest.fixture

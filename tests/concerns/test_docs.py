@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -37,3 +38,27 @@ def test_the_cli_actions_documented_exist() -> None:
     for action in actions:
         argv = ["concerns", action, *_POSITIONAL.get(action, ["ID"]), "--config", "node.toml"]
         assert parser.parse_args(argv).action == action
+
+
+_TOML = re.compile(r"^```toml\n(.*?)^```", re.MULTILINE | re.DOTALL)
+#: What a node's configuration needs besides the sections the guide shows.
+_BASE = {
+    "node": {"member": "320000/dsj", "key_file": "k.pem"},
+    "registry": {"file": "registry.jws", "anchor": "anchor.json"},
+    "audit": {"db": "audit.db", "subject_key_file": "subject.key"},
+    "adapter": {"name": "memory"},
+}
+
+
+def test_the_configuration_sections_shown_are_accepted() -> None:
+    from deltafed.node import NodeConfig
+
+    blocks = [tomllib.loads(b) for b in _TOML.findall(DOC.read_text(encoding="utf-8"))]
+    assert len(blocks) == 2
+    sqlite, postgres = (NodeConfig.from_mapping({**_BASE, **b}, base=Path("/n")) for b in blocks)
+    assert (sqlite.concerns_db, sqlite.store_url) == (Path("/n/concerns.db"), None)
+    # With a [store] url the node takes concerns without a [concerns] db: they go there.
+    assert postgres.concerns_db is not None
+    assert postgres.store_url is not None
+    assert postgres.store_url.startswith("postgresql://")
+    assert postgres.claim_lease == 30

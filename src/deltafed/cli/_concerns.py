@@ -11,7 +11,8 @@
 * ``sweep`` - sign the reminders and escalations due now (the node also does it while served).
 
 Every action signs one event with the node's key and writes it to the node's audit log before it
-is stored; repeating an action that already happened prints the event it produced.
+is stored; repeating an action that already happened prints the event it produced. With a
+``[store] url`` the audit log and the concerns are those in PostgreSQL.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import anyio
 from deltafed._clock import system_clock
 from deltafed._errors import InvalidInputError
 from deltafed.adapters import create_adapter
-from deltafed.audit import AuditLog, SqliteAuditStore
+from deltafed.audit import AuditLog, PostgresAuditStore, SqliteAuditStore
 from deltafed.concerns import ConcernService
 from deltafed.keys import PrivateKey
 from deltafed.node import NodeConfig, load_config, open_concerns
@@ -90,7 +91,11 @@ def _service(config: NodeConfig, *, with_adapter: bool = False) -> Iterator[Conc
         load_anchor_file(config.anchor_file), clock=system_clock, grace=config.grace
     )
     registry.update_from_file(config.registry_file)
-    store = SqliteAuditStore(config.audit_db)
+    store: SqliteAuditStore | PostgresAuditStore
+    if config.store_url is not None:
+        store = PostgresAuditStore(config.store_url, pool_size=2)
+    else:
+        store = SqliteAuditStore(config.audit_db)
     adapter = create_adapter(config.adapter, config.adapter_config) if with_adapter else None
     try:
         audit = AuditLog(

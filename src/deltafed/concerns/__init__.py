@@ -9,6 +9,8 @@ to the region that can answer it, with deadlines in working days of the official
   supervising member's side: reads what was escalated to it, verified the same way.
 * :class:`WorkdayCalendar` / :func:`official_calendar` - working days including the make-up
   days (调休) of the published schedules; an unknown year raises :class:`~deltafed.CalendarError`.
+* :class:`SqliteConcernStore` (the default) and :class:`PostgresConcernStore` (a node whose
+  ``[store]`` is PostgreSQL) keep the concerns behind the :class:`ConcernStore` protocol.
 * :func:`route`, :func:`deadlines` - what the registry says about who answers and by when.
 
 The protocol is ``docs/protocol.md`` section 10; the operator's guide ``docs/concerns.md``.
@@ -22,6 +24,7 @@ from deltafed.concerns._filer import (
     EscalatedConcern,
     FiledConcern,
 )
+from deltafed.concerns._pgstore import PostgresConcernStore
 from deltafed.concerns._routing import check_filing, deadlines, route
 from deltafed.concerns._service import ConcernService, ConcernView
 from deltafed.concerns._store import ConcernRecord, ConcernStore, SqliteConcernStore
@@ -37,6 +40,7 @@ __all__ = [
     "ConcernView",
     "EscalatedConcern",
     "FiledConcern",
+    "PostgresConcernStore",
     "SqliteConcernStore",
     "VerifiedEvent",
     "WorkdayCalendar",

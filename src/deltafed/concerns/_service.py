@@ -21,13 +21,16 @@ Repeating an action that already happened returns its event instead of signing a
 :meth:`tick` is the deadline sweep: the node runs it periodically, tests call it with a frozen
 clock. On the last working day before a deadline it signs a ``reminder``; once the deadline
 has passed with the step not done it signs an ``escalated`` event naming the supervising
-member of the desk. Each is written once per stage.
+member of the desk. Each is written once per stage: a sweep claims a notice in the store
+before signing it, so of several workers or hosts sweeping one store at the same time exactly
+one signs, audits and stores each notice.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -125,7 +128,8 @@ class ConcernService:
     ``registry`` is the verified registry (routing, deadlines, scenarios); ``store`` keeps the
     concerns; ``audit`` gets one entry per signed event; ``adapter`` (optional) is asked to
     correct or revoke a certificate when an objection is upheld; ``calendar`` counts working
-    days; ``clock`` is read once per action.
+    days; ``clock`` is read once per action. ``claim_lease`` (seconds) is how long a sweep's
+    claim on a notice holds if the sweep dies before storing it (then another sweep sends it).
     """
 
     def __init__(
@@ -139,7 +143,10 @@ class ConcernService:
         adapter: ProvinceAdapter | None = None,
         clock: Clock = system_clock,
         calendar: WorkdayCalendar | None = None,
+        claim_lease: float = 60.0,
     ) -> None:
+        if not claim_lease > 0:
+            raise ConfigurationError("the notice claim lease must be positive")
         try:
             self.member: MemberId = parse_member_id(member)
         except InvalidInputError as exc:
@@ -151,6 +158,7 @@ class ConcernService:
         self.adapter = adapter
         self.clock = clock
         self.calendar = calendar if calendar is not None else official_calendar()
+        self.claim_lease = float(claim_lease)
 
     # --- the wire side (called by the node after verification) ------------------------------
 
@@ -412,26 +420,32 @@ class ConcernService:
         for listed in self.store.find():
             if listed.status in FINAL_STATUSES or listed.status == "answered":
                 continue
-            # Read again: another sweep (another worker) may have acted meanwhile.
-            record = self._get(listed.id)
-            for stage, due, owed in (
-                ("acknowledge", record.ack_due, _UNACKNOWLEDGED),
-                ("answer", record.answer_due, _UNANSWERED),
-            ):
-                if record.status not in owed:
-                    continue
-                kind = None
-                if at >= due and f"escalated:{stage}" not in record.notices:
-                    kind = "escalated"
-                elif (
-                    due - timedelta(days=1) <= at < due
-                    and f"reminder:{stage}" not in record.notices
-                ):
-                    kind = "reminder"
+            for stage in ("acknowledge", "answer"):
+                # Read again: another sweep (another worker) may have acted meanwhile.
+                record = self._get(listed.id)
+                kind = _owed_notice(record, stage, at)
                 if kind is None:
                     continue
-                signed.append(self._notice(record, kind, stage, due, at))
-                record = self._get(record.id)
+                notice = f"{kind}:{stage}"
+                claim = secrets.token_hex(16)
+                if not self.store.claim_notice(
+                    record.id,
+                    notice,
+                    claim=claim,
+                    now=self.clock().timestamp(),
+                    lease=self.claim_lease,
+                ):
+                    continue  # another sweep sends (or sent) it
+                try:
+                    # What the claim now protects, read after taking it.
+                    record = self._get(record.id)
+                    if _owed_notice(record, stage, at) != kind:
+                        self.store.release_notice(record.id, notice, claim=claim)
+                        continue
+                    signed.append(self._notice(record, kind, stage, at))
+                except BaseException:
+                    self.store.release_notice(record.id, notice, claim=claim)
+                    raise
         return signed
 
     async def run_sweeps(self, every: float) -> None:
@@ -446,9 +460,8 @@ class ConcernService:
                 _log.exception("concern deadline sweep failed; trying again later")
             await anyio.sleep(every)
 
-    def _notice(
-        self, record: ConcernRecord, kind: str, stage: str, due: datetime, at: datetime
-    ) -> ConcernEvent:
+    def _notice(self, record: ConcernRecord, kind: str, stage: str, at: datetime) -> ConcernEvent:
+        due = record.ack_due if stage == "acknowledge" else record.answer_due
         extra: dict[str, Any] = {"stage": stage, "due": due}
         if kind == "escalated":
             extra["to"] = record.supervisor
@@ -528,6 +541,23 @@ class ConcernService:
         )
         self.store.append(record.id, event.seq, raw, status=status, notice=notice)
         return event
+
+
+def _owed_notice(record: ConcernRecord, stage: str, at: datetime) -> str | None:
+    """The notice kind ``record`` is owed for ``stage`` at ``at``: ``escalated`` once the
+    deadline passed, ``reminder`` from a day before it, each once; ``None`` otherwise."""
+    due, owed = (
+        (record.ack_due, _UNACKNOWLEDGED)
+        if stage == "acknowledge"
+        else (record.answer_due, _UNANSWERED)
+    )
+    if record.status not in owed:
+        return None
+    if at >= due:
+        return "escalated" if f"escalated:{stage}" not in record.notices else None
+    if due - timedelta(days=1) <= at and f"reminder:{stage}" not in record.notices:
+        return "reminder"
+    return None
 
 
 def _body(model: type[Any], body: dict[str, Any]) -> Any:

@@ -1,9 +1,15 @@
 """Where a responding node keeps its concerns and their signed histories.
 
 :class:`ConcernStore` is the interface; :class:`SqliteConcernStore` the default (a file, or
-``":memory:"``). Appending an event is atomic and refuses a ``seq`` that is not the next one,
-so two operators acting at once cannot fork a history: the second gets
+``":memory:"``), :class:`~deltafed.concerns.PostgresConcernStore` the store of a node whose
+``[store]`` is PostgreSQL. Appending an event is atomic and refuses a ``seq`` that is not the
+next one, so two operators acting at once cannot fork a history: the second gets
 :class:`~deltafed.InvalidInputError` and reads again.
+
+A deadline notice (``reminder:acknowledge``, ``escalated:answer``...) is *claimed* before it is
+signed: :meth:`ConcernStore.claim_notice` answers ``True`` to one caller only, so of two sweeps
+(workers, processes or hosts sharing the store) exactly one signs, audits and stores it. The
+claim ends when the notice is appended or released, or after its lease (its sweeper died).
 """
 
 from __future__ import annotations
@@ -68,6 +74,19 @@ class ConcernStore(Protocol):
         (a notice already remembered is refused: two sweeps never send it twice)."""
         ...
 
+    def claim_notice(
+        self, concern_id: str, notice: str, *, claim: str, now: float, lease: float
+    ) -> bool:
+        """Claim the sending of ``notice`` as ``claim`` (a token unique to the caller) at
+        ``now`` (Unix seconds): ``True`` for one caller only, until the notice is appended or
+        the claim released, or ``lease`` seconds passed. ``False`` when the notice was sent,
+        the concern does not exist or another live claim holds it."""
+        ...
+
+    def release_notice(self, concern_id: str, notice: str, *, claim: str) -> None:
+        """Give up claim ``claim`` (another one is left alone)."""
+        ...
+
     def find(self, *, status: str | None = None) -> list[ConcernRecord]: ...
 
     def escalated_to(self, member: str) -> list[str]:
@@ -104,6 +123,13 @@ CREATE TABLE IF NOT EXISTS concern_escalations (
     supervisor TEXT NOT NULL,
     PRIMARY KEY (concern_id, supervisor)
 );
+CREATE TABLE IF NOT EXISTS concern_claims (
+    concern_id TEXT NOT NULL REFERENCES concerns(id),
+    notice TEXT NOT NULL,
+    claim TEXT NOT NULL,
+    claimed_at REAL NOT NULL,
+    PRIMARY KEY (concern_id, notice)
+);
 """
 _COLUMNS = (
     "concern, filer_member, responsible, supervisor, scenario, status, filing_request, "
@@ -112,7 +138,11 @@ _COLUMNS = (
 
 
 class SqliteConcernStore:
-    """A :class:`ConcernStore` in SQLite (one connection, serialised by a lock)."""
+    """A :class:`ConcernStore` in SQLite (one connection, serialised by a lock).
+
+    Several processes may share the file (the workers of one host): every write runs in a
+    ``BEGIN IMMEDIATE`` transaction, so claims and appends are serialised by SQLite's lock.
+    """
 
     def __init__(self, path: str | Path = ":memory:") -> None:
         # A connection whose setup fails is closed again (deltafed._sqlite.opening).
@@ -220,6 +250,10 @@ class SqliteConcernStore:
                             "INSERT OR IGNORE INTO concern_escalations VALUES (?, ?)",
                             (concern_id, row[1]),
                         )
+                    self._db.execute(
+                        "DELETE FROM concern_claims WHERE concern_id = ? AND notice = ?",
+                        (concern_id, notice),
+                    )
                 self._db.execute(
                     "UPDATE concerns SET status = ?, notices = ? WHERE id = ?",
                     (status, json.dumps(sorted(notices)), concern_id),
@@ -228,6 +262,41 @@ class SqliteConcernStore:
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+
+    def claim_notice(
+        self, concern_id: str, notice: str, *, claim: str, now: float, lease: float
+    ) -> bool:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                row = self._db.execute(
+                    "SELECT notices FROM concerns WHERE id = ?", (concern_id,)
+                ).fetchone()
+                claimed = False
+                if row is not None and notice not in json.loads(row[0]):
+                    claimed = (
+                        self._db.execute(
+                            "INSERT INTO concern_claims (concern_id, notice, claim, claimed_at) "
+                            "VALUES (?, ?, ?, ?) ON CONFLICT (concern_id, notice) DO UPDATE "
+                            "SET claim = excluded.claim, claimed_at = excluded.claimed_at "
+                            "WHERE concern_claims.claim = excluded.claim "
+                            "OR concern_claims.claimed_at <= ?",
+                            (concern_id, notice, claim, now, now - lease),
+                        ).rowcount
+                        > 0
+                    )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return claimed
+
+    def release_notice(self, concern_id: str, notice: str, *, claim: str) -> None:
+        with self._lock:
+            self._db.execute(
+                "DELETE FROM concern_claims WHERE concern_id = ? AND notice = ? AND claim = ?",
+                (concern_id, notice, claim),
+            )
 
     def find(self, *, status: str | None = None) -> list[ConcernRecord]:
         query = f"SELECT {_COLUMNS} FROM concerns"  # noqa: S608 - constant

@@ -27,7 +27,8 @@ Example::
     db = "replay.db"                     # shared by the worker processes of the node
 
     [store]                              # optional: PostgreSQL instead of the SQLite files
-    url = "postgresql://deltafed@db.example/shanghai"  # audit, replay, registry state
+    url = "postgresql://deltafed@db.example/shanghai"  # audit, replay, registry state,
+                                         # concerns
     pool_size = 8                        # connections per worker process
     claim_lease = 30                     # seconds before a crashed worker's claim is retaken
 
@@ -49,6 +50,7 @@ Example::
 
     [concerns]                           # optional: answer cross-region concerns
     db = "concerns.db"                   # SQLite: the concerns and their signed histories
+                                         # (not used with a [store] url)
     sweep_seconds = 300                  # how often reminders and escalations are swept
 
     [tls]                                # required unless host is loopback
@@ -56,12 +58,14 @@ Example::
     key_file = "tls/node.key"            # its private key (PEM)
     client_ca_file = "tls/members-ca.pem"  # optional: require client certificates (mutual TLS)
 
-With ``[store] url`` the audit log, the replay store and the trusted registry state live in
-that PostgreSQL database (the ``postgres`` extra), shared by every worker and host running the
-same configuration; ``[audit] db`` and ``[replay] db`` are then not used. Without it the audit
-log is the SQLite file ``[audit] db`` and the last trusted registry version is kept in
-``[registry] state_db`` (default: ``<audit db name>-registry-state.db`` beside it), so a
-rollback is refused across restarts either way.
+With ``[store] url`` the audit log, the replay store, the trusted registry state and the
+concerns (with ``[concerns]``) live in that PostgreSQL database (the ``postgres`` extra), shared
+by every worker and host running the same configuration; ``[audit] db``, ``[replay] db`` and
+``[concerns] db`` are then not used. ``claim_lease`` is also how long a worker's claim on a
+concern's deadline notice holds if the worker dies. Without it the audit log is the SQLite file
+``[audit] db`` and the last trusted registry version is kept in ``[registry] state_db``
+(default: ``<audit db name>-registry-state.db`` beside it), so a rollback is refused across
+restarts either way.
 
 Relative paths are relative to the configuration file. Unknown keys are refused. A node that
 listens on an address other than loopback without ``[tls]`` is refused unless ``[node]`` says
@@ -75,11 +79,11 @@ import functools
 import os
 import ssl
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import httpx
 
@@ -92,7 +96,12 @@ from deltafed._text import hex_or_raw_secret
 from deltafed.adapters import ProvinceAdapter, create_adapter
 from deltafed.audit import AuditLog, AuditStore, PostgresAuditStore, SqliteAuditStore
 from deltafed.client import AsyncFederationClient
-from deltafed.concerns import ConcernService, SqliteConcernStore
+from deltafed.concerns import (
+    ConcernService,
+    ConcernStore,
+    PostgresConcernStore,
+    SqliteConcernStore,
+)
 from deltafed.events import (
     DELIVERY_RETRY,
     ChangePublisher,
@@ -123,6 +132,9 @@ from deltafed.registry import (
     load_anchor_file,
 )
 from deltafed.schemas.identifiers import parse_member_id
+
+if TYPE_CHECKING:
+    from psycopg_pool import ConnectionPool
 
 __all__ = ["NodeConfig", "build_node", "load_config", "open_concerns"]
 
@@ -197,10 +209,12 @@ class NodeConfig:
     log_level: str = "info"
     log_format: str = "json"
     metrics: bool = False
-    #: ``[concerns] db``: the node answers concerns (protocol section 10) when set.
+    #: ``[concerns] db``: the node answers concerns (protocol section 10) when set (with a
+    #: ``store_url`` the concerns are kept there and this path is not used).
     concerns_db: Path | None = None
     concerns_sweep_seconds: int = 300
-    #: ``[store] url``: a PostgreSQL database for the audit log, replay and registry state.
+    #: ``[store] url``: a PostgreSQL database for the audit log, replay, registry state and
+    #: concerns.
     store_url: str | None = None
     store_pool_size: int = 8
     claim_lease: int = 30
@@ -367,13 +381,33 @@ class NodeConfig:
             log_level=log_level,
             log_format=log_format,
             metrics=metrics,
-            concerns_db=path(need("concerns", "db", str)) if sections["concerns"] else None,
+            concerns_db=_concerns_db(
+                sections["concerns"] if "concerns" in data else None, store_url, path
+            ),
             concerns_sweep_seconds=_sweep(optional("concerns", "sweep_seconds", int, 300)),
             store_url=store_url,
             store_pool_size=pool_size,
             claim_lease=claim_lease,
             registry_state_db=path(registry_state) if registry_state is not None else None,
         )
+
+
+def _concerns_db(
+    section: Mapping[str, Any] | None, store_url: str | None, path: Callable[[str], Path]
+) -> Path | None:
+    """``[concerns] db``; ``None`` without a ``[concerns]`` section (the node takes none)."""
+    if section is None:
+        return None
+    db = section.get("db")
+    if db is None and store_url is not None:
+        return path("concerns.db")  # not used: the concerns live in PostgreSQL
+    if not isinstance(db, str):
+        raise ConfigurationError(
+            "[concerns] db is required (or a [store] url)"
+            if db is None
+            else "[concerns] db must be a str"
+        )
+    return path(db)
 
 
 def _sweep(seconds: int) -> int:
@@ -421,16 +455,31 @@ def open_concerns(
     audit: AuditLog,
     adapter: ProvinceAdapter | None,
     clock: Clock = system_clock,
-) -> tuple[ConcernService, SqliteConcernStore]:
-    """The concern service of ``config`` (``[concerns] db``) and its store (close it)."""
+    pool: ConnectionPool | None = None,
+) -> tuple[ConcernService, ConcernStore]:
+    """The concern service of ``config`` and its store (close it): in the ``[store] url``
+    database when there is one (on ``pool`` if given), else in the SQLite ``[concerns] db``."""
     if config.concerns_db is None:
         raise ConfigurationError(
             "this node takes no concerns", remediation="Add a [concerns] section with db."
         )
-    store = SqliteConcernStore(config.concerns_db)
+    store: ConcernStore
+    if config.store_url is None:
+        store = SqliteConcernStore(config.concerns_db)
+    elif pool is not None:
+        store = PostgresConcernStore(pool=pool)
+    else:
+        store = PostgresConcernStore(config.store_url, pool_size=config.store_pool_size)
     try:
         service = ConcernService(
-            config.member, signer, registry, store, audit, adapter=adapter, clock=clock
+            config.member,
+            signer,
+            registry,
+            store,
+            audit,
+            adapter=adapter,
+            clock=clock,
+            claim_lease=config.claim_lease,
         )
     except BaseException:
         store.close()
@@ -454,6 +503,7 @@ def _build_node(config: NodeConfig, key: PrivateKey, clock: Clock, closers: list
     store: AuditStore
     replay: ReplayStore
     state: RegistryStateStore
+    pool: ConnectionPool | None = None
     if config.store_url is not None:
         pool = _pg.open_pool(
             config.store_url, max_size=config.store_pool_size, name=f"deltafed {config.member}"
@@ -514,10 +564,16 @@ def _build_node(config: NodeConfig, key: PrivateKey, clock: Clock, closers: list
         closers.append(buckets.close)
         events = SqliteEventStore(config.state_db)
         closers.append(events.close)
-    concerns: tuple[ConcernService, SqliteConcernStore] | None = None
+    concerns: tuple[ConcernService, ConcernStore] | None = None
     if config.concerns_db is not None:
         concerns = open_concerns(
-            config, signer=key, registry=registry, audit=audit, adapter=adapter, clock=clock
+            config,
+            signer=key,
+            registry=registry,
+            audit=audit,
+            adapter=adapter,
+            clock=clock,
+            pool=pool,
         )
         closers.append(concerns[1].close)
     node = Node(

@@ -1,4 +1,5 @@
-"""``deltafed events``: the operator sees parked events and gives them back to the loop."""
+"""``deltafed events``: the operator sees parked events and gives them back to the loop, from a
+node's state file or its PostgreSQL database."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from deltafed.cli import main
-from deltafed.events import SqliteEventStore
+from deltafed.events import PostgresEventStore, SqliteEventStore
 from deltafed.schemas.common import HolderType
 from deltafed.schemas.events import ChangeEvent
 
@@ -29,11 +30,21 @@ def _event(n: int) -> ChangeEvent:
     )
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def state(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The ``--db``: a node's state file, or the PostgreSQL database of its ``[store] url``."""
+    if request.param == "postgres":
+        url: str = request.getfixturevalue("pg_url")
+        return url
+    return str(tmp_path / "state.db")
+
+
 def test_parked_events_are_listed_and_requeued(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    state: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    db = tmp_path / "state.db"
-    with SqliteEventStore(db) as store:
+    db = state
+    opened = PostgresEventStore(db) if db.startswith("postgresql://") else SqliteEventStore(db)
+    with opened as store:
         store.enqueue([(_event(1), "310000/dsj", "s"), (_event(2), "310000/dsj", "s")], cursor=None)
         first = store.outbox()[0]
         store.failed(first.seq, next_at=0, error="transport_error: refused", park=True)

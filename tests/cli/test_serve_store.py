@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import anyio
@@ -13,6 +15,7 @@ from deltafed import ConfigurationError, RollbackError
 from deltafed.audit import PostgresAuditStore
 from deltafed.cli import _serve, main
 from deltafed.concerns import PostgresConcernStore, SqliteConcernStore
+from deltafed.events import PostgresEventStore, SqliteEventStore
 from deltafed.node import (
     CONFIG_ENV,
     JIANGSU,
@@ -63,26 +66,35 @@ def test_a_node_on_postgresql(
 
 
 @pytest.mark.postgres
-def test_a_node_on_postgresql_keeps_its_concerns_there(tmp_path: Path, pg_url: str) -> None:
-    # [concerns] without db: with a [store] url the concerns live in PostgreSQL.
-    config = load_config(
-        write_node_files(tmp_path, extra=_store(pg_url) + "\n[concerns]\nsweep_seconds = 60\n")
-    )
+def test_a_node_on_postgresql_keeps_its_concerns_and_events_there(
+    tmp_path: Path, pg_url: str
+) -> None:
+    # [concerns] without db: with a [store] url the concerns live in PostgreSQL; so do the
+    # subscriptions and the outbox, [state] db keeping only the rate-limit buckets.
+    sections = '\n[concerns]\nsweep_seconds = 60\n\n[state]\ndb = "state.db"\n'
+    config = load_config(write_node_files(tmp_path, extra=_store(pg_url) + sections))
     node = build_node(config)
     try:
         assert node.concerns is not None
         assert isinstance(node.concerns.store, PostgresConcernStore)
         assert node.concerns.claim_lease == 7  # [store] claim_lease
+        assert isinstance(node.events, PostgresEventStore)
     finally:
         anyio.run(node.aclose)
     assert not (tmp_path / "concerns.db").exists()
     with psycopg.connect(pg_url) as conn:
         rows = conn.execute("SELECT component FROM deltafed_schema_version").fetchall()
-        assert ("concerns",) in rows
+        assert {("concerns",), ("events",)} <= set(rows)
+    # The buckets' file has no event tables.
+    with closing(sqlite3.connect(tmp_path / "state.db")) as db:
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert "outbox" not in tables
 
 
 def test_concerns_need_a_db_or_a_store_url(tmp_path: Path) -> None:
-    config = write_node_files(tmp_path, extra="\n[concerns]\nsweep_seconds = 60\n")
+    config = write_node_files(
+        tmp_path, extra='\n[concerns]\nsweep_seconds = 60\n\n[state]\ndb = "state.db"\n'
+    )
     with pytest.raises(ConfigurationError, match=r"\[concerns\] db is required"):
         load_config(config)
     config.write_text(
@@ -92,6 +104,7 @@ def test_concerns_need_a_db_or_a_store_url(tmp_path: Path) -> None:
     try:
         assert node.concerns is not None
         assert isinstance(node.concerns.store, SqliteConcernStore)
+        assert isinstance(node.events, SqliteEventStore)
     finally:
         anyio.run(node.aclose)
 

@@ -1,5 +1,6 @@
 """Proactive services: subscriptions, signed change events, at-least-once delivery, once-only
-processing, order per subject, parking; every step in both audit logs."""
+processing, order per subject, parking; every step in both audit logs. ``world`` runs on each
+event store (``open_event_store``: SQLite, PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from deltafed.client import AsyncFederationClient
 from deltafed.events import DELIVERY_RETRY, ChangePublisher, Inbox, Outbox, SqliteEventStore
 from deltafed.node import JIANGSU, SCENARIO_SUBSCRIBE, SHANGHAI, LocalFederation
 from deltafed.schemas.events import ChangeEvent, Subscription
+
+from .conftest import EventStoreOpener
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 JS = synthetic_population().region("320000")
@@ -50,11 +53,12 @@ class Switch(httpx.AsyncBaseTransport):
 
 
 class World:
-    def __init__(self) -> None:
+    def __init__(self, open_store: EventStoreOpener) -> None:
+        self.open_store = open_store
         self.clock = FixedClock(T0)
         self.fed = LocalFederation(clock=self.clock, members={SHANGHAI: None, JIANGSU: None})
-        self.js_store = SqliteEventStore(":memory:")
-        self.sh_store = SqliteEventStore(":memory:")
+        self.js_store = open_store("jiangsu")
+        self.sh_store = open_store("shanghai")
         self.adapter = InMemoryAdapter.synthetic("320000")
         self.adapter.clock = self.clock
         self.js = self.fed.node(JIANGSU, adapter=self.adapter, events=self.js_store)
@@ -111,17 +115,12 @@ class World:
         self.inbox.process(lambda event, sender: handled.append(event))
         return handled
 
-    def close(self) -> None:
-        self.js_store.close()
-        self.sh_store.close()
-
 
 @pytest.fixture
-async def world() -> AsyncIterator[World]:
-    w = World()
+async def world(open_event_store: EventStoreOpener) -> AsyncIterator[World]:
+    w = World(open_event_store)
     yield w
     await w.http.aclose()
-    w.close()
 
 
 def _ops(log: Any) -> list[tuple[str, str, str | None]]:

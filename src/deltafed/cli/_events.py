@@ -2,7 +2,8 @@
 
 ``deltafed events outbox --db state.db [--parked] [--json]`` lists the events waiting, parked
 or delivered; ``deltafed events requeue --db state.db SEQ`` gives a parked event back to the
-delivery loop (after the subscriber's problem is fixed). Both read the node's state file.
+delivery loop (after the subscriber's problem is fixed). Both read the node's state file, or,
+for a node whose ``[store]`` is PostgreSQL, its database: ``--db postgresql://...``.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from deltafed import _pg
 from deltafed._errors import ConfigurationError, NotFoundError
-from deltafed.events import OutboxItem, SqliteEventStore
+from deltafed.events import OutboxItem, PostgresEventStore, SqliteEventStore
 
 __all__ = ["register"]
 
@@ -29,7 +31,7 @@ def register(subparsers: Any) -> None:
         description="List the events of a node's outbox, oldest first: state, attempts, the "
         "last error, to whom and about what kind of change (no personal data is printed).",
     )
-    outbox.add_argument("--db", required=True, type=Path, help="the node's [state] db")
+    outbox.add_argument("--db", required=True, help="the node's [state] db, or its [store] url")
     outbox.add_argument("--parked", action="store_true", help="only the parked events")
     outbox.add_argument("--json", action="store_true", help="one JSON object per line")
     outbox.set_defaults(func=_run_outbox)
@@ -38,12 +40,15 @@ def register(subparsers: Any) -> None:
         help="give a parked event back to the delivery loop",
         description="Put a parked event back in the queue with its attempts reset.",
     )
-    requeue.add_argument("--db", required=True, type=Path, help="the node's [state] db")
+    requeue.add_argument("--db", required=True, help="the node's [state] db, or its [store] url")
     requeue.add_argument("seq", type=int, help="the event's position in the outbox")
     requeue.set_defaults(func=_run_requeue)
 
 
-def _open(path: Path) -> SqliteEventStore:
+def _open(target: str) -> SqliteEventStore | PostgresEventStore:
+    if _pg.is_postgres_url(target):
+        return PostgresEventStore(target, pool_size=1)
+    path = Path(target)
     if not path.is_file():
         raise ConfigurationError(f"no state file at {path}")
     return SqliteEventStore(path)

@@ -3,9 +3,12 @@
 A member subscribes, under a use scenario, to changes about a subject it serves; the provider's
 node reads its platform's change feed, and delivers a signed ``event.deliver`` request per change
 from a durable outbox, at least once, in order per subject; the subscriber drops redeliveries by
-event id. Every subscription and every delivered event is in both audit logs.
+event id. Every subscription and every delivered event is in both audit logs. The state is kept
+in a :class:`SqliteEventStore` (the node's ``[state] db``) or, for a node whose ``[store]`` is
+PostgreSQL, a :class:`PostgresEventStore`, shared by the node's workers.
 """
 
+from deltafed.events._pgstore import PostgresEventStore
 from deltafed.events._service import (
     DELIVERY_RETRY,
     ChangePublisher,
@@ -27,6 +30,7 @@ __all__ = [
     "Inbox",
     "Outbox",
     "OutboxItem",
+    "PostgresEventStore",
     "SqliteEventStore",
     "Subscriptions",
     "check_sender",

@@ -196,8 +196,10 @@ class ChangePublisher:
         return flipped
 
     async def poll_once(self, *, limit: int = 100) -> int:
-        """Read one batch of changes; return the number of events enqueued."""
-        batch = await self.adapter.changes(self.store.cursor(_FEED), limit=limit)
+        """Read one batch of changes; return the number of events enqueued (none when another
+        worker sharing the store enqueued the same batch first)."""
+        since = self.store.cursor(_FEED)
+        batch = await self.adapter.changes(since, limit=limit)
         now = self.clock().timestamp()
         seq = self.store.next_seq()
         events: list[tuple[ChangeEvent, str, str]] = []
@@ -235,7 +237,10 @@ class ChangePublisher:
                 )
                 seq += 1
                 events.append((event, str(sub.subscriber), sub.scenario))
-        self.store.enqueue(events, cursor=(_FEED, batch.cursor), conditions=list(seen.items()))
+        if not self.store.enqueue(
+            events, cursor=(_FEED, batch.cursor), conditions=list(seen.items()), since=since
+        ):
+            return 0  # another worker read the same batch and enqueued it first
         return len(events)
 
 
@@ -257,7 +262,11 @@ class Outbox:
     of one event in all (``attempts``) and the waits between them; every failed delivery
     counts, whatever ``retry_on`` says (a subscriber's refusal may be fixed by its operator,
     and a parked event waits for ours), and a ``deadline`` is refused: a run of the outbox
-    counts attempts, not time since the first.
+    counts attempts, not time since the first. Each round claims the events it tries for
+    ``claim_lease`` seconds, so outboxes of several workers sharing one store never try the
+    same event at once; a round starts no delivery once half its lease has passed (the rest is
+    claimed again later). A delivery that outlasts the lease may be repeated by another
+    worker; the subscriber drops the duplicate by its event id.
     """
 
     def __init__(
@@ -267,6 +276,7 @@ class Outbox:
         *,
         clock: Clock,
         retry: RetryPolicy = DELIVERY_RETRY,
+        claim_lease: float = 60.0,
     ) -> None:
         if not isinstance(retry, RetryPolicy):
             raise ConfigurationError("retry must be a RetryPolicy")
@@ -275,6 +285,9 @@ class Outbox:
                 "the outbox parks an event after retry.attempts deliveries; it has no deadline",
                 field="deadline",
             )
+        if not claim_lease > 0:
+            raise ConfigurationError("the outbox claim lease must be positive")
+        self.claim_lease = float(claim_lease)
         self.store = store
         self.client = client
         self.clock = clock
@@ -284,7 +297,12 @@ class Outbox:
         """Try every event that is due now, once; return what happened."""
         now = self.clock().timestamp()
         delivered = failed = parked = 0
-        for item in self.store.due(now, limit):
+        claimed = self.store.claim_due(
+            now, limit, claim=secrets.token_hex(16), lease=self.claim_lease
+        )
+        for item in claimed:
+            if self.clock().timestamp() - now >= self.claim_lease / 2:
+                break  # the claims are running out: leave the rest to a later round
             event = item.event
             try:
                 result = await self.client.exchange(

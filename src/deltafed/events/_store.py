@@ -1,4 +1,5 @@
-"""The durable state of subscriptions and events: one SQLite file per node.
+"""The durable state of subscriptions and events: one SQLite file per node, or the node's
+PostgreSQL database (:class:`~deltafed.events.PostgresEventStore`).
 
 * ``subscriptions``: what members subscribed to (provider side);
 * ``outbox``: events to deliver, in ``seq`` order, with their attempts and state
@@ -7,8 +8,11 @@
 * ``cursors``: how far the adapter's change feed has been read.
 
 Enqueueing the events of a change batch and moving the cursor happen in one transaction, so a
-crash never loses a change nor enqueues it twice. A PostgreSQL store would implement the same
-methods (:class:`EventStore`).
+crash never loses a change nor enqueues it twice; the cursor moves only from the value the batch
+was read from, so of two workers reading the same batch one enqueues it. A worker *claims* the
+events it is about to deliver (:meth:`EventStore.claim_due`) for a lease: another worker
+sharing the store skips them until they are delivered, failed, or the lease ran out (the
+claimant died), so each attempt is made by one worker.
 """
 
 from __future__ import annotations
@@ -49,6 +53,9 @@ CREATE TABLE IF NOT EXISTS inbox (
 );
 CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS conditions (subscription TEXT PRIMARY KEY, holds INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS outbox_claims (
+    seq INTEGER PRIMARY KEY REFERENCES outbox (seq), claim TEXT NOT NULL, until REAL NOT NULL
+);
 """
 
 
@@ -67,7 +74,8 @@ class OutboxItem:
 
 
 class EventStore(Protocol):
-    """What the event machinery needs of a store (``SqliteEventStore`` implements it)."""
+    """What the event machinery needs of a store (``SqliteEventStore`` and
+    ``PostgresEventStore`` implement it)."""
 
     def add_subscription(self, subscription: Subscription) -> None: ...
     def subscription(self, subscription_id: str) -> Subscription | None: ...
@@ -83,9 +91,12 @@ class EventStore(Protocol):
         *,
         cursor: tuple[str, str] | None,
         conditions: Sequence[tuple[str, bool]] = (),
-    ) -> None: ...
+        since: str | None = None,
+    ) -> bool: ...
     def next_seq(self) -> int: ...
-    def due(self, now: float, limit: int) -> list[OutboxItem]: ...
+    def claim_due(
+        self, now: float, limit: int, *, claim: str, lease: float
+    ) -> list[OutboxItem]: ...
     def delivered(self, seq: int) -> None: ...
     def failed(self, seq: int, *, next_at: float, error: str, park: bool) -> None: ...
     def outbox(self, limit: int = 1000) -> list[OutboxItem]: ...
@@ -227,10 +238,20 @@ class SqliteEventStore:
         *,
         cursor: tuple[str, str] | None,
         conditions: Sequence[tuple[str, bool]] = (),
-    ) -> None:
+        since: str | None = None,
+    ) -> bool:
         """Add ``(event, subscriber, scenario)`` rows, record the conditions now seen and move
-        ``cursor``, in one transaction."""
+        ``cursor`` ``(name, value)``, in one transaction. With a ``cursor`` the batch was read
+        from ``since`` (the cursor's value then, ``None`` at the start): if the cursor is
+        elsewhere now, another worker enqueued the batch; nothing is written and ``False`` is
+        returned."""
         with self._tx() as db:
+            if cursor is not None:
+                row = db.execute(
+                    "SELECT value FROM cursors WHERE name = ?", (cursor[0],)
+                ).fetchone()
+                if (None if row is None else str(row[0])) != since:
+                    return False
             for subscription_id, holds in conditions:
                 db.execute(
                     "INSERT OR REPLACE INTO conditions (subscription, holds) VALUES (?, ?)",
@@ -250,6 +271,7 @@ class SqliteEventStore:
                 )
             if cursor is not None:
                 db.execute("INSERT OR REPLACE INTO cursors (name, value) VALUES (?, ?)", cursor)
+        return True
 
     def _item(self, row: tuple[Any, ...]) -> OutboxItem:
         seq, body, subscriber, scenario, state, attempts, next_at, error = row
@@ -266,20 +288,30 @@ class SqliteEventStore:
 
     _COLUMNS: Final = "seq, body, subscriber, scenario, state, attempts, next_at, last_error"
 
-    def due(self, now: float, limit: int) -> list[OutboxItem]:
-        """The events to try now: for each (subscriber, subject) only the oldest undelivered
-        one, and only if its time has come - so one subject's events go in order."""
-        rows = self._rows(
-            f"SELECT {self._COLUMNS} FROM outbox o WHERE state != 'delivered' AND seq = ("  # noqa: S608
-            "SELECT MIN(seq) FROM outbox i WHERE i.state != 'delivered' "
-            "AND i.subscriber = o.subscriber AND i.subject_code = o.subject_code) "
-            "AND state = 'pending' AND next_at <= ? ORDER BY seq LIMIT ?",
-            (now, limit),
-        )
+    def claim_due(self, now: float, limit: int, *, claim: str, lease: float) -> list[OutboxItem]:
+        """Claim the events to try now, for ``lease`` seconds, as ``claim``: for each
+        (subscriber, subject) only the oldest undelivered one, and only if its time has come
+        and no other live claim holds it - so one subject's events go in order, one worker
+        each."""
+        with self._tx() as db:
+            rows = db.execute(
+                f"SELECT {self._COLUMNS} FROM outbox o WHERE state != 'delivered' AND seq = ("  # noqa: S608
+                "SELECT MIN(seq) FROM outbox i WHERE i.state != 'delivered' "
+                "AND i.subscriber = o.subscriber AND i.subject_code = o.subject_code) "
+                "AND state = 'pending' AND next_at <= ? AND NOT EXISTS ("
+                "SELECT 1 FROM outbox_claims c WHERE c.seq = o.seq AND c.until > ?) "
+                "ORDER BY seq LIMIT ?",
+                (now, now, limit),
+            ).fetchall()
+            db.executemany(
+                "INSERT OR REPLACE INTO outbox_claims (seq, claim, until) VALUES (?, ?, ?)",
+                [(row[0], claim, now + lease) for row in rows],
+            )
         return [self._item(r) for r in rows]
 
     def delivered(self, seq: int) -> None:
         with self._tx() as db:
+            db.execute("DELETE FROM outbox_claims WHERE seq = ?", (seq,))
             db.execute(
                 "UPDATE outbox SET state = 'delivered', attempts = attempts + 1, "
                 "last_error = NULL WHERE seq = ?",
@@ -288,6 +320,7 @@ class SqliteEventStore:
 
     def failed(self, seq: int, *, next_at: float, error: str, park: bool) -> None:
         with self._tx() as db:
+            db.execute("DELETE FROM outbox_claims WHERE seq = ?", (seq,))
             db.execute(
                 "UPDATE outbox SET attempts = attempts + 1, next_at = ?, last_error = ?, "
                 "state = ? WHERE seq = ?",

@@ -28,7 +28,7 @@ Example::
 
     [store]                              # optional: PostgreSQL instead of the SQLite files
     url = "postgresql://deltafed@db.example/shanghai"  # audit, replay, registry state,
-                                         # concerns
+                                         # concerns, subscriptions, event outbox and inbox
     pool_size = 8                        # connections per worker process
     claim_lease = 30                     # seconds before a crashed worker's claim is retaken
 
@@ -58,14 +58,16 @@ Example::
     key_file = "tls/node.key"            # its private key (PEM)
     client_ca_file = "tls/members-ca.pem"  # optional: require client certificates (mutual TLS)
 
-With ``[store] url`` the audit log, the replay store, the trusted registry state and the
-concerns (with ``[concerns]``) live in that PostgreSQL database (the ``postgres`` extra), shared
-by every worker and host running the same configuration; ``[audit] db``, ``[replay] db`` and
-``[concerns] db`` are then not used. ``claim_lease`` is also how long a worker's claim on a
-concern's deadline notice holds if the worker dies. Without it the audit log is the SQLite file
-``[audit] db`` and the last trusted registry version is kept in ``[registry] state_db``
-(default: ``<audit db name>-registry-state.db`` beside it), so a rollback is refused across
-restarts either way.
+With ``[store] url`` the audit log, the replay store, the trusted registry state, the
+concerns (with ``[concerns]``) and the subscriptions, event outbox and inbox (with ``[state]``)
+live in that PostgreSQL database (the ``postgres`` extra), shared by every worker and host
+running the same configuration; ``[audit] db``, ``[replay] db`` and ``[concerns] db`` are then
+not used, and ``[state] db`` holds only the rate-limit buckets. ``claim_lease`` is also how long
+a worker's claim on a concern's deadline notice or on an outbox event holds if the worker dies
+(without a ``[store]`` url it still applies to them). Without a url the audit log is the
+SQLite file ``[audit] db`` and the last trusted registry version is kept in ``[registry]
+state_db`` (default: ``<audit db name>-registry-state.db`` beside it), so a rollback is refused
+across restarts either way.
 
 Relative paths are relative to the configuration file. Unknown keys are refused. A node that
 listens on an address other than loopback without ``[tls]`` is refused unless ``[node]`` says
@@ -106,7 +108,9 @@ from deltafed.events import (
     DELIVERY_RETRY,
     ChangePublisher,
     DeliveryLoop,
+    EventStore,
     Outbox,
+    PostgresEventStore,
     SqliteEventStore,
 )
 from deltafed.keys import PrivateKey, Signer
@@ -187,7 +191,8 @@ class NodeConfig:
     replay_db: Path | None = None
     replay_max_entries: int = 1_000_000
     #: The node's state file (SQLite): rate-limit buckets, subscriptions, event outbox and
-    #: inbox; without it buckets are in memory and the node serves no events.
+    #: inbox (these three in PostgreSQL with a ``store_url``); without it buckets are in
+    #: memory and the node serves no events.
     state_db: Path | None = None
     deliver_every: float = 5.0
     #: How the outbox tries a failed delivery again (``[state.retry]``).
@@ -213,8 +218,8 @@ class NodeConfig:
     #: ``store_url`` the concerns are kept there and this path is not used).
     concerns_db: Path | None = None
     concerns_sweep_seconds: int = 300
-    #: ``[store] url``: a PostgreSQL database for the audit log, replay, registry state and
-    #: concerns.
+    #: ``[store] url``: a PostgreSQL database for the audit log, replay, registry state,
+    #: concerns and events.
     store_url: str | None = None
     store_pool_size: int = 8
     claim_lease: int = 30
@@ -558,12 +563,16 @@ def _build_node(config: NodeConfig, key: PrivateKey, clock: Clock, closers: list
             source = RegistryFile(registry, config.registry_file)
         poller = RegistryPoller(source, interval=config.poll_seconds, clock=clock)
     buckets: SqliteBucketStore | None = None
-    events: SqliteEventStore | None = None
+    events: EventStore | None = None
     if config.state_db is not None:
         buckets = SqliteBucketStore(config.state_db)
         closers.append(buckets.close)
-        events = SqliteEventStore(config.state_db)
-        closers.append(events.close)
+        if pool is not None:
+            events = PostgresEventStore(pool=pool)
+        else:
+            sqlite_events = SqliteEventStore(config.state_db)
+            closers.append(sqlite_events.close)
+            events = sqlite_events
     concerns: tuple[ConcernService, ConcernStore] | None = None
     if config.concerns_db is not None:
         concerns = open_concerns(
@@ -611,7 +620,13 @@ def _build_node(config: NodeConfig, key: PrivateKey, clock: Clock, closers: list
         )
         loop = DeliveryLoop(
             ChangePublisher(adapter, events, clock=clock, scenarios=registry.scenario),
-            Outbox(events, client, clock=clock, retry=config.delivery_retry),
+            Outbox(
+                events,
+                client,
+                clock=clock,
+                retry=config.delivery_retry,
+                claim_lease=config.claim_lease,
+            ),
             interval=config.deliver_every,
         )
         node.in_background(loop.run_forever)

@@ -8,10 +8,12 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
 import anyio
 import pytest
 
+from deltafed import FixedClock
 from deltafed.adapters import synthetic_population
 from deltafed.events import EventStore, Outbox
 from deltafed.schemas.common import HolderType
@@ -158,3 +160,27 @@ async def test_two_outboxes_at_once_deliver_each_event_once(
         assert len(received) == 2
     finally:
         await world.http.aclose()
+
+
+@pytest.mark.anyio
+async def test_a_round_starts_no_delivery_once_half_its_lease_has_passed(
+    open_event_store: EventStoreOpener,
+) -> None:
+    clock = FixedClock(AT)
+    store = open_event_store("js")
+    _enqueue(store, _event(1, 0), _event(2, 1))  # two subjects: both due at once
+    start = clock().timestamp()
+
+    class SlowSubscriber:
+        """Answers ok, six seconds later each time."""
+
+        async def exchange(self, member: str, **request: object) -> object:
+            clock.advance(6)
+            return SimpleNamespace(response=SimpleNamespace(ok=True), body={})
+
+    outbox = Outbox(store, SlowSubscriber(), clock=clock, claim_lease=10)  # type: ignore[arg-type]
+    assert (await outbox.run_once()).delivered == 1  # 6 s >= 10 s / 2: the second waits
+    # Still claimed by that round until its lease runs out, then anyone's.
+    assert store.claim_due(start + 9, 10, claim="other", lease=10) == []
+    [left] = store.claim_due(start + 10, 10, claim="other", lease=10)
+    assert left.event.seq == 2

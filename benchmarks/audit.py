@@ -40,12 +40,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from deltafed import FixedClock, PrivateKey
+from deltafed import FixedClock
 from deltafed._canonical import canonicalize
 from deltafed.audit import AppendRecord, AuditLog, SqliteAuditStore, sign_checkpoint, verify_log
 from deltafed.audit._merkle import Frontier, leaf_hash
 from deltafed.audit._verify import GENESIS_HASH, at_key
-from deltafed.keys import StaticKeyResolver
+from deltafed.keys import PrivateKey, StaticKeyResolver
 from deltafed.schemas.audit import AuditEntry
 from deltafed.schemas.identifiers import compute_resident_check
 

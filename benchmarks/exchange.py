@@ -45,12 +45,17 @@ from typing import Any
 import httpx
 
 from deltafed import system_clock
-from deltafed.adapters import synthetic_population
 from deltafed.adapters._synthetic import IDENTITY_CARD
 from deltafed.audit import AuditLog, MemoryAuditStore, SqliteAuditStore
 from deltafed.client import AsyncFederationClient
-from deltafed.node import JIANGSU, SCENARIO_VERIFY, SHANGHAI, LocalFederation
 from deltafed.protocol import MemoryReplayStore
+from deltafed.testing import (
+    JIANGSU,
+    SCENARIO_VERIFY,
+    SHANGHAI,
+    LocalFederation,
+    synthetic_population,
+)
 
 RESIDENT = synthetic_population().region("320000").residents[0].resident_id
 REQUEST_BODY = {

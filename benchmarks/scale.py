@@ -39,16 +39,21 @@ import httpx
 import psycopg
 
 from deltafed import system_clock
-from deltafed.adapters import synthetic_population
 from deltafed.adapters._synthetic import IDENTITY_CARD
 from deltafed.keys import StaticKeyResolver
-from deltafed.node import JIANGSU, SCENARIO_VERIFY, SHANGHAI, LocalFederation
 from deltafed.protocol import (
     OPERATION_PATHS,
     REQUEST_MEDIA_TYPE,
     ProtocolVerifier,
     new_request,
     sign_request,
+)
+from deltafed.testing import (
+    JIANGSU,
+    SCENARIO_VERIFY,
+    SHANGHAI,
+    LocalFederation,
+    synthetic_population,
 )
 
 ADMIN_URL = os.environ.get("DELTAFED_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")

@@ -308,7 +308,7 @@ def test_a_gm_federation_without_the_extra_is_a_typed_error(
 
     from deltafed import CryptoUnavailableError, FixedClock, _sm2
     from deltafed.demo import run_demo
-    from deltafed.node import LocalFederation
+    from deltafed.testing import LocalFederation
 
     monkeypatch.setattr(_sm2, "_modules", None)
     for name in ("tongsuopy", "tongsuopy.crypto", "tongsuopy.crypto.asymciphers"):

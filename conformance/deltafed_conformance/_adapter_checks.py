@@ -21,9 +21,10 @@ from deltafed._errors import (
     InvalidInputError,
     NotFoundError,
 )
-from deltafed.adapters import ProvinceAdapter, synthetic_population
+from deltafed.adapters import ProvinceAdapter
 from deltafed.adapters._synthetic import DEFAULT_SEED, certificate_identifier
 from deltafed.schemas.common import CertificateStatus, HolderType
+from deltafed.testing import synthetic_population
 from deltafed_conformance._model import Check, CheckFailed, CheckSkipped
 from deltafed_conformance._platform import Platform
 from deltafed_conformance._session import Session

@@ -19,10 +19,12 @@ from deltafed._canonical import canonicalize, encode_checked
 from deltafed._errors import DeltafedError
 from deltafed._profile import GM, INTERNATIONAL
 from deltafed.keys import PrivateKey, b64url_decode, b64url_encode
-from deltafed.node import METADATA_PATH, METADATA_TYP, OPERATION_PATHS
+from deltafed.node import METADATA_TYP
 from deltafed.policy import CONSENT_TYP
 from deltafed.protocol import (
     METADATA_MEDIA_TYPE,
+    METADATA_PATH,
+    OPERATION_PATHS,
     PROBLEM_CODES,
     RESPONSE_TYP,
     ProtocolVerifier,

@@ -25,13 +25,7 @@ import httpx
 
 from deltafed._clock import FixedClock
 from deltafed._errors import DeltafedError
-from deltafed.adapters import (
-    ProvinceAdapter,
-    RecordData,
-    SandboxTransport,
-    create_adapter,
-    load_adapter,
-)
+from deltafed.adapters import ProvinceAdapter, RecordData, create_adapter, load_adapter
 from deltafed.adapters._province import HttpProvinceAdapter
 from deltafed.adapters._sandboxkit import NativeReply
 from deltafed.adapters._synthetic import (
@@ -45,6 +39,7 @@ from deltafed.adapters._synthetic import (
 from deltafed.schemas.certificates import CertificateMetadata
 from deltafed.schemas.common import CertificateStatus, HolderType
 from deltafed.schemas.messages import RecordResponse
+from deltafed.testing import SandboxTransport
 from deltafed_conformance._model import CheckFailed, CheckSkipped
 from deltafed_conformance._platform import Platform
 

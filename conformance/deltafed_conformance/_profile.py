@@ -78,13 +78,14 @@ from pathlib import Path
 from typing import Any, Final
 
 from deltafed._errors import ConfigurationError
-from deltafed.adapters import synthetic_population
 from deltafed.adapters._synthetic import (
     HOUSEHOLD_REGISTRATION,
     IDENTITY_CARD,
     SOCIAL_INSURANCE,
 )
-from deltafed.node import (
+from deltafed.schemas.common import CertificateStatus
+from deltafed.schemas.identifiers import compute_resident_check
+from deltafed.testing import (
     SCENARIO_COUNT,
     SCENARIO_HUKOU,
     SCENARIO_MATCH,
@@ -92,9 +93,8 @@ from deltafed.node import (
     SCENARIO_SOCIAL,
     SCENARIO_SUBSCRIBE,
     SCENARIO_VERIFY,
+    synthetic_population,
 )
-from deltafed.schemas.common import CertificateStatus
-from deltafed.schemas.identifiers import compute_resident_check
 
 __all__ = ["Profile", "Subject", "load_profile", "synthetic_profile"]
 
@@ -276,7 +276,7 @@ def identity_cards(region: str, seed: int | None = None) -> list[Subject]:
 
 def synthetic_profile(region: str, *, seed: int | None = None, node: str | None = None) -> Profile:
     """The profile of a node serving the synthetic population of ``region`` under the
-    scenarios of :func:`deltafed.node.default_scenarios` (what :class:`AdapterTarget` builds).
+    scenarios of :func:`deltafed.testing.default_scenarios` (what :class:`AdapterTarget` builds).
     """
     card = identity_cards(region, seed)[0]
     holder = card.holder_code

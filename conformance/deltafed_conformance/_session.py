@@ -25,8 +25,14 @@ from deltafed._errors import DeltafedError
 from deltafed.adapters import ProvinceAdapter
 from deltafed.client import issue_consent
 from deltafed.keys import Signer, b64url_decode, b64url_encode
-from deltafed.node import OPERATION_PATHS
-from deltafed.protocol import REQUEST_MEDIA_TYPE, REQUEST_TYP, RESPONSE_TYP, ResponseClaims, new_jti
+from deltafed.protocol import (
+    OPERATION_PATHS,
+    REQUEST_MEDIA_TYPE,
+    REQUEST_TYP,
+    RESPONSE_TYP,
+    ResponseClaims,
+    new_jti,
+)
 from deltafed.registry import TrustedRegistry
 from deltafed_conformance._model import CheckFailed, CheckSkipped
 from deltafed_conformance._platform import Platform

@@ -3,7 +3,7 @@
 :class:`AdapterTarget` builds a whole test federation around one adapter
 (:class:`FederationFixture`: anchor, registry, the node's member, a tester member with a
 second, compromised key, an outsider member no scenario names, and the scenarios of
-:func:`deltafed.node.default_scenarios`), starts a :class:`deltafed.node.Node` backed by the
+:func:`deltafed.testing.default_scenarios`), starts a :class:`deltafed.node.Node` backed by the
 adapter's sandbox, and talks to it through httpx's ASGI transport. :class:`LiveTarget` talks to
 a node of any implementation at a URL, with the registry, anchor and tester identity the
 integrator was given.
@@ -25,16 +25,17 @@ import httpx
 
 from deltafed._clock import Clock, SimulatedClock, system_clock
 from deltafed._errors import ConfigurationError
-from deltafed.adapters import ProvinceAdapter, create_adapter, load_adapter, synthetic_catalogue
+from deltafed.adapters import ProvinceAdapter, create_adapter, load_adapter
 from deltafed.adapters._province import HttpProvinceAdapter
 from deltafed.audit import AuditLog
 from deltafed.concerns import ConcernService, SqliteConcernStore
 from deltafed.concerns._example import add_concerns
 from deltafed.events import SqliteEventStore
 from deltafed.keys import PrivateKey
-from deltafed.node import LocalFederation, Node, default_scenarios
+from deltafed.node import Node
 from deltafed.protocol import MemoryReplayStore, ReplayStore
 from deltafed.registry import TrustedRegistry, load_anchor_file
+from deltafed.testing import LocalFederation, default_scenarios, synthetic_catalogue
 from deltafed_conformance._platform import Platform
 from deltafed_conformance._profile import (
     Profile,

@@ -2,7 +2,10 @@
 
 Layers, bottom-up (a lower layer never imports a higher one): schemas and keys (no I/O) ->
 protocol (sign and verify one message) -> trust registry (verified state only) -> policy and
-audit -> node and client (I/O) -> command line.
+audit -> node and client (I/O) -> command line. Here: the error tree, the clock and the retry
+policy; keys are in ``deltafed.keys``. Fixtures for tests and demos (a local federation,
+sandboxes, synthetic data) sit on top, in ``deltafed.testing``, which production code never
+imports.
 """
 
 from deltafed._clock import Clock, FixedClock, system_clock
@@ -66,7 +69,6 @@ from deltafed._errors import (
     error_for_code,
 )
 from deltafed._retry import RetryPolicy
-from deltafed.keys import PrivateKey, PublicKey, Signer, Verifier
 
 __version__ = "0.1.0"
 
@@ -109,9 +111,7 @@ __all__ = [
     "PeerProblemError",
     "PeerTimeoutError",
     "PolicyError",
-    "PrivateKey",
     "ProtocolError",
-    "PublicKey",
     "RateLimitedError",
     "RegistryExpiredError",
     "RegistryInvalidError",
@@ -122,14 +122,12 @@ __all__ = [
     "ScenarioUnknownError",
     "SchemaValidationError",
     "SignatureInvalidError",
-    "Signer",
     "SizeLimitError",
     "ThresholdNotMetError",
     "TransportError",
     "TrustError",
     "UnknownKeyError",
     "UnknownMemberError",
-    "Verifier",
     "WrongAudienceError",
     "WrongIssuerError",
     "WrongTypeError",

@@ -36,6 +36,7 @@ PUBLIC_PACKAGES: Final[tuple[str, ...]] = (
     "deltafed.node",
     "deltafed.client",
     "deltafed.concerns",
+    "deltafed.testing",
     "deltafed_conformance",
 )
 
@@ -73,7 +74,8 @@ def _kind(obj: Any) -> str:
         if issubclass(obj, BaseException):
             return "exception"
         return "class"
-    if inspect.isfunction(obj) or inspect.isbuiltin(obj):
+    # A decorated function (functools.lru_cache, say) is still a function.
+    if inspect.isfunction(inspect.unwrap(obj)) or inspect.isbuiltin(obj):
         return "function"
     if inspect.ismodule(obj):
         return "module"

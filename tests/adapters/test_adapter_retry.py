@@ -17,13 +17,13 @@ from deltafed import (
     ConfigurationError,
     RetryPolicy,
 )
-from deltafed.adapters import synthetic_population
 from deltafed.adapters._province import HttpProvinceAdapter
 from deltafed.adapters._synthetic import IDENTITY_CARD
 from deltafed.adapters.jiangsu import JiangsuAdapter
 from deltafed.adapters.shanghai import ShanghaiAdapter
 from deltafed.adapters.zhejiang import ZhejiangAdapter
 from deltafed.schemas.common import CertificateStatus
+from deltafed.testing import synthetic_population
 
 pytestmark = pytest.mark.anyio
 ADAPTERS: list[type[HttpProvinceAdapter]] = [ShanghaiAdapter, JiangsuAdapter, ZhejiangAdapter]

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from deltafed import InvalidInputError, NotFoundError, NotSupportedError
-from deltafed.adapters import InMemoryAdapter, ProvinceAdapter, RecordData
+from deltafed.adapters import ProvinceAdapter, RecordData
 from deltafed.adapters._synthetic import IDENTITY_CARD, synthetic_catalogue, synthetic_population
 from deltafed.adapters.jiangsu import JiangsuAdapter
 from deltafed.adapters.shanghai import ShanghaiAdapter
@@ -17,6 +17,7 @@ from deltafed.adapters.zhejiang import ZhejiangAdapter
 from deltafed.schemas.catalogue import Catalogue
 from deltafed.schemas.certificates import CertificateMetadata
 from deltafed.schemas.common import CertificateStatus, HolderType
+from deltafed.testing import InMemoryAdapter
 
 pytestmark = pytest.mark.anyio
 KINDS = ["memory", "shanghai", "jiangsu", "zhejiang"]

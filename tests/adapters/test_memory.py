@@ -19,14 +19,10 @@ from deltafed import (
     NotFoundError,
     SizeLimitError,
 )
-from deltafed.adapters import (
-    InMemoryAdapter,
-    RecordData,
-    synthetic_catalogue,
-    synthetic_population,
-)
+from deltafed.adapters import RecordData
 from deltafed.schemas.certificates import CertificateMetadata
 from deltafed.schemas.common import CertificateStatus, HolderType
+from deltafed.testing import InMemoryAdapter, synthetic_catalogue, synthetic_population
 
 pytestmark = pytest.mark.anyio
 
@@ -279,7 +275,7 @@ def test_from_config() -> None:
 
 
 def test_seeded_data_must_match_the_catalogue() -> None:
-    from deltafed.adapters import MemoryRecord
+    from deltafed.testing import MemoryRecord
 
     with pytest.raises(ConfigurationError):
         InMemoryAdapter(

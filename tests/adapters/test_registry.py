@@ -12,7 +12,6 @@ import pytest
 
 from deltafed import ConfigurationError
 from deltafed.adapters import (
-    InMemoryAdapter,
     available_adapters,
     broken_adapters,
     create_adapter,
@@ -21,11 +20,12 @@ from deltafed.adapters import (
     unregister_adapter,
 )
 from deltafed.adapters.shanghai import ShanghaiAdapter
+from deltafed.testing import InMemoryAdapter
 
 BUILT_IN = {"memory", "shanghai", "jiangsu", "zhejiang"}
 
 PLUGIN = """
-from deltafed.adapters import InMemoryAdapter
+from deltafed.testing import InMemoryAdapter
 
 class FakeAdapter(InMemoryAdapter):
     name = "fake"

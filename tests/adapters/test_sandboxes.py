@@ -16,12 +16,13 @@ from deltafed import (
     FixedClock,
     NotFoundError,
 )
-from deltafed.adapters import create_adapter, synthetic_population
+from deltafed.adapters import create_adapter
 from deltafed.adapters._province import HttpProvinceAdapter
-from deltafed.adapters.jiangsu import JiangsuAdapter, JiangsuSandbox
-from deltafed.adapters.shanghai import ShanghaiAdapter, ShanghaiSandbox
-from deltafed.adapters.zhejiang import ZhejiangAdapter, ZhejiangSandbox
+from deltafed.adapters.jiangsu import JiangsuAdapter
+from deltafed.adapters.shanghai import ShanghaiAdapter
+from deltafed.adapters.zhejiang import ZhejiangAdapter
 from deltafed.schemas.common import CertificateStatus, HolderType
+from deltafed.testing import JiangsuSandbox, ShanghaiSandbox, ZhejiangSandbox, synthetic_population
 
 pytestmark = pytest.mark.anyio
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from deltafed import ConfigurationError
-from deltafed.adapters import synthetic_catalogue, synthetic_population
 from deltafed.adapters._synthetic import CERTIFICATE_TYPES, REGIONS, synthetic_metadata
 from deltafed.schemas.identifiers import (
     parse_certificate_id,
@@ -13,6 +12,7 @@ from deltafed.schemas.identifiers import (
     parse_credit_code,
     parse_resident_id,
 )
+from deltafed.testing import synthetic_catalogue, synthetic_population
 
 POP = synthetic_population()
 

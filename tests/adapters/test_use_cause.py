@@ -9,18 +9,14 @@ import anyio
 import pytest
 
 from deltafed import InvalidInputError
-from deltafed.adapters import (
-    MAX_USE_CAUSE_LENGTH,
-    CallContext,
-    InMemoryAdapter,
-    synthetic_population,
-)
+from deltafed.adapters import MAX_USE_CAUSE_LENGTH, CallContext
 from deltafed.adapters._province import HttpProvinceAdapter
 from deltafed.adapters.jiangsu import DEFAULT_USE_CAUSE, JiangsuAdapter
-from deltafed.adapters.shanghai import SANDBOX_CLIENT_SECRET, ShanghaiAdapter
+from deltafed.adapters.shanghai import ShanghaiAdapter
 from deltafed.adapters.shanghai._native import canonical_request, sh_signature
 from deltafed.adapters.zhejiang import ZhejiangAdapter
 from deltafed.schemas.common import CertificateStatus, HolderType
+from deltafed.testing import SHANGHAI_SANDBOX_CLIENT_SECRET, InMemoryAdapter, synthetic_population
 
 pytestmark = pytest.mark.anyio
 
@@ -100,7 +96,7 @@ async def test_shanghai_carries_the_cause_in_the_signed_query() -> None:
         canonical = canonical_request(
             "GET", signed_target, headers["x-sh-timestamp"], headers["x-sh-nonce"], b""
         )
-        return sh_signature(SANDBOX_CLIENT_SECRET, canonical)
+        return sh_signature(SHANGHAI_SANDBOX_CLIENT_SECRET, canonical)
 
     # The HMAC covers the query string, so the cause cannot be changed on the way.
     assert headers["x-sh-signature"] == signature(target)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from deltafed import FixedClock, PrivateKey
+from deltafed import FixedClock
 from deltafed.audit import AuditLog, SqliteAuditStore
-from deltafed.keys import StaticKeyResolver
+from deltafed.keys import PrivateKey, StaticKeyResolver
 from deltafed.schemas.identifiers import compute_resident_check
 
 NODE = "310000/gongan/hukou"

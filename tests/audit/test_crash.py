@@ -12,16 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from deltafed import PrivateKey
 from deltafed.audit import SqliteAuditStore, verify_log
-from deltafed.keys import StaticKeyResolver
+from deltafed.keys import PrivateKey, StaticKeyResolver
 
 NODE = "310000/gongan/hukou"
 
 WRITER = textwrap.dedent(
     """
     import sys, threading
-    from deltafed import PrivateKey
+    from deltafed.keys import PrivateKey
     from deltafed.audit import AuditLog, SqliteAuditStore
     from deltafed.schemas.identifiers import compute_resident_check
 

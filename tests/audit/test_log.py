@@ -15,7 +15,6 @@ from deltafed import (
     IdentifierError,
     KeyNotValidError,
     MalformedMessageError,
-    PrivateKey,
     SignatureInvalidError,
     SizeLimitError,
     UnknownKeyError,
@@ -32,7 +31,7 @@ from deltafed.audit import (
     verify_inclusion_proof,
     verify_log,
 )
-from deltafed.keys import StaticKeyResolver, Verifier
+from deltafed.keys import PrivateKey, StaticKeyResolver, Verifier
 
 NODE = "310000/gongan/hukou"
 PEER = "320000/renshe/shebao"

@@ -14,7 +14,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from deltafed import ConfigurationError, FixedClock, PrivateKey
+from deltafed import ConfigurationError, FixedClock
 from deltafed._pg import migrate
 from deltafed.audit import (
     AppendRecord,
@@ -28,6 +28,7 @@ from deltafed.audit import (
     verify_log,
 )
 from deltafed.cli import main
+from deltafed.keys import PrivateKey
 from deltafed.schemas.identifiers import compute_resident_check
 
 pytestmark = pytest.mark.postgres
@@ -155,7 +156,7 @@ def test_writers_on_one_database_never_fork(pg_url: str, key: PrivateKey, resolv
 
 _CHILD = """
 import sys
-from deltafed import PrivateKey
+from deltafed.keys import PrivateKey
 from deltafed.audit import AuditLog, PostgresAuditStore
 url, tag, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 store = PostgresAuditStore(url, pool_size=2)

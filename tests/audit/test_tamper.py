@@ -6,8 +6,9 @@ import sqlite3
 
 import pytest
 
-from deltafed import AuditIntegrityError, PrivateKey
+from deltafed import AuditIntegrityError
 from deltafed.audit import AuditLog, VerificationReport, verify_log
+from deltafed.keys import PrivateKey
 
 NODE = "310000/gongan/hukou"
 

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from deltafed import FixedClock, PrivateKey
+from deltafed import FixedClock
 from deltafed.audit import AuditLog, SqliteAuditStore
 from deltafed.cli import main
+from deltafed.keys import PrivateKey
 from deltafed.schemas.identifiers import compute_resident_check
 
 NODE = "310000/gongan/hukou"

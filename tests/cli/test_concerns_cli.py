@@ -11,12 +11,18 @@ import anyio
 import pytest
 
 from deltafed import FixedClock
-from deltafed.adapters import synthetic_catalogue, synthetic_population
 from deltafed.audit import PostgresAuditStore, SqliteAuditStore
 from deltafed.cli import main
 from deltafed.concerns._example import SCENARIO_CONCERNS, add_concerns
-from deltafed.node import JIANGSU, SHANGHAI, LocalFederation, build_node, load_config
+from deltafed.node import build_node, load_config
 from deltafed.protocol import REQUEST_MEDIA_TYPE, new_request, sign_request
+from deltafed.testing import (
+    JIANGSU,
+    SHANGHAI,
+    LocalFederation,
+    synthetic_catalogue,
+    synthetic_population,
+)
 
 T0 = datetime(2026, 2, 13, 2, 0, tzinfo=UTC)
 SUPERVISOR = "320000/zwfw"

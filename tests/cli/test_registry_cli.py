@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from deltafed import FixedClock, PrivateKey, RollbackError, cli
+from deltafed import FixedClock, RollbackError, cli
 from deltafed.cli import main
+from deltafed.keys import PrivateKey
 from deltafed.registry import (
     RegistryFile,
     TrustedRegistry,

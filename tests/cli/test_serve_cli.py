@@ -13,7 +13,8 @@ import pytest
 
 from deltafed import ConfigurationError, system_clock
 from deltafed.cli import _serve, main
-from deltafed.node import JIANGSU, SHANGHAI, LocalFederation, Node, build_node, load_config
+from deltafed.node import Node, build_node, load_config
+from deltafed.testing import JIANGSU, SHANGHAI, LocalFederation
 
 OpenFiles = Callable[[Path], list[str]]
 

@@ -16,17 +16,22 @@ import httpx
 import pytest
 
 from deltafed import DeltafedError, system_clock
-from deltafed.adapters import synthetic_population
 from deltafed.adapters._synthetic import IDENTITY_CARD
 from deltafed.audit import SqliteAuditStore, verify_log
 from deltafed.keys import StaticKeyResolver
-from deltafed.node import JIANGSU, SCENARIO_VERIFY, SHANGHAI, LocalFederation
 from deltafed.protocol import (
     OPERATION_PATHS,
     REQUEST_MEDIA_TYPE,
     ProtocolVerifier,
     new_request,
     sign_request,
+)
+from deltafed.testing import (
+    JIANGSU,
+    SCENARIO_VERIFY,
+    SHANGHAI,
+    LocalFederation,
+    synthetic_population,
 )
 
 from .test_serve_cli import write_node_files

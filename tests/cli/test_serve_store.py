@@ -16,17 +16,10 @@ from deltafed.audit import PostgresAuditStore
 from deltafed.cli import _serve, main
 from deltafed.concerns import PostgresConcernStore, SqliteConcernStore
 from deltafed.events import PostgresEventStore, SqliteEventStore
-from deltafed.node import (
-    CONFIG_ENV,
-    JIANGSU,
-    Node,
-    _factory,
-    app_from_environment,
-    build_node,
-    load_config,
-)
+from deltafed.node import CONFIG_ENV, Node, _factory, app_from_environment, build_node, load_config
 from deltafed.protocol import PostgresReplayStore
 from deltafed.registry import SqliteRegistryState
+from deltafed.testing import JIANGSU
 
 from .test_serve_cli import write_node_files
 

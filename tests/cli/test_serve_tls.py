@@ -20,7 +20,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from deltafed import ConfigurationError
 from deltafed.cli import main
-from deltafed.node import LoopbackServer, build_node, load_config
+from deltafed.node import build_node, load_config
+from deltafed.testing import LoopbackServer
 
 from .test_serve_cli import write_node_files
 

@@ -29,17 +29,23 @@ import psycopg
 import pytest
 
 from deltafed import system_clock
-from deltafed.adapters import synthetic_population
 from deltafed.adapters._synthetic import IDENTITY_CARD
 from deltafed.audit import PostgresAuditStore, verify_log
 from deltafed.keys import StaticKeyResolver
-from deltafed.node import JIANGSU, SCENARIO_VERIFY, SHANGHAI, TRANSIENT_CODES, LocalFederation
+from deltafed.node import TRANSIENT_CODES
 from deltafed.protocol import (
     OPERATION_PATHS,
     REQUEST_MEDIA_TYPE,
     ProtocolVerifier,
     new_request,
     sign_request,
+)
+from deltafed.testing import (
+    JIANGSU,
+    SCENARIO_VERIFY,
+    SHANGHAI,
+    LocalFederation,
+    synthetic_population,
 )
 
 from .test_serve_cli import write_node_files

@@ -13,12 +13,12 @@ import pytest
 
 from deltafed import FixedClock, RetryPolicy
 from deltafed.client import AsyncFederationClient, FederationClient
-from deltafed.node import JIANGSU, SHANGHAI, ZHEJIANG, LocalFederation
 from deltafed.protocol import (
     ProtocolVerifier,
     new_response,
     sign_response,
 )
+from deltafed.testing import JIANGSU, SHANGHAI, ZHEJIANG, LocalFederation
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 URL = "http://320000.deltafed.test/deltafed/v1/certificates/verify"

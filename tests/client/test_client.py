@@ -30,11 +30,17 @@ from deltafed import (
     UnknownKeyError,
     UnknownMemberError,
 )
-from deltafed.adapters import synthetic_population
 from deltafed.adapters._synthetic import IDENTITY_CARD
-from deltafed.node import JIANGSU, SCENARIO_SOCIAL, SCENARIO_VERIFY, SHANGHAI, ZHEJIANG
 from deltafed.policy import verify_consent
 from deltafed.protocol import ProtocolVerifier, new_problem_response, sign_response
+from deltafed.testing import (
+    JIANGSU,
+    SCENARIO_SOCIAL,
+    SCENARIO_VERIFY,
+    SHANGHAI,
+    ZHEJIANG,
+    synthetic_population,
+)
 
 from .conftest import RECORDS_URL, RESPONSE_TYPE, URL, Recorder, Twin, World
 

@@ -20,7 +20,6 @@ import httpx
 import pytest
 
 from deltafed import FixedClock, RetryPolicy
-from deltafed.adapters import InMemoryAdapter, synthetic_catalogue, synthetic_population
 from deltafed.audit import AuditLog
 from deltafed.client import AsyncFederationClient
 from deltafed.concerns import (
@@ -31,8 +30,17 @@ from deltafed.concerns import (
     SqliteConcernStore,
 )
 from deltafed.concerns._example import add_concerns
-from deltafed.node import JIANGSU, SHANGHAI, ZHEJIANG, LocalFederation, Node
+from deltafed.node import Node
 from deltafed.schemas.concerns import Concern
+from deltafed.testing import (
+    JIANGSU,
+    SHANGHAI,
+    ZHEJIANG,
+    InMemoryAdapter,
+    LocalFederation,
+    synthetic_catalogue,
+    synthetic_population,
+)
 
 T0 = datetime(2026, 2, 13, 2, 0, tzinfo=UTC)  # Friday 10:00 CST
 SUPERVISOR = "320000/zwfw"

@@ -14,7 +14,7 @@ import pytest
 
 from deltafed.concerns import CHINA_STANDARD_TIME, ConcernFiler, ConcernSupervisor
 from deltafed.concerns._example import SCENARIO_CONCERNS, SCENARIO_SUPERVISION
-from deltafed.node import JIANGSU
+from deltafed.testing import JIANGSU
 
 pytestmark = pytest.mark.anyio
 SUPERVISOR = "320000/zwfw"

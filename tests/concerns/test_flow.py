@@ -10,10 +10,9 @@ import httpx
 import pytest
 
 from deltafed import InvalidInputError, NotFoundError, PeerProblemError
-from deltafed.adapters import synthetic_catalogue, synthetic_population
 from deltafed.concerns import ConcernFiler
 from deltafed.concerns._example import SCENARIO_CONCERNS, SCENARIO_SUPERVISION, add_concerns
-from deltafed.node import JIANGSU, SHANGHAI, ZHEJIANG
+from deltafed.testing import JIANGSU, SHANGHAI, ZHEJIANG, synthetic_catalogue, synthetic_population
 
 SUPERVISOR = "320000/zwfw"
 CERT = synthetic_population().region("320000").certificates[1]

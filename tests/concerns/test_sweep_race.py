@@ -15,8 +15,8 @@ import pytest
 
 from deltafed.concerns import ConcernService, ConcernStore
 from deltafed.concerns._example import SCENARIO_CONCERNS
-from deltafed.node import JIANGSU, SHANGHAI
 from deltafed.schemas.concerns import ConcernEvent
+from deltafed.testing import JIANGSU, SHANGHAI
 
 from .conftest import SUPERVISOR, World
 from .test_deadlines import cst

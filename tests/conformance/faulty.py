@@ -29,7 +29,7 @@ from deltafed import (
     UnknownMemberError,
 )
 from deltafed._canonical import sha256_digest
-from deltafed.adapters import InMemoryAdapter, RecordData
+from deltafed.adapters import RecordData
 from deltafed.adapters.shanghai import ShanghaiAdapter
 from deltafed.keys import Verifier, b64url_decode, b64url_encode
 from deltafed.node import Exchange, Node
@@ -48,6 +48,7 @@ from deltafed.registry import TrustedRegistry
 from deltafed.schemas.certificates import CertificateMetadata
 from deltafed.schemas.common import CertificateStatus, HolderType
 from deltafed.schemas.identifiers import parse_member_id
+from deltafed.testing import InMemoryAdapter
 from deltafed_conformance import AdapterTarget, NodeParts, craft
 
 # --- accepts a bad signature ------------------------------------------------------------------

@@ -13,7 +13,7 @@ from deltafed_conformance import AdapterTarget, Status, run, select_checks
 from .faulty import FAULTY
 
 BROKEN = """
-from deltafed.adapters import InMemoryAdapter
+from deltafed.testing import InMemoryAdapter
 from deltafed_conformance import AdapterTarget, run, select_checks
 
 class NeverRevoked(InMemoryAdapter):

@@ -10,7 +10,7 @@ import pytest
 
 from deltafed._clock import SimulatedClock
 from deltafed.adapters.jiangsu import JiangsuAdapter
-from deltafed.node import LoopbackServer
+from deltafed.testing import LoopbackServer
 from deltafed_conformance import FederationFixture, LiveTarget, Status, run
 from deltafed_conformance._checks import ALL_CHECKS
 from deltafed_conformance._profile import Profile, identity_cards

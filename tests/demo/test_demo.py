@@ -17,8 +17,9 @@ from deltafed import ConfigurationError, system_clock
 from deltafed.demo import CASES, Case, DemoReport, World, run_demo
 from deltafed.demo._table import render_table, text_width, wrap
 from deltafed.keys import PrivateKey
-from deltafed.node import LoopbackServer, Node, NodeConfig, build_node, load_config
+from deltafed.node import Node, NodeConfig, build_node, load_config
 from deltafed.registry import TrustedRegistry, load_anchor_file
+from deltafed.testing import LoopbackServer
 
 
 def _refused(url: str) -> bool:

@@ -20,7 +20,8 @@ from deltafed.adapters.jiangsu import JiangsuAdapter
 from deltafed.adapters.shanghai import ShanghaiAdapter
 from deltafed.adapters.zhejiang import ZhejiangAdapter
 from deltafed.client import AsyncFederationClient
-from deltafed.node import JIANGSU, SHANGHAI, ZHEJIANG, LocalFederation, LoopbackServer, Node
+from deltafed.node import Node
+from deltafed.testing import JIANGSU, SHANGHAI, ZHEJIANG, LocalFederation, LoopbackServer
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 #: How the Zhejiang node's adapter retries its platform (no waits).

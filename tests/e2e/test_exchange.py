@@ -12,11 +12,11 @@ import pytest
 
 from deltafed import DeltafedError, PeerProblemError, SignatureInvalidError
 from deltafed._canonical import canonicalize
-from deltafed.adapters import synthetic_population
 from deltafed.adapters._synthetic import HOUSEHOLD_REGISTRATION, IDENTITY_CARD
 from deltafed.client import AsyncFederationClient, FederationClient
 from deltafed.keys import b64url_decode, b64url_encode
-from deltafed.node import (
+from deltafed.protocol import ProtocolVerifier, new_request, sign_request
+from deltafed.testing import (
     JIANGSU,
     SCENARIO_HUKOU,
     SCENARIO_RELEASE,
@@ -24,8 +24,8 @@ from deltafed.node import (
     SCENARIO_VERIFY,
     SHANGHAI,
     ZHEJIANG,
+    synthetic_population,
 )
-from deltafed.protocol import ProtocolVerifier, new_request, sign_request
 
 from .conftest import ZJ_ADAPTER_RETRY, Federation
 

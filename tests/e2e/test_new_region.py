@@ -22,7 +22,8 @@ from pathlib import Path
 import pytest
 
 from deltafed.cli import main
-from deltafed.node import LoopbackServer, build_node, load_config
+from deltafed.node import build_node, load_config
+from deltafed.testing import LoopbackServer
 
 pytestmark = pytest.mark.slow
 

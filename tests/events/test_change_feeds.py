@@ -7,11 +7,11 @@ from datetime import UTC, date, datetime
 import pytest
 
 from deltafed import FixedClock
-from deltafed.adapters import InMemoryAdapter, synthetic_population
 from deltafed.adapters._synthetic import IDENTITY_CARD
 from deltafed.adapters.jiangsu import JiangsuAdapter
 from deltafed.adapters.shanghai import ShanghaiAdapter
 from deltafed.adapters.zhejiang import ZhejiangAdapter
+from deltafed.testing import InMemoryAdapter, synthetic_population
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 Kind = type[JiangsuAdapter] | type[ZhejiangAdapter] | type[ShanghaiAdapter]

@@ -9,10 +9,10 @@ import httpx
 import pytest
 
 from deltafed import ConfigurationError, FixedClock
-from deltafed.adapters import ChangeBatch, InMemoryAdapter, ProvinceAdapter
+from deltafed.adapters import ChangeBatch, ProvinceAdapter
 from deltafed.client import AsyncFederationClient
 from deltafed.events import ChangePublisher, DeliveryLoop, Outbox, SqliteEventStore
-from deltafed.node import JIANGSU, SHANGHAI, LocalFederation
+from deltafed.testing import JIANGSU, SHANGHAI, InMemoryAdapter, LocalFederation
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 

@@ -14,12 +14,18 @@ import httpx
 import pytest
 
 from deltafed import ConfigurationError, FixedClock, NotAuthorizedError, RetryPolicy
-from deltafed.adapters import InMemoryAdapter, synthetic_population
 from deltafed.adapters._synthetic import IDENTITY_CARD
 from deltafed.client import AsyncFederationClient
 from deltafed.events import DELIVERY_RETRY, ChangePublisher, Inbox, Outbox, SqliteEventStore
-from deltafed.node import JIANGSU, SCENARIO_SUBSCRIBE, SHANGHAI, LocalFederation
 from deltafed.schemas.events import ChangeEvent, Subscription
+from deltafed.testing import (
+    JIANGSU,
+    SCENARIO_SUBSCRIBE,
+    SHANGHAI,
+    InMemoryAdapter,
+    LocalFederation,
+    synthetic_population,
+)
 
 from .conftest import EventStoreOpener
 
@@ -317,8 +323,8 @@ async def test_an_event_from_a_member_that_is_no_provider_is_refused(world: Worl
 
 @pytest.mark.anyio
 async def test_a_scenario_that_requires_consent_checks_it_for_subscriptions() -> None:
-    from deltafed.node import default_scenarios
     from deltafed.schemas.catalogue import UseScenario
+    from deltafed.testing import default_scenarios
 
     clock = FixedClock(T0)
     base = {s.id: s for s in default_scenarios(SHANGHAI, ["320000"])}[SCENARIO_SUBSCRIBE].to_wire()

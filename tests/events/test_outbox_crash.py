@@ -16,15 +16,20 @@ import httpx
 import pytest
 
 from deltafed import system_clock
-from deltafed.adapters import synthetic_population
 from deltafed.adapters._synthetic import IDENTITY_CARD
 from deltafed.audit import AuditLog, SqliteAuditStore
 from deltafed.events import SqliteEventStore
-from deltafed.node import JIANGSU, SCENARIO_SUBSCRIBE, SHANGHAI, LocalFederation
 from deltafed.node._loopback import LoopbackServer
 from deltafed.protocol import MemoryReplayStore
 from deltafed.schemas.common import HolderType
 from deltafed.schemas.events import ChangeEvent, Subscription
+from deltafed.testing import (
+    JIANGSU,
+    SCENARIO_SUBSCRIBE,
+    SHANGHAI,
+    LocalFederation,
+    synthetic_population,
+)
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 

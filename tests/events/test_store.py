@@ -14,10 +14,10 @@ import anyio
 import pytest
 
 from deltafed import FixedClock
-from deltafed.adapters import synthetic_population
 from deltafed.events import EventStore, Outbox
 from deltafed.schemas.common import HolderType
 from deltafed.schemas.events import ChangeEvent
+from deltafed.testing import synthetic_population
 
 from .conftest import EventStoreOpener
 from .test_events import CARD, World

@@ -13,20 +13,12 @@ import pytest
 
 from deltafed import ConfigurationError, FixedClock
 from deltafed._profile import GM
-from deltafed.adapters import synthetic_population
 from deltafed.adapters._synthetic import HOUSEHOLD_REGISTRATION, IDENTITY_CARD
 from deltafed.audit import parse_checkpoint, verify_inclusion_proof
 from deltafed.audit._log import subject_ref
 from deltafed.client import AsyncFederationClient
 from deltafed.keys import PrivateKey, b64url_decode
-from deltafed.node import (
-    JIANGSU,
-    SCENARIO_HUKOU,
-    SCENARIO_VERIFY,
-    SHANGHAI,
-    LocalFederation,
-    Node,
-)
+from deltafed.node import Node
 from deltafed.protocol import (
     OPERATION_PATHS,
     REQUEST_MEDIA_TYPE,
@@ -35,6 +27,14 @@ from deltafed.protocol import (
     ProtocolVerifier,
     new_request,
     sign_request,
+)
+from deltafed.testing import (
+    JIANGSU,
+    SCENARIO_HUKOU,
+    SCENARIO_VERIFY,
+    SHANGHAI,
+    LocalFederation,
+    synthetic_population,
 )
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)

@@ -8,16 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from deltafed import (
-    FixedClock,
-    PrivateKey,
-    RegistryInvalidError,
-    SchemaValidationError,
-    cli,
-)
+from deltafed import FixedClock, RegistryInvalidError, SchemaValidationError, cli
 from deltafed._profile import GM, INTERNATIONAL
 from deltafed.cli import main
-from deltafed.keys import b64url_decode
+from deltafed.keys import PrivateKey, b64url_decode
 from deltafed.registry import (
     AnchorKeys,
     RegistryBuilder,

@@ -18,18 +18,26 @@ from deltafed import (
     RateLimitedError,
     SchemaValidationError,
 )
-from deltafed.adapters import InMemoryAdapter, ProvinceAdapter, synthetic_population
+from deltafed.adapters import ProvinceAdapter
 from deltafed.adapters._synthetic import company_credit_code
 from deltafed.adapters.jiangsu import JiangsuAdapter
-from deltafed.adapters.memory import MemoryRecord
 from deltafed.adapters.shanghai import ShanghaiAdapter
 from deltafed.adapters.zhejiang import ZhejiangAdapter
 from deltafed.client import AsyncFederationClient
 from deltafed.matching import RateLimiter, SqliteBucketStore
-from deltafed.node import SCENARIO_COUNT, SCENARIO_MATCH, SHANGHAI, ZHEJIANG, LocalFederation
 from deltafed.schemas.catalogue import UseScenario
 from deltafed.schemas.common import HolderType
 from deltafed.schemas.matching import MatchAnswer, Predicate, RateLimit, compare
+from deltafed.testing import (
+    SCENARIO_COUNT,
+    SCENARIO_MATCH,
+    SHANGHAI,
+    ZHEJIANG,
+    InMemoryAdapter,
+    LocalFederation,
+    MemoryRecord,
+    synthetic_population,
+)
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 COMPANY_PREDICATE = "company-insures-50-employees"

@@ -11,10 +11,9 @@ import httpx
 import pytest
 
 from deltafed import FixedClock
-from deltafed.adapters import InMemoryAdapter
 from deltafed.adapters._synthetic import IDENTITY_CARD
 from deltafed.audit import AuditLog
-from deltafed.node import JIANGSU, SHANGHAI, ZHEJIANG, LocalFederation, Node
+from deltafed.node import Node
 from deltafed.protocol import (
     MemoryReplayStore,
     ProtocolVerifier,
@@ -24,6 +23,7 @@ from deltafed.protocol import (
 )
 from deltafed.schemas.certificates import CertificateMetadata
 from deltafed.schemas.common import HolderType
+from deltafed.testing import JIANGSU, SHANGHAI, ZHEJIANG, InMemoryAdapter, LocalFederation
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 BASE = "http://320000.deltafed.test"

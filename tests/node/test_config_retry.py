@@ -9,7 +9,8 @@ import pytest
 
 from deltafed import ConfigurationError, RetryPolicy
 from deltafed.events import DELIVERY_RETRY
-from deltafed.node import JIANGSU, NodeConfig
+from deltafed.node import NodeConfig
+from deltafed.testing import JIANGSU
 
 
 def _config(state: dict[str, Any]) -> NodeConfig:

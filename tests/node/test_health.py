@@ -11,9 +11,9 @@ import httpx
 import pytest
 
 from deltafed import FixedClock
-from deltafed.adapters import InMemoryAdapter
 from deltafed.adapters.shanghai import ShanghaiAdapter
-from deltafed.node import JIANGSU, SHANGHAI, LocalFederation, Node
+from deltafed.node import Node
+from deltafed.testing import JIANGSU, SHANGHAI, InMemoryAdapter, LocalFederation
 
 pytestmark = pytest.mark.anyio
 

@@ -11,13 +11,19 @@ import anyio
 import pytest
 
 from deltafed import FixedClock, KeyCompromisedError
-from deltafed.adapters import InMemoryAdapter, synthetic_population
 from deltafed.adapters._synthetic import IDENTITY_CARD
-from deltafed.node import JIANGSU, SHANGHAI, LocalFederation, Node
+from deltafed.node import Node
 from deltafed.protocol import new_request, sign_request
 from deltafed.protocol._jws import peek_payload
 from deltafed.registry import RegistryFile, RegistryPoller, TrustedRegistry, write_publication
 from deltafed.schemas.certificates import CertificateMetadata
+from deltafed.testing import (
+    JIANGSU,
+    SHANGHAI,
+    InMemoryAdapter,
+    LocalFederation,
+    synthetic_population,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -222,7 +228,7 @@ def test_the_drill_over_two_loopback_servers(tmp_path: Path) -> None:
     import httpx
 
     from deltafed import system_clock
-    from deltafed.node import LoopbackServer
+    from deltafed.testing import LoopbackServer
 
     fed = LocalFederation(clock=system_clock, members={SHANGHAI: None, JIANGSU: None}, key_seed=8)
     point = tmp_path / "registry.jws"

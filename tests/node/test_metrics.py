@@ -19,19 +19,16 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from deltafed import ConfigurationError, FixedClock
-from deltafed.adapters import InMemoryAdapter, synthetic_population
 from deltafed.adapters._synthetic import IDENTITY_CARD
-from deltafed.node import (
-    EXCHANGE_LOGGER,
+from deltafed.node import EXCHANGE_LOGGER, JsonFormatter, Node, NodeMetrics, configure_logging
+from deltafed.protocol import new_request, sign_request
+from deltafed.testing import (
     JIANGSU,
     SHANGHAI,
-    JsonFormatter,
+    InMemoryAdapter,
     LocalFederation,
-    Node,
-    NodeMetrics,
-    configure_logging,
+    synthetic_population,
 )
-from deltafed.protocol import new_request, sign_request
 
 pytestmark = pytest.mark.anyio
 
@@ -188,7 +185,8 @@ def test_metrics_add_up_across_worker_processes(tmp_path: Path) -> None:
         import anyio
         from datetime import datetime, UTC
         from deltafed import ConfigurationError, FixedClock
-        from deltafed.node import JIANGSU, SHANGHAI, LocalFederation, NodeMetrics
+        from deltafed.node import NodeMetrics
+        from deltafed.testing import JIANGSU, SHANGHAI, LocalFederation
 
         clock = FixedClock(datetime(2026, 3, 1, 8, 0, tzinfo=UTC))
         fed = LocalFederation(clock=clock, members={{SHANGHAI: None, JIANGSU: None}}, key_seed=11)

@@ -19,15 +19,15 @@ from deltafed import (
     NotFoundError,
 )
 from deltafed._canonical import sha256_digest
-from deltafed.adapters import InMemoryAdapter, synthetic_population
 from deltafed.adapters._synthetic import HOUSEHOLD_REGISTRATION, IDENTITY_CARD
 from deltafed.adapters.jiangsu import JiangsuAdapter
 from deltafed.client import issue_consent
-from deltafed.node import JIANGSU, METADATA_TYP, SHANGHAI, ZHEJIANG, Exchange, Node
+from deltafed.node import METADATA_TYP, Exchange, Node
 from deltafed.protocol import MemoryReplayStore, ProtocolVerifier
 from deltafed.protocol._jws import peek_payload
 from deltafed.registry import TrustedRegistry
 from deltafed.schemas.messages import VerificationResult
+from deltafed.testing import JIANGSU, SHANGHAI, ZHEJIANG, InMemoryAdapter, synthetic_population
 
 from .conftest import BASE, Harness
 
@@ -566,7 +566,7 @@ async def test_node_refuses_an_adapter_of_another_region(harness: Harness) -> No
 
 def test_a_local_federation_needs_a_member() -> None:
     from deltafed import ConfigurationError, system_clock
-    from deltafed.node import LocalFederation
+    from deltafed.testing import LocalFederation
 
     with pytest.raises(ConfigurationError, match="at least one member"):
         LocalFederation(clock=system_clock, members={})

@@ -20,10 +20,12 @@ from deltafed import (
     NotAuthorizedError,
     ScenarioUnknownError,
 )
-from deltafed.adapters import synthetic_population
 from deltafed.adapters._synthetic import DRIVING_LICENCE, IDENTITY_CARD
 from deltafed.client import issue_consent
-from deltafed.node import (
+from deltafed.policy import CONSENT_TYP, PolicyEngine, PolicyRequest, verify_consent
+from deltafed.protocol import ProtocolVerifier, sign_document
+from deltafed.schemas.catalogue import UseScenario
+from deltafed.testing import (
     JIANGSU,
     SCENARIO_HUKOU,
     SCENARIO_RELEASE,
@@ -33,10 +35,8 @@ from deltafed.node import (
     ZHEJIANG,
     LocalFederation,
     default_scenarios,
+    synthetic_population,
 )
-from deltafed.policy import CONSENT_TYP, PolicyEngine, PolicyRequest, verify_consent
-from deltafed.protocol import ProtocolVerifier, sign_document
-from deltafed.schemas.catalogue import UseScenario
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 JS_DATA = synthetic_population().region("320000")

@@ -651,13 +651,14 @@ def test_the_http_names_are_shared_by_node_and_client() -> None:
     assert {v: k for k, v in protocol.PATH_OPERATIONS.items()} == protocol.OPERATION_PATHS
     for path in (protocol.HEALTH_PATH, protocol.METADATA_PATH, protocol.OPENAPI_PATH):
         assert path.startswith(protocol.API_PREFIX + "/")
-    # The node re-exports the same objects (its alias names of an unreleased version are gone),
-    # and the client uses the protocol's.
-    assert node.OPERATION_PATHS is protocol.OPERATION_PATHS
+    # The paths and versions are exported by the protocol alone (one name, one place); the node
+    # and the client use the protocol's.
+    for name in ("API_PREFIX", "METADATA_PATH", "OPERATION_PATHS", "PROTOCOL_VERSIONS"):
+        assert name not in node.__all__, name
     assert protocol.REQUEST_MEDIA_TYPE == "application/deltafed-request+jws"
     for alias in ("REQUEST_TYPE", "RESPONSE_TYPE", "METADATA_TYPE"):
         assert not hasattr(node, alias), alias
-    assert node.PROTOCOL_VERSIONS == protocol.PROTOCOL_VERSIONS == ("1",)
+    assert protocol.PROTOCOL_VERSIONS == ("1",)
     assert client_module.OPERATION_PATHS is protocol.OPERATION_PATHS
 
 

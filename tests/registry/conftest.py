@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from deltafed import FixedClock, PrivateKey
+from deltafed import FixedClock
+from deltafed.keys import PrivateKey
 from deltafed.registry import AnchorKeys, RegistryBuilder, RegistryDocument, sign_registry
 from deltafed.schemas.catalogue import Catalogue, UseScenario
 

@@ -354,7 +354,7 @@ def test_interop_joserfc_reads_a_single_signature_registry(world: Any) -> None:
     from joserfc import jws
     from joserfc.jwk import ECKey
 
-    from deltafed import PrivateKey
+    from deltafed.keys import PrivateKey
 
     ec_key = PrivateKey.generate("ES256")
     doc = world.doc(anchor=AnchorKeys.of([ec_key.public_key], 1))

@@ -8,6 +8,9 @@
   suite unchanged. Nothing is overwritten without ``--force``.
 * ``golden NAME --out DIR`` regenerates the golden samples of an installed adapter from its
   sandbox and the synthetic ground truth (refusing a sample the adapter maps wrongly).
+
+A sandbox tool: it draws on the fixtures of :mod:`deltafed.testing` (the synthetic population),
+which production code does not import.
 """
 
 from __future__ import annotations
@@ -64,7 +67,7 @@ def render_plugin(name: str, region: str) -> dict[str, str]:
     """The files of the plugin package of adapter ``name`` for ``region``, by relative path
     (golden samples excepted: they are generated from the rendered package)."""
     from deltafed import __version__
-    from deltafed.adapters import synthetic_population
+    from deltafed.testing import synthetic_population
 
     values = _names(name)
     if region not in synthetic_population().regions:

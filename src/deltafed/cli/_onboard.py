@@ -21,6 +21,9 @@ federation lends it:
 With ``--test-federation`` it also creates a federation of its own to try all of this before
 joining: an anchor key, ``anchor.json``, the working document ``doc.json`` with the steps
 applied, and ``registry.jws`` signed for 30 days. Nothing is overwritten without ``--force``.
+
+Conformance and sandbox material: it draws on the fixtures of :mod:`deltafed.testing` (the
+default test scenarios, the synthetic catalogue), which production code does not import.
 """
 
 from __future__ import annotations
@@ -97,7 +100,8 @@ def _outputs(test_federation: bool) -> list[str]:
 
 
 def _catalogue(region: str, adapter: str | None) -> tuple[Any, str]:
-    from deltafed.adapters import create_adapter, load_adapter, synthetic_catalogue
+    from deltafed.adapters import create_adapter, load_adapter
+    from deltafed.testing import synthetic_catalogue
 
     if adapter is None:
         return synthetic_catalogue(region), f"the synthetic catalogue of {region}"
@@ -110,8 +114,8 @@ def _catalogue(region: str, adapter: str | None) -> tuple[Any, str]:
 
 
 def _scenarios(plan: dict[str, Any]) -> tuple[Any, dict[str, str]]:
-    from deltafed.node import default_scenarios
     from deltafed.schemas.catalogue import ScenarioList, UseScenario
+    from deltafed.testing import default_scenarios
 
     renamed: dict[str, str] = {}
     scenarios = []

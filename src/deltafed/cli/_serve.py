@@ -18,9 +18,10 @@ import anyio
 
 from deltafed import _pg
 from deltafed._errors import ConfigurationError
-from deltafed.node import CONFIG_ENV, OPERATION_PATHS, build_node, load_config
+from deltafed.node import CONFIG_ENV, build_node, load_config
 from deltafed.node._factory import LOG_LEVEL_ENV
 from deltafed.node._observe import LOG_LEVELS, configure_logging
+from deltafed.protocol import OPERATION_PATHS
 
 __all__ = ["register", "run_uvicorn", "run_uvicorn_workers"]
 

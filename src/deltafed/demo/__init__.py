@@ -5,6 +5,10 @@ signed registry with catalogues and use scenarios, a TOML configuration per node
 Shanghai, Jiangsu and Zhejiang nodes on loopback ports - each backed by its province adapter's
 sandbox and a SQLite audit log - and runs realistic cross-region cases, each of which checks
 its own outcome. Synthetic data only.
+
+A demo, not a deployment: with the ``deltafed demo``, ``deltafed adapter`` and ``deltafed
+onboard`` commands, the one part of the package allowed to use the fixtures of
+:mod:`deltafed.testing`.
 """
 
 from deltafed.demo._cases import CASES, Case, UnexpectedOutcomeError, World

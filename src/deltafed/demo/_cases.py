@@ -26,7 +26,6 @@ from deltafed._errors import (
     SignatureInvalidError,
 )
 from deltafed._retry import RetryPolicy
-from deltafed.adapters import InMemoryAdapter, SandboxTransport, synthetic_population
 from deltafed.adapters._synthetic import (
     BUSINESS_LICENCE,
     HOUSEHOLD_REGISTER,
@@ -53,12 +52,19 @@ from deltafed.demo._files import (
 )
 from deltafed.events import ChangePublisher, EventStore, Inbox, Outbox
 from deltafed.keys import PrivateKey, b64url_decode, b64url_encode
-from deltafed.node import OPERATION_PATHS, Node
-from deltafed.protocol import REQUEST_MEDIA_TYPE, ProtocolVerifier, new_request, sign_request
+from deltafed.node import Node
+from deltafed.protocol import (
+    OPERATION_PATHS,
+    REQUEST_MEDIA_TYPE,
+    ProtocolVerifier,
+    new_request,
+    sign_request,
+)
 from deltafed.registry import TrustedRegistry
 from deltafed.schemas.common import CertificateStatus
 from deltafed.schemas.events import ChangeEvent
 from deltafed.schemas.messages import RecordResponse
+from deltafed.testing import InMemoryAdapter, SandboxTransport, synthetic_population
 
 __all__ = ["CASES", "Case", "UnexpectedOutcomeError", "Use", "World", "region_name"]
 

@@ -21,7 +21,6 @@ import httpx
 from deltafed._clock import FixedClock
 from deltafed._errors import DeltafedError, PeerProblemError
 from deltafed._retry import RetryPolicy
-from deltafed.adapters import synthetic_catalogue, synthetic_population
 from deltafed.adapters._synthetic import IDENTITY_CARD
 from deltafed.adapters.jiangsu import JiangsuAdapter
 from deltafed.client import AsyncFederationClient
@@ -33,8 +32,14 @@ from deltafed.concerns import (
     official_calendar,
 )
 from deltafed.concerns._example import SCENARIO_CONCERNS, SCENARIO_SUPERVISION, add_concerns
-from deltafed.node import SCENARIO_VERIFY, LocalFederation, Node
+from deltafed.node import Node
 from deltafed.schemas.concerns import Concern
+from deltafed.testing import (
+    SCENARIO_VERIFY,
+    LocalFederation,
+    synthetic_catalogue,
+    synthetic_population,
+)
 
 __all__ = ["concern_answered", "concern_escalated", "concern_not_allowed"]
 

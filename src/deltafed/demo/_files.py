@@ -28,7 +28,6 @@ from typing import Any, Final
 
 from deltafed._errors import ConfigurationError
 from deltafed._profile import crypto_profile
-from deltafed.adapters import synthetic_catalogue, synthetic_population
 from deltafed.adapters._synthetic import (
     BUSINESS_LICENCE,
     HOUSEHOLD_REGISTER,
@@ -40,6 +39,7 @@ from deltafed.keys import PrivateKey
 from deltafed.registry import AnchorKeys, RegistryBuilder, sign_registry
 from deltafed.schemas.catalogue import UseScenario
 from deltafed.schemas.identifiers import compute_resident_check
+from deltafed.testing import synthetic_catalogue, synthetic_population
 
 __all__ = [
     "FEDERATION",

@@ -8,29 +8,7 @@ of ``deltafed serve``); :func:`app_from_environment` is the factory each worker 
 
 from deltafed.node._config import NodeConfig, build_node, load_config, open_concerns
 from deltafed.node._factory import CONFIG_ENV, app_from_environment
-from deltafed.node._http import (
-    API_PREFIX,
-    METADATA_PATH,
-    OPERATION_PATHS,
-    PROTOCOL_VERSIONS,
-    Answer,
-)
-from deltafed.node._local import (
-    ANHUI,
-    JIANGSU,
-    SCENARIO_COUNT,
-    SCENARIO_HUKOU,
-    SCENARIO_MATCH,
-    SCENARIO_RELEASE,
-    SCENARIO_SOCIAL,
-    SCENARIO_SUBSCRIBE,
-    SCENARIO_VERIFY,
-    SHANGHAI,
-    ZHEJIANG,
-    LocalFederation,
-    default_scenarios,
-)
-from deltafed.node._loopback import LoopbackServer
+from deltafed.node._http import Answer
 from deltafed.node._metrics import NodeMetrics
 from deltafed.node._node import (
     METADATA_TYP,
@@ -52,26 +30,11 @@ from deltafed.node._observe import (
 from deltafed.node._openapi import openapi_document
 
 __all__ = [
-    "ANHUI",
-    "API_PREFIX",
     "CONFIG_ENV",
     "EXCHANGE_LOGGER",
-    "JIANGSU",
-    "METADATA_PATH",
     "METADATA_TYP",
     "METRICS_PATH",
-    "OPERATION_PATHS",
-    "PROTOCOL_VERSIONS",
-    "SCENARIO_COUNT",
-    "SCENARIO_HUKOU",
-    "SCENARIO_MATCH",
-    "SCENARIO_RELEASE",
-    "SCENARIO_SOCIAL",
-    "SCENARIO_SUBSCRIBE",
-    "SCENARIO_VERIFY",
-    "SHANGHAI",
     "TRANSIENT_CODES",
-    "ZHEJIANG",
     "Answer",
     "AuditRecorder",
     "Exchange",
@@ -79,8 +42,6 @@ __all__ = [
     "ExchangeObserver",
     "ExchangeRecord",
     "JsonFormatter",
-    "LocalFederation",
-    "LoopbackServer",
     "MetricsExporter",
     "Node",
     "NodeConfig",
@@ -88,7 +49,6 @@ __all__ = [
     "app_from_environment",
     "build_node",
     "configure_logging",
-    "default_scenarios",
     "load_config",
     "open_concerns",
     "openapi_document",

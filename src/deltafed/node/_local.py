@@ -18,7 +18,7 @@ import httpx
 from deltafed._clock import Clock
 from deltafed._errors import ConfigurationError
 from deltafed._profile import crypto_profile
-from deltafed.adapters import InMemoryAdapter, ProvinceAdapter, synthetic_catalogue
+from deltafed.adapters import ProvinceAdapter
 from deltafed.adapters._synthetic import (
     BUSINESS_LICENCE,
     DEFAULT_SEED,
@@ -26,7 +26,9 @@ from deltafed.adapters._synthetic import (
     HOUSEHOLD_REGISTRATION,
     IDENTITY_CARD,
     SOCIAL_INSURANCE,
+    synthetic_catalogue,
 )
+from deltafed.adapters.memory import InMemoryAdapter
 from deltafed.audit import AuditLog, MemoryAuditStore
 from deltafed.keys import PrivateKey
 from deltafed.node._node import AuditRecorder, Node

@@ -1,4 +1,5 @@
-"""Jiangsu (320000): adapter, native gateway client and sandbox (modelled, not official)."""
+"""Jiangsu (320000): adapter and native gateway client (modelled, not official);
+its sandbox is in ``deltafed.testing``."""
 
 from deltafed.adapters.jiangsu._adapter import DEFAULT_USE_CAUSE, JiangsuAdapter
 from deltafed.adapters.jiangsu._native import (
@@ -9,26 +10,14 @@ from deltafed.adapters.jiangsu._native import (
     tif_headers,
     tif_signature,
 )
-from deltafed.adapters.jiangsu._sandbox import (
-    SANDBOX_ACCESS_ID,
-    SANDBOX_ACCESS_KEY,
-    SANDBOX_PAAS_ID,
-    SANDBOX_PAAS_TOKEN,
-    JiangsuSandbox,
-)
 
 __all__ = [
     "DEFAULT_USE_CAUSE",
     "JIANGSU_GATEWAY_CODES",
     "JIANGSU_STATUS",
-    "SANDBOX_ACCESS_ID",
-    "SANDBOX_ACCESS_KEY",
-    "SANDBOX_PAAS_ID",
-    "SANDBOX_PAAS_TOKEN",
     "JiangsuAdapter",
     "JiangsuCertShareClient",
     "JiangsuCredentials",
-    "JiangsuSandbox",
     "tif_headers",
     "tif_signature",
 ]

@@ -1,4 +1,5 @@
-"""Shanghai (310000): adapter, native client and sandbox (an invented convention, modelled)."""
+"""Shanghai (310000): adapter and native client (an invented convention, modelled);
+its sandbox is in ``deltafed.testing``."""
 
 from deltafed.adapters.shanghai._adapter import ShanghaiAdapter, licence_to_metadata
 from deltafed.adapters.shanghai._native import (
@@ -8,20 +9,12 @@ from deltafed.adapters.shanghai._native import (
     canonical_request,
     sh_signature,
 )
-from deltafed.adapters.shanghai._sandbox import (
-    SANDBOX_CLIENT_ID,
-    SANDBOX_CLIENT_SECRET,
-    ShanghaiSandbox,
-)
 
 __all__ = [
-    "SANDBOX_CLIENT_ID",
-    "SANDBOX_CLIENT_SECRET",
     "SHANGHAI_CODES",
     "ShanghaiAdapter",
     "ShanghaiCredentials",
     "ShanghaiLicenceClient",
-    "ShanghaiSandbox",
     "canonical_request",
     "licence_to_metadata",
     "sh_signature",

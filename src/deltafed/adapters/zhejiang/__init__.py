@@ -1,4 +1,5 @@
-"""Zhejiang (330000): adapter, native gateway client and sandbox (modelled, not official)."""
+"""Zhejiang (330000): adapter and native gateway client (modelled, not official);
+its sandbox is in ``deltafed.testing``."""
 
 from deltafed.adapters.zhejiang._adapter import ZhejiangAdapter, licence_to_metadata
 from deltafed.adapters.zhejiang._native import (
@@ -7,20 +8,12 @@ from deltafed.adapters.zhejiang._native import (
     ZhejiangGatewayClient,
     zhejiang_sign,
 )
-from deltafed.adapters.zhejiang._sandbox import (
-    SANDBOX_APP_KEY,
-    SANDBOX_APP_SECRET,
-    ZhejiangSandbox,
-)
 
 __all__ = [
-    "SANDBOX_APP_KEY",
-    "SANDBOX_APP_SECRET",
     "ZHEJIANG_CODES",
     "ZhejiangAdapter",
     "ZhejiangCredentials",
     "ZhejiangGatewayClient",
-    "ZhejiangSandbox",
     "licence_to_metadata",
     "zhejiang_sign",
 ]

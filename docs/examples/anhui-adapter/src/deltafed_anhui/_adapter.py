@@ -16,14 +16,9 @@ from deltafed import (
     ConfigurationError,
     NotFoundError,
 )
-from deltafed.adapters import (
-    DEFAULT_SEED,
-    ProvinceAdapter,
-    RecordData,
-    synthetic_catalogue,
-    synthetic_population,
-)
+from deltafed.adapters import ProvinceAdapter, RecordData
 from deltafed.schemas import Catalogue, CertificateMetadata, CertificateStatus, HolderType
+from deltafed.testing import DEFAULT_SEED, synthetic_catalogue, synthetic_population
 from deltafed_anhui._sandbox import SANDBOX_API_KEY, AnhuiSandbox
 
 _ERRORS: dict[str, type[AdapterError] | type[NotFoundError]] = {

@@ -8,8 +8,8 @@ from typing import Any
 
 import httpx
 
-from deltafed.adapters import RegionData
 from deltafed.schemas import CertificateStatus
+from deltafed.testing import RegionData
 
 SANDBOX_API_KEY = "ah-sandbox-key-not-for-production"
 _BEIJING = timezone(timedelta(hours=8))

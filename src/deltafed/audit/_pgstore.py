@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from deltafed import _pg
 from deltafed._errors import AuditError, ConfigurationError, DeltafedError
-from deltafed.audit._store import AppendRecord, StoredRecord
+from deltafed.audit._store import AppendRecord, RawRow, StoredRecord
 
 if TYPE_CHECKING:
     import psycopg
@@ -259,6 +259,41 @@ class PostgresAuditStore:
             if len(rows) < _PAGE:
                 return
             position = int(rows[-1][0]) + 1
+
+    def _verify_rows(self, start: int = 0, stop: int | None = None) -> Iterator[RawRow]:
+        """:meth:`read` as plain tuples (:data:`RawRow`), in larger pages, for the verifier."""
+        end = _MAX_SEQ if stop is None else stop
+        position = start
+        page = 8 * _PAGE
+        while position < end:
+            rows = self._all(_READ, (position, end, page))
+            for seq, entry, request, response, at, cp, sc, refs, leaf in rows:
+                yield (
+                    int(seq),
+                    bytes(entry),
+                    bytes(request),
+                    bytes(response),
+                    str(at),
+                    str(cp),
+                    str(sc),
+                    tuple(sorted(refs.split(" "))) if refs else (),
+                    None if leaf is None else bytes(leaf),
+                )
+            if len(rows) < page:
+                return
+            position = int(rows[-1][0]) + 1
+
+    def _leaf_at_position(self, position: int) -> int | None:
+        """The index of the stored leaf node that comes ``position``-th in index order."""
+        row = self._one(
+            "SELECT idx FROM audit_nodes WHERE level = 0 ORDER BY idx LIMIT 1 OFFSET %s",
+            (position,),
+        )
+        return None if row is None else int(row[0])
+
+    def _conninfo(self) -> str:
+        """What a verifying worker process connects with (the pool's connection string)."""
+        return str(self._pool.conninfo)
 
     def node(self, level: int, index: int) -> bytes | None:
         row = self._one(

@@ -66,6 +66,12 @@ class StoredRecord:
     leaf: bytes | None
 
 
+#: One entry as the verifier streams it, without building a :class:`StoredRecord`:
+#: ``(seq, entry, request, response, at, counterpart, scenario, subject_refs, leaf)``, the
+#: same values in the same order as the record's fields.
+RawRow = tuple[int, bytes, bytes, bytes, str, str, str, tuple[str, ...], bytes | None]
+
+
 @runtime_checkable
 class AuditStore(Protocol):
     """Durable, append-only storage behind :class:`~deltafed.audit.AuditLog`."""
@@ -358,6 +364,39 @@ class SqliteAuditStore:
                     )
         finally:
             cur.close()
+
+    def _verify_rows(self, start: int = 0, stop: int | None = None) -> Iterator[RawRow]:
+        """:meth:`read` as plain tuples (:data:`RawRow`), for the verifier's hot loop."""
+        cur = self._db.cursor()
+        try:
+            cur.execute(_READ, (start, _MAX_SEQ if stop is None else stop))
+            while True:
+                with self._lock:
+                    rows = cur.fetchmany(2048)
+                if not rows:
+                    return
+                for seq, entry, request, response, at, cp, sc, refs, leaf in rows:
+                    yield (
+                        seq,
+                        bytes(entry),
+                        bytes(request),
+                        bytes(response),
+                        at,
+                        cp,
+                        sc,
+                        tuple(sorted(refs.split(" "))) if refs else (),
+                        None if leaf is None else bytes(leaf),
+                    )
+        finally:
+            cur.close()
+
+    def _leaf_at_position(self, position: int) -> int | None:
+        """The index of the stored leaf node that comes ``position``-th in index order."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT idx FROM nodes WHERE level = 0 ORDER BY idx LIMIT 1 OFFSET ?", (position,)
+            ).fetchone()
+        return None if row is None else int(row[0])
 
     def node(self, level: int, index: int) -> bytes | None:
         with self._lock:

@@ -10,18 +10,21 @@ first; :meth:`VerificationReport.raise_for_problems` turns the first one into an
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import islice
 from typing import Any, Literal
 
 from deltafed._canonical import canonicalize
-from deltafed._errors import AuditIntegrityError, DeltafedError
+from deltafed._errors import AuditIntegrityError, DeltafedError, InvalidInputError
 from deltafed._profile import GM, INTERNATIONAL, CryptoProfile
 from deltafed._text import rfc3339_instant
 from deltafed.audit._checkpoint import Checkpoint, parse_checkpoint
-from deltafed.audit._merkle import Frontier, leaf_hash
-from deltafed.audit._store import AuditStore
+from deltafed.audit._merkle import Frontier
+from deltafed.audit._pgstore import PostgresAuditStore
+from deltafed.audit._store import AuditStore, RawRow, SqliteAuditStore
 from deltafed.keys import KeyResolver
 
 __all__ = [
@@ -216,6 +219,7 @@ def verify_log(
     strict: bool = False,
     max_problems: int = 100,
     crypto: CryptoProfile | None = None,
+    workers: int = 1,
 ) -> VerificationReport:
     """Recompute and check the whole log of ``node`` in ``store``.
 
@@ -232,7 +236,16 @@ def verify_log(
 
     ``crypto`` is the federation's crypto profile; without it, the log says: the prefix of the
     first entry's ``prev_hash`` (``sha-256:`` or ``sm3:``), else ``international``.
+
+    ``workers`` above 1 checks a large SQLite or PostgreSQL log in that many processes, each
+    over its own ranges of entries, with the same checks. When every range is intact the report
+    is built from theirs; when any range shows a problem, the log is checked again in this
+    process, so a damaged log gets exactly the report one process gives. Small logs, and stores
+    another process cannot open (:class:`~deltafed.audit.MemoryAuditStore`, other
+    implementations), are checked in this process.
     """
+    if type(workers) is not int or workers < 1:
+        raise InvalidInputError("workers must be a positive integer")
     if crypto is None:
         crypto = _profile_of_log(store)
     problems = _Collector(max_problems)
@@ -240,71 +253,251 @@ def verify_log(
         [*store.checkpoints(), *checkpoints], node=node, resolver=resolver, problems=problems
     )
     checked = sum(len(v) for v in by_size.values())
-    entry_model: Any = None
-    if strict:
-        from deltafed.schemas.audit import AuditEntry
+    scan: _Scan | None = None
+    if workers > 1:
+        from deltafed.audit._parallel import scan_parallel
 
-        entry_model = AuditEntry
+        scan = scan_parallel(
+            store, node=node, crypto=crypto, strict=strict, by_size=by_size, workers=workers
+        )
+    if scan is None:
+        scan = _scan(
+            store, node=node, crypto=crypto, strict=strict, by_size=by_size, problems=problems
+        )
+    if require_anchored and scan.anchored < scan.size:
+        problems.add(
+            scan.anchored,
+            "unanchored",
+            f"entries {scan.anchored} to {scan.size - 1} are not covered by a signed checkpoint",
+        )
+    return VerificationReport(
+        crypto=crypto,
+        size=scan.size,
+        root=scan.root,
+        checkpoints_checked=checked,
+        signatures_checked=resolver is not None,
+        anchored_size=scan.anchored,
+        problems=tuple(problems.items),
+    )
 
-    frontier = Frontier(crypto=crypto)
+
+@dataclass(frozen=True, slots=True)
+class _Scan:
+    """What streaming the entries gave: how many, their root, how far checkpoints cover."""
+
+    size: int
+    root: bytes
+    anchored: int
+
+
+def rows_of(store: AuditStore, start: int = 0, stop: int | None = None) -> Iterator[RawRow]:
+    """The store's entries as :data:`RawRow` tuples, in seq order."""
+    if isinstance(store, SqliteAuditStore | PostgresAuditStore):
+        yield from store._verify_rows(start, stop)
+        return
+    for r in store.read(start, stop):
+        yield (
+            r.seq,
+            r.entry,
+            r.request,
+            r.response,
+            r.at,
+            r.counterpart,
+            r.scenario,
+            r.subject_refs,
+            r.leaf,
+        )
+
+
+def _leaf_at_position(store: AuditStore, position: int) -> int | None:
+    if isinstance(store, SqliteAuditStore | PostgresAuditStore):
+        return store._leaf_at_position(position)
+    extra = next(islice(store.iter_nodes(0), position, None), None)
+    return None if extra is None else extra[0]
+
+
+_DECODER = json.JSONDecoder()
+
+
+def decode_entry(entry: bytes) -> Any:
+    """``json.loads(entry)``, or ``None`` where it raises ``ValueError``.
+
+    An entry that opens with ``{`` and no NUL after it is what :func:`json.loads` reads as
+    UTF-8 (``surrogatepass``) with the default decoder; that is done directly, skipping the
+    encoding detection. Anything else goes through :func:`json.loads` itself.
+    """
+    try:
+        if entry[:1] == b"{" and entry[1:2] not in (b"\x00", b""):
+            return _DECODER.decode(entry.decode("utf-8", "surrogatepass"))
+        return json.loads(entry)
+    except ValueError:
+        return None
+
+
+#: The index's time text; a year below 1000 is left to the full check.
+_AT_KEY = re.compile(r"[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
+
+
+def at_matches(text: object, at: str) -> bool:
+    """What :func:`_index_checks` asks of the entry's ``at``: it is an RFC 3339 instant whose
+    :func:`at_key` is the index's ``at``.
+
+    The common case, the entry writing the index text itself (or without its zero fraction),
+    is settled by a fixed-shape match and a calendar check of that text; anything else is
+    parsed and converted as before.
+    """
+    if (
+        type(text) is str
+        and (text == at or (text[19:] == "Z" and at[19:] == ".000000Z" and text[:19] == at[:19]))
+        and _AT_KEY.fullmatch(at)
+    ):
+        try:
+            datetime.fromisoformat(at)
+        except ValueError:
+            pass
+        else:
+            return True
+    when = rfc3339_instant(text)
+    return when is not None and at_key(when) == at
+
+
+def index_ok(
+    d: dict[str, Any], at: str, counterpart: str, scenario: str, refs: tuple[str, ...]
+) -> bool:
+    """:func:`_index_checks` finds nothing (the same tests, answered yes or no)."""
+    if d.get("counterpart") != counterpart or d.get("scenario") != scenario:
+        return False
+    listed = d.get("subject_refs")
+    if not isinstance(listed, list):
+        return False
+    if not (
+        (len(listed) == 1 and len(refs) == 1 and type(listed[0]) is str and listed[0] == refs[0])
+        or tuple(sorted(set(map(str, listed)))) == refs
+    ):
+        return False
+    return at_matches(d.get("at"), at)
+
+
+def strict_problem(entry_model: Any, d: dict[str, Any], entry: bytes) -> str | None:
+    """What ``strict`` finds wrong with a decoded entry, or ``None``."""
+    try:
+        entry_model.parse(d)
+        if canonicalize(d) != entry:
+            return "entry bytes are not RFC 8785 canonical"
+    except DeltafedError as exc:
+        return f"entry does not match the AuditEntry schema: {exc}"
+    return None
+
+
+def _strict_model(strict: bool) -> Any:
+    if not strict:
+        return None
+    from deltafed.schemas.audit import AuditEntry
+
+    return AuditEntry
+
+
+def _row_problem(
+    row: RawRow,
+    leaf: bytes,
+    d: Any,
+    *,
+    expected: int,
+    prev: str,
+    node: str,
+    crypto: CryptoProfile,
+    entry_model: Any,
+) -> tuple[int, IntegrityFailureKind, str] | None:
+    """The first problem of one entry, in the order they are looked for (one per entry)."""
+    seq, entry, request, response, at, counterpart, scenario, refs, stored_leaf = row
+    gap = seq != expected
+    if seq > expected:
+        return expected, "deleted", f"entries {expected} to {seq - 1} are missing"
+    if gap:
+        return seq, "reordered", f"entry {seq} follows entry {expected - 1}"
+    check = _entry_checks(d, seq, node, request, response, crypto)
+    if check is not None and check[0] == "reordered":
+        return seq, *check
+    if stored_leaf != leaf:
+        return seq, "modified", "entry bytes do not match their stored leaf hash"
+    if isinstance(d, dict) and d.get("prev_hash") != prev:
+        return seq, "chain_broken", f"entry does not link to entry {seq - 1}"
+    if check is not None:
+        return seq, *check
+    if isinstance(d, dict):
+        bad_index = _index_checks(d, at, counterpart, scenario, refs)
+        if bad_index is not None:
+            return seq, "index_mismatch", bad_index
+    if entry_model is not None and isinstance(d, dict):
+        bad = strict_problem(entry_model, d, entry)
+        if bad is not None:
+            return seq, "modified", bad
+    return None
+
+
+def _scan(
+    store: AuditStore,
+    *,
+    node: str,
+    crypto: CryptoProfile,
+    strict: bool,
+    by_size: dict[int, list[Checkpoint]],
+    problems: _Collector,
+) -> _Scan:
+    """Stream the entries in one process; add every problem to ``problems`` in log order."""
+    entry_model = _strict_model(strict)
+    digest_name = crypto.digest_name
+    hash_fn = crypto.hash_fn
+    # ``shadow`` is the tree of the leaf hashes as written (the stored ones where known), which
+    # the chain and the stored subtrees are compared with; ``frontier`` is the tree of the
+    # bytes, for the roots compared with checkpoints. They are one tree until an entry's bytes
+    # no longer give its stored leaf.
     shadow = Frontier(crypto=crypto)
+    frontier: Frontier | None = None
     cursors = _NodeCursors(store)
     prev = genesis_hash(crypto)
     expected = 0
     anchored = 0
     if 0 in by_size:
-        anchored = _compare_roots(by_size[0], frontier, anchored, problems)
-    for r in store.read():
-        reported = False
-
-        def flag(kind: IntegrityFailureKind, detail: str, at: int = r.seq) -> None:
-            nonlocal reported
-            if not reported:
-                problems.add(at, kind, detail)
-                reported = True
-
-        gap = r.seq != expected
-        if r.seq > expected:
-            flag("deleted", f"entries {expected} to {r.seq - 1} are missing", expected)
-        elif gap:
-            flag("reordered", f"entry {r.seq} follows entry {expected - 1}")
-        leaf = leaf_hash(r.entry, crypto)
-        try:
-            d = json.loads(r.entry)
-        except ValueError:
-            d = None
-        check = _entry_checks(d, r.seq, node, r.request, r.response, crypto)
-        if check is not None and check[0] == "reordered":
-            flag(*check)
-        if r.leaf != leaf:
-            flag("modified", "entry bytes do not match their stored leaf hash")
-        if not gap and isinstance(d, dict) and d.get("prev_hash") != prev:
-            flag("chain_broken", f"entry does not link to entry {r.seq - 1}")
-        if check is not None:
-            flag(*check)
-        elif isinstance(d, dict):
-            bad_index = _index_checks(d, r.at, r.counterpart, r.scenario, r.subject_refs)
-            if bad_index is not None:
-                flag("index_mismatch", bad_index)
-        if strict and isinstance(d, dict):
-            try:
-                entry_model.parse(d)
-                if canonicalize(d) != r.entry:
-                    flag("modified", "entry bytes are not RFC 8785 canonical")
-            except DeltafedError as exc:
-                flag("modified", f"entry does not match the AuditEntry schema: {exc}")
+        anchored = _compare_roots(by_size[0], shadow, anchored, problems)
+    for row in rows_of(store):
+        seq, entry, request, response, at, counterpart, scenario, refs, stored_leaf = row
+        leaf = hash_fn(b"\x00" + entry)
+        d = decode_entry(entry)
+        if not (
+            seq == expected
+            and stored_leaf == leaf
+            and isinstance(d, dict)
+            and d.get("prev_hash") == prev
+            and _entry_checks(d, seq, node, request, response, crypto) is None
+            and index_ok(d, at, counterpart, scenario, refs)
+            and (entry_model is None or strict_problem(entry_model, d, entry) is None)
+        ):
+            problem = _row_problem(
+                row,
+                leaf,
+                d,
+                expected=expected,
+                prev=prev,
+                node=node,
+                crypto=crypto,
+                entry_model=entry_model,
+            )
+            if problem is not None:
+                problems.add(*problem)
         # A byte flipped in one entry should be reported there, not again at the next entry
         # or in every subtree above it: the chain and the stored-subtree check continue from
         # the leaf hash the entry had when it was written, if it is known. The roots compared
         # with checkpoints come from the bytes alone.
-        written = r.leaf if r.leaf is not None else leaf
-        prev = f"{crypto.digest_name}:{written.hex()}"
-        expected = r.seq + 1
-        frontier.append(leaf)
-        for level, idx, value in shadow.append(written):
-            if level == 0:
-                cursors.next(0)
-                continue  # compared above through r.leaf
+        written = stored_leaf if stored_leaf is not None else leaf
+        prev = f"{digest_name}:{written.hex()}"
+        expected = seq + 1
+        if frontier is None and written != leaf:
+            frontier = shadow.copy()
+        if frontier is not None:
+            frontier.append(leaf)
+        made = shadow.append(written)
+        for level, idx, value in made[1:]:  # the leaf itself was compared through its row
             stored = cursors.next(level)
             if stored is None or stored != (idx, value):
                 problems.add(
@@ -312,38 +505,27 @@ def verify_log(
                     "nodes_mismatch",
                     f"stored Merkle subtree ({level}, {idx}) does not match the entries",
                 )
-        if frontier.size in by_size:
-            anchored = _compare_roots(by_size[frontier.size], frontier, anchored, problems)
-    extra = cursors.next(0)
+        if shadow.size in by_size:
+            anchored = _compare_roots(by_size[shadow.size], frontier or shadow, anchored, problems)
+    size = shadow.size
+    # Every row's leaf was joined to it; one stored leaf more than there are rows is a trace of
+    # entries removed from the end.
+    extra = _leaf_at_position(store, size)
     if extra is not None:
         problems.add(
-            frontier.size,
+            size,
             "truncated",
-            f"Merkle leaves are stored beyond the last entry (leaf {extra[0]})",
+            f"Merkle leaves are stored beyond the last entry (leaf {extra})",
         )
-    for size in sorted(s for s in by_size if s > frontier.size):
-        for cp in by_size[size]:
+    for cp_size in sorted(s for s in by_size if s > size):
+        for cp in by_size[cp_size]:
             problems.add(
-                frontier.size,
+                size,
                 "truncated",
-                f"the log has {frontier.size} entries, a checkpoint issued "
+                f"the log has {size} entries, a checkpoint issued "
                 f"{cp.issued_at.isoformat()} covers {cp.size}",
             )
-    if require_anchored and anchored < frontier.size:
-        problems.add(
-            anchored,
-            "unanchored",
-            f"entries {anchored} to {frontier.size - 1} are not covered by a signed checkpoint",
-        )
-    return VerificationReport(
-        crypto=crypto,
-        size=frontier.size,
-        root=frontier.root(),
-        checkpoints_checked=checked,
-        signatures_checked=resolver is not None,
-        anchored_size=anchored,
-        problems=tuple(problems.items),
-    )
+    return _Scan(size=size, root=(frontier or shadow).root(), anchored=anchored)
 
 
 def _compare_roots(

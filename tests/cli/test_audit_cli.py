@@ -203,3 +203,21 @@ def test_checkpoint_command(files: dict[str, Path], capsys: pytest.CaptureFixtur
 def test_missing_database(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["audit", "verify", "--db", str(tmp_path / "none.db")]) == 2
     assert "configuration_error" in capsys.readouterr().err
+
+
+def test_verify_with_workers(
+    files: dict[str, Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from deltafed.audit import _parallel
+
+    monkeypatch.setattr(_parallel, "CHUNK_LEVEL", 2)  # 8 entries: two ranges of 4
+    args = ["audit", "verify", "--db", str(files["db"]), "--public-key", str(files["pub"])]
+    assert main([*args, "--workers", "2"]) == 0
+    assert capsys.readouterr().out.strip().endswith("OK")
+    conn = sqlite3.connect(files["db"], isolation_level=None)
+    conn.execute("DELETE FROM entries WHERE seq = 4")
+    conn.close()
+    assert main([*args, "--workers", "2"]) == 1
+    assert "PROBLEM deleted at 4" in capsys.readouterr().out
+    assert main([*args, "--workers", "0"]) != 0
+    assert "workers must be a positive integer" in capsys.readouterr().err

@@ -142,6 +142,13 @@ def register(subparsers: Any) -> None:
         help="fail if entries after the last signed checkpoint exist",
     )
     verify.add_argument("--strict", action="store_true", help="also validate every entry schema")
+    verify.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="check a large log in N processes (same checks, same report)",
+    )
     verify.add_argument("--json", action="store_true", help="print the report as JSON")
     verify.set_defaults(func=_run_verify)
 
@@ -190,6 +197,7 @@ def _run_verify(args: argparse.Namespace) -> int:
             checkpoints=held,
             require_anchored=args.require_anchored,
             strict=args.strict,
+            workers=args.workers,
         )
     finally:
         store.close()

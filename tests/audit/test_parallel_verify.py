@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from deltafed import FixedClock, PrivateKey
+from deltafed import FixedClock
 from deltafed._profile import INTERNATIONAL
 from deltafed._text import rfc3339_instant
 from deltafed.audit import (
@@ -31,7 +31,7 @@ from deltafed.audit import (
 from deltafed.audit._checkpoint import parse_checkpoint
 from deltafed.audit._merkle import leaf_hash
 from deltafed.audit._verify import at_key, at_matches, decode_entry
-from deltafed.keys import StaticKeyResolver
+from deltafed.keys import PrivateKey, StaticKeyResolver
 from deltafed.schemas.identifiers import compute_resident_check
 
 NODE = "310000/gongan/hukou"

@@ -435,6 +435,33 @@ async def test_audit_failure_withholds_the_answer(harness: Harness) -> None:
     assert harness.audit_log.size == 1
 
 
+async def test_a_failed_commit_in_the_writer_thread_withholds_the_answer(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The node awaits AuditLog.record_async (the log's writer thread) when the log has it.
+    harness.node.audit = harness.audit_log
+    store = harness.audit_log.store
+
+    def full(records: Any) -> bool:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(store, "append_batch", full)
+    raw = harness.sign(body=VERIFY_BY_HOLDER)
+    first = await harness.post(raw)
+    assert first.status == 500
+    problem = problem_of(harness, first)
+    assert problem["code"] == "internal_error"
+    assert "disk" not in json.dumps(problem)
+    assert harness.audit_log.size == 0
+    monkeypatch.undo()
+    second = await harness.post(raw)
+    assert second.status == 200
+    assert harness.verify(second).body["valid"] is True
+    assert harness.audit_log.size == 1
+    await harness.node.aclose()  # drains and stops the writer thread
+    assert harness.audit_log._writer is None
+
+
 async def test_unexpected_exception_is_a_bare_internal_error(harness: Harness) -> None:
     class Broken(Node):
         async def perform(self, exchange: Exchange) -> dict[str, Any]:

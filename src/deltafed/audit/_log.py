@@ -9,6 +9,9 @@ keyed with a secret that stays with the node.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
 import json
 import logging
 import threading
@@ -17,6 +20,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any
+
+import anyio.to_thread
 
 from deltafed._canonical import canonicalize
 from deltafed._clock import Clock, system_clock
@@ -78,6 +83,17 @@ class _Pending:
     entry: AuditEntry | None = None
     error: BaseException | None = None
     done: bool = False
+
+
+def _settle(settled: list[tuple[_Pending, asyncio.Future[AuditEntry]]]) -> None:
+    """In the caller's event loop: each future gets its entry or its error."""
+    for pending, waiter in settled:
+        if waiter.done():  # the caller was cancelled; its entry is committed all the same
+            continue
+        if pending.error is not None:
+            waiter.set_exception(pending.error)
+        elif pending.entry is not None:
+            waiter.set_result(pending.entry)
 
 
 def _normalise_subject(subject: str) -> str:
@@ -306,6 +322,12 @@ class AuditLog:
         self._leading = False
         # A store without append_batch gets one entry per transaction.
         self._batch_limit = _MAX_BATCH if hasattr(store, "append_batch") else 1
+        # record_async: entries queued for the writer thread, with the loop and future of
+        # each caller; the thread is started by the first entry and stopped by shutdown().
+        self._writer_queue: list[tuple[_Pending, asyncio.AbstractEventLoop, Any]] = []
+        self._writer_cv = threading.Condition(threading.Lock())
+        self._writer: threading.Thread | None = None
+        self._writer_stopping = False
         #: Called after each durable commit with (entries written, seconds it took); metrics.
         self.on_commit: Callable[[int, float], None] | None = None
 
@@ -334,6 +356,52 @@ class AuditLog:
     def subject_ref(self, subject: str) -> str:
         return subject_ref(self._subject_key, subject, self.crypto)
 
+    def _pending(
+        self,
+        *,
+        role: str,
+        counterpart: MemberId | str,
+        operation: str,
+        scenario: str,
+        subjects: Sequence[str],
+        fields: Sequence[str],
+        outcome: str,
+        request_id: str,
+        request: bytes,
+        response: bytes,
+        detail: str | None,
+    ) -> _Pending:
+        """Check the evidence and key the subjects: what a commit needs of one exchange."""
+        for name, blob in (("request", request), ("response", response)):
+            if not isinstance(blob, bytes):
+                raise InvalidInputError(f"{name} must be the verbatim bytes", field=name)
+            if len(blob) > MAX_EVIDENCE_BYTES:
+                raise SizeLimitError(
+                    f"{name} of {len(blob)} bytes exceeds {MAX_EVIDENCE_BYTES}", field=name
+                )
+        if isinstance(subjects, str):
+            raise InvalidInputError("subjects must be a sequence of identifiers", field="subjects")
+        refs = tuple(sorted({self.subject_ref(s) for s in subjects}))
+        return _Pending(
+            values={
+                "role": role,
+                "node": self.node,
+                "counterpart": counterpart,
+                "operation": operation,
+                "scenario": scenario,
+                "subject_refs": refs,
+                "fields": tuple(fields),
+                "outcome": outcome,
+                "request_id": request_id,
+                "request_digest": self.crypto.digest_text(request),
+                "response_digest": self.crypto.digest_text(response),
+                **({} if detail is None else {"detail": detail}),
+            },
+            request=request,
+            response=response,
+            refs=refs,
+        )
+
     def record(
         self,
         *,
@@ -354,34 +422,18 @@ class AuditLog:
         ``detail`` says what was asked and answered when no field was released (a match's
         predicate and answer, an event's kind); it must not hold personal data.
         """
-        for name, blob in (("request", request), ("response", response)):
-            if not isinstance(blob, bytes):
-                raise InvalidInputError(f"{name} must be the verbatim bytes", field=name)
-            if len(blob) > MAX_EVIDENCE_BYTES:
-                raise SizeLimitError(
-                    f"{name} of {len(blob)} bytes exceeds {MAX_EVIDENCE_BYTES}", field=name
-                )
-        if isinstance(subjects, str):
-            raise InvalidInputError("subjects must be a sequence of identifiers", field="subjects")
-        refs = tuple(sorted({self.subject_ref(s) for s in subjects}))
-        pending = _Pending(
-            values={
-                "role": role,
-                "node": self.node,
-                "counterpart": counterpart,
-                "operation": operation,
-                "scenario": scenario,
-                "subject_refs": refs,
-                "fields": tuple(fields),
-                "outcome": outcome,
-                "request_id": request_id,
-                "request_digest": self.crypto.digest_text(request),
-                "response_digest": self.crypto.digest_text(response),
-                **({} if detail is None else {"detail": detail}),
-            },
+        pending = self._pending(
+            role=role,
+            counterpart=counterpart,
+            operation=operation,
+            scenario=scenario,
+            subjects=subjects,
+            fields=fields,
+            outcome=outcome,
+            request_id=request_id,
             request=request,
             response=response,
-            refs=refs,
+            detail=detail,
         )
         self._commit(pending)
         if pending.error is not None:
@@ -389,6 +441,113 @@ class AuditLog:
         if pending.entry is None:  # pragma: no cover - _commit always sets one or the other
             raise AuditError("audit entry was neither committed nor refused")
         return pending.entry
+
+    async def record_async(
+        self,
+        *,
+        role: str,
+        counterpart: MemberId | str,
+        operation: str,
+        scenario: str,
+        subjects: Sequence[str],
+        fields: Sequence[str],
+        outcome: str,
+        request_id: str,
+        request: bytes,
+        response: bytes,
+        detail: str | None = None,
+    ) -> AuditEntry:
+        """:meth:`record` for an event loop: return once the entry is durable, never before.
+
+        Under asyncio the entry goes to the log's writer thread, which commits what is queued
+        in one transaction (group commit) and wakes the waiting callers once it is durable; a
+        failed commit raises :class:`~deltafed.AuditError` in every caller of that
+        transaction. Elsewhere (another event loop library) :meth:`record` runs in a worker
+        thread. Cancelling the caller does not withdraw an entry already handed over.
+        """
+        kwargs: dict[str, Any] = {
+            "role": role,
+            "counterpart": counterpart,
+            "operation": operation,
+            "scenario": scenario,
+            "subjects": subjects,
+            "fields": fields,
+            "outcome": outcome,
+            "request_id": request_id,
+            "request": request,
+            "response": response,
+            "detail": detail,
+        }
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not asyncio (trio under anyio): the plain thread hop
+            return await anyio.to_thread.run_sync(functools.partial(self.record, **kwargs))
+        pending = self._pending(**kwargs)
+        waiter: asyncio.Future[AuditEntry] = loop.create_future()
+        with self._writer_cv:
+            self._writer_queue.append((pending, loop, waiter))
+            if self._writer is None:
+                self._writer = threading.Thread(
+                    target=self._write_queued, name="deltafed-audit-writer", daemon=True
+                )
+                self._writer.start()
+            self._writer_cv.notify()
+        return await waiter
+
+    def _write_queued(self) -> None:
+        """The writer thread: commit what :meth:`record_async` queued, batch by batch, and
+        settle each caller's future in its own event loop once its batch is done."""
+        try:
+            while True:
+                with self._writer_cv:
+                    while not self._writer_queue and not self._writer_stopping:
+                        self._writer_cv.wait()
+                    if not self._writer_queue:
+                        return
+                    batch = self._writer_queue[: self._batch_limit]
+                    del self._writer_queue[: self._batch_limit]
+                self._write_batch(batch)
+        finally:
+            with self._writer_cv:
+                self._writer = None
+
+    def _write_batch(self, batch: list[tuple[_Pending, asyncio.AbstractEventLoop, Any]]) -> None:
+        items = [pending for pending, _, _ in batch]
+        try:
+            self._append_batch(items)
+        except BaseException as exc:  # noqa: BLE001 - each waiting caller gets it, typed
+            for item in items:
+                if item.entry is None and item.error is None:
+                    failed = AuditError(f"audit commit failed: {exc}")
+                    failed.__cause__ = exc
+                    item.error = failed
+        for item in items:
+            if item.entry is None and item.error is None:  # pragma: no cover - defensive
+                item.error = AuditError("audit entry was neither committed nor refused")
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Pending, Any]]] = {}
+        for pending, loop, waiter in batch:
+            by_loop.setdefault(loop, []).append((pending, waiter))
+        for loop, settled in by_loop.items():
+            # A closed loop raises RuntimeError: nobody waits for these entries any more.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_settle, settled)
+
+    def shutdown(self) -> None:
+        """Wait until every entry handed to :meth:`record_async` is committed (or has
+        failed), then stop the writer thread. The store stays open; a later
+        :meth:`record_async` starts a writer again. Blocks: call it from a worker thread in
+        an event loop."""
+        with self._writer_cv:
+            writer = self._writer
+            if writer is None:
+                return
+            self._writer_stopping = True
+            self._writer_cv.notify_all()
+        try:
+            writer.join()
+        finally:
+            with self._writer_cv:
+                self._writer_stopping = False
 
     def _commit(self, mine: _Pending) -> None:
         """Group commit: return once ``mine`` is committed (or has failed).

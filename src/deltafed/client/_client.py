@@ -887,9 +887,12 @@ class AsyncFederationClient(_Api):
         status, content, content_type, attempts = await self._send(prepared)
         response = core.verify(prepared, status, content, content_type)
         if core.audit is not None:
-            await anyio.to_thread.run_sync(
-                functools.partial(core.audit.record, **core.record_kwargs(prepared, response))
-            )
+            entry = core.record_kwargs(prepared, response)
+            record_async = getattr(core.audit, "record_async", None)
+            if record_async is not None:  # an AuditLog: its writer thread, group commit
+                await record_async(**entry)
+            else:
+                await anyio.to_thread.run_sync(functools.partial(core.audit.record, **entry))
         return ExchangeResult(
             request=prepared.raw, response=response, provider=prepared.provider, attempts=attempts
         )

@@ -167,7 +167,8 @@ class AuditRecorder(Protocol):
     """What the node needs of an audit log (:class:`deltafed.audit.AuditLog` fits).
 
     ``record`` must return only once the entry is durable; it may block (the node calls it in
-    a worker thread).
+    a worker thread). A recorder may also offer ``async def record_async`` with the same
+    arguments and the same promise, which the node then awaits instead.
     """
 
     def record(
@@ -359,7 +360,14 @@ class Node:
         self._background.append(task)
 
     async def aclose(self) -> None:
-        """Run the shutdown callbacks (closing what :func:`build_node` opened)."""
+        """Let the audit log commit what it holds (its ``shutdown``, if it has one), then run
+        the shutdown callbacks (closing what :func:`build_node` opened)."""
+        drain = getattr(self.audit, "shutdown", None)
+        if drain is not None:
+            try:
+                await anyio.to_thread.run_sync(drain)
+            except Exception:  # noqa: BLE001 - the closers below must still run
+                _log.exception("audit log shutdown failed")
         callbacks, self._on_shutdown = self._on_shutdown, []
         for callback in reversed(callbacks):
             try:
@@ -517,21 +525,18 @@ class Node:
         if exchange.detail is not None and problem is None:
             extra["detail"] = exchange.detail
         try:
-            await anyio.to_thread.run_sync(
-                functools.partial(
-                    self.audit.record,
-                    **extra,
-                    role="responder",
-                    counterpart=claims.iss,
-                    operation=claims.op,
-                    scenario=claims.scn,
-                    subjects=list(exchange.subjects),
-                    fields=list(exchange.fields),
-                    outcome=outcome,
-                    request_id=claims.jti,
-                    request=request.raw,
-                    response=response,
-                )
+            await self._record(
+                **extra,
+                role="responder",
+                counterpart=claims.iss,
+                operation=claims.op,
+                scenario=claims.scn,
+                subjects=list(exchange.subjects),
+                fields=list(exchange.fields),
+                outcome=outcome,
+                request_id=claims.jti,
+                request=request.raw,
+                response=response,
             )
         except Exception:  # noqa: BLE001 - any audit failure withholds the answer
             # No answer without its evidence: this one is withheld, and the identical
@@ -555,6 +560,16 @@ class Node:
         else:
             self._remember(request, response)
         return Answer(200 if problem is None else problem.status, RESPONSE_MEDIA_TYPE, response)
+
+    async def _record(self, **entry: Any) -> None:
+        """Write the audit entry; return once it is durable. A log with ``record_async``
+        (:class:`deltafed.audit.AuditLog`) commits it in its writer thread; any other
+        recorder's blocking ``record`` runs in a worker thread."""
+        record_async = getattr(self.audit, "record_async", None)
+        if record_async is not None:
+            await record_async(**entry)
+        else:
+            await anyio.to_thread.run_sync(functools.partial(self.audit.record, **entry))
 
     def _forget(self, request: VerifiedRequest) -> None:
         try:

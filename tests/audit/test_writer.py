@@ -136,9 +136,10 @@ def test_shutdown_commits_what_is_queued_and_stops_the_thread(
     glog: AuditLog, gated: GatedStore
 ) -> None:
     async def scenario() -> list[Any]:
-        tasks = [asyncio.create_task(glog.record_async(**_entry(i))) for i in range(4)]
+        tasks = [asyncio.create_task(glog.record_async(**_entry(0)))]
         while not gated.entered.is_set():
             await asyncio.sleep(0)
+        tasks += [asyncio.create_task(glog.record_async(**_entry(i))) for i in (1, 2, 3)]
         await _queued(glog, 3)
         stopping = asyncio.create_task(asyncio.to_thread(glog.shutdown))
         await asyncio.sleep(0)

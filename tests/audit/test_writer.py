@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 
-from deltafed import AuditError, FixedClock, InvalidInputError, PrivateKey
+from deltafed import AuditError, FixedClock, InvalidInputError
 from deltafed.audit import AuditLog, SqliteAuditStore, verify_log
 from deltafed.audit._store import AppendRecord
+from deltafed.keys import PrivateKey
 
 from .conftest import NODE, PEER, SUBJECT_KEY, resident
 

@@ -151,3 +151,13 @@ def _ruff_order(name: str) -> tuple[int, str]:
     if name.isupper() or name.strip("_").replace("_", "").isupper():
         return (0, name)
     return (1, name) if name[:1].isupper() else (2, name)
+
+
+def test_no_name_is_exported_by_two_packages() -> None:
+    # One name, one meaning: two public things never share a name (the audit's integrity
+    # failure is not a Problem, the conformance run's CheckOutcome is not an audit Outcome).
+    seen: dict[str, list[str]] = {}
+    for package in PUBLIC_PACKAGES:
+        for name in _exports(package):
+            seen.setdefault(name, []).append(package)
+    assert {name: found for name, found in seen.items() if len(found) > 1} == {}

@@ -25,11 +25,11 @@ from deltafed.protocol import (
     METADATA_MEDIA_TYPE,
     METADATA_PATH,
     OPERATION_PATHS,
-    PROBLEM_CODES,
     RESPONSE_TYP,
     ProtocolVerifier,
     new_jti,
 )
+from deltafed.schemas import PROBLEM_CODES
 from deltafed.schemas.common import CertificateStatus
 from deltafed.schemas.messages import RecordResponse, ReleaseResult, VerificationResult
 from deltafed.schemas.problem import Problem

@@ -15,8 +15,8 @@ __all__ = [
     "CATEGORIES",
     "Check",
     "CheckFailed",
+    "CheckOutcome",
     "CheckSkipped",
-    "Outcome",
     "Result",
     "RunReport",
     "Status",
@@ -125,7 +125,7 @@ class Result:
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
+class CheckOutcome:
     """A check, its result on one target, and whether a gap was declared for it."""
 
     check: Check
@@ -160,10 +160,10 @@ class TargetReport:
 
     target: str
     kind: str
-    outcomes: tuple[Outcome, ...]
+    outcomes: tuple[CheckOutcome, ...]
     duration: float
 
-    def outcome(self, check_id: str) -> Outcome:
+    def outcome(self, check_id: str) -> CheckOutcome:
         for item in self.outcomes:
             if item.check.id == check_id:
                 return item

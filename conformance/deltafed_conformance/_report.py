@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final, TextIO
 
-from deltafed_conformance._model import Check, Outcome, RunReport, Status, Verdict
+from deltafed_conformance._model import Check, CheckOutcome, RunReport, Status, Verdict
 from deltafed_conformance._targets import Target
 
 __all__ = [
@@ -40,7 +40,7 @@ class TerminalReporter:
         self.out = out
         self.verbose = verbose
 
-    def __call__(self, target: Target, outcome: Outcome, index: int, total: int) -> None:
+    def __call__(self, target: Target, outcome: CheckOutcome, index: int, total: int) -> None:
         verdict = outcome.verdict
         if verdict is Verdict.PASSED and not self.verbose:
             # Keep passes short: one line each, no reason.
@@ -84,7 +84,7 @@ def summary_lines(report: RunReport) -> list[str]:
     return lines
 
 
-def _outcome(outcome: Outcome) -> dict[str, Any]:
+def _outcome(outcome: CheckOutcome) -> dict[str, Any]:
     check = outcome.check
     return {
         "id": check.id,
@@ -235,13 +235,13 @@ def _anchor(target_index: int, check_id: str) -> str:
     return f"t{target_index}-{check_id}"
 
 
-def _cell_mark(outcome: Outcome) -> str:
+def _cell_mark(outcome: CheckOutcome) -> str:
     if outcome.verdict is Verdict.FAILED and outcome.result.status is Status.ERROR:
         return "ERROR"
     return _MARK[outcome.verdict]
 
 
-def _why(outcome: Outcome) -> str:
+def _why(outcome: CheckOutcome) -> str:
     verdict = outcome.verdict
     if verdict is Verdict.XPASSED:
         return f"passed, but declared as an expected failure: {outcome.expected_failure}"

@@ -18,8 +18,8 @@ from deltafed_conformance._checks import ALL_CHECKS
 from deltafed_conformance._model import (
     Check,
     CheckFailed,
+    CheckOutcome,
     CheckSkipped,
-    Outcome,
     Result,
     RunReport,
     Status,
@@ -34,7 +34,7 @@ __all__ = ["ExpectedFailures", "Progress", "run", "run_async"]
 CHECK_TIMEOUT: Final = 30.0
 
 #: Called after each check: (target, outcome, index from 1, total for the target).
-Progress = Callable[[Target, Outcome, int, int], None]
+Progress = Callable[[Target, CheckOutcome, int, int], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,10 +111,10 @@ async def run_target(
     progress: Progress | None = None,
 ) -> TargetReport:
     start = time.perf_counter()
-    outcomes: list[Outcome] = []
+    outcomes: list[CheckOutcome] = []
 
     def add(check: Check, result: Result) -> None:
-        outcome = Outcome(check, result, expected.reason(check.id))
+        outcome = CheckOutcome(check, result, expected.reason(check.id))
         outcomes.append(outcome)
         if progress is not None:
             progress(target, outcome, len(outcomes), len(checks))

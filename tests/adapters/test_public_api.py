@@ -44,12 +44,10 @@ def test_adapters_exports_are_pinned() -> None:
         "HttpSettings",
         "ProvinceAdapter",
         "RecordData",
-        "RecordValue",
         "available_adapters",
         "broken_adapters",
         "create_adapter",
         "load_adapter",
-        "parse_holder_code",
         "register_adapter",
         "unregister_adapter",
     }

@@ -22,8 +22,9 @@ from deltafed.audit import parse_checkpoint, verify_export
 from deltafed.audit._log import subject_ref
 from deltafed.audit._merkle import leaf_hash, root_from_getter
 from deltafed.keys import PrivateKey, PublicKey, StaticKeyResolver
-from deltafed.protocol import PROBLEM_CODES, Limits, MemoryReplayStore, ProtocolVerifier
+from deltafed.protocol import Limits, MemoryReplayStore, ProtocolVerifier
 from deltafed.registry import AnchorKeys, verify_registry
+from deltafed.schemas import PROBLEM_CODES
 
 GM_VECTORS = Path(__file__).resolve().parents[2] / "docs" / "vectors" / "gm"
 CASES = sorted((GM_VECTORS / "cases").glob("*.json"))

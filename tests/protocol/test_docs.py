@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from deltafed._errors import error_for_code
-from deltafed.protocol import PROBLEM_CODES
+from deltafed.schemas import PROBLEM_CODES
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 SPEC = (DOCS / "protocol.md").read_text(encoding="utf-8")

@@ -15,7 +15,8 @@ from deltafed import DeltafedError
 from deltafed._clock import FixedClock
 from deltafed.keys import PublicKey, StaticKeyResolver
 from deltafed.policy import verify_consent
-from deltafed.protocol import PROBLEM_CODES, Limits, MemoryReplayStore, ProtocolVerifier
+from deltafed.protocol import Limits, MemoryReplayStore, ProtocolVerifier
+from deltafed.schemas import PROBLEM_CODES
 
 VECTORS = Path(__file__).resolve().parents[2] / "docs" / "vectors"
 CASES = sorted((VECTORS / "cases").glob("*.json"))

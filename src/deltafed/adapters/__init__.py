@@ -16,8 +16,6 @@ from deltafed.adapters._base import (
     ChangeBatch,
     ProvinceAdapter,
     RecordData,
-    RecordValue,
-    parse_holder_code,
 )
 from deltafed.adapters._http import HttpSettings
 from deltafed.adapters._province import HttpProvinceAdapter
@@ -45,12 +43,10 @@ __all__ = [
     "HttpSettings",
     "ProvinceAdapter",
     "RecordData",
-    "RecordValue",
     "available_adapters",
     "broken_adapters",
     "create_adapter",
     "load_adapter",
-    "parse_holder_code",
     "register_adapter",
     "unregister_adapter",
 ]

@@ -19,7 +19,6 @@ from deltafed.protocol._build import (
 )
 from deltafed.protocol._claims import (
     DOCUMENT_TYPES,
-    PROBLEM_CODES,
     REQUEST_TYP,
     RESPONSE_TYP,
     RequestClaims,
@@ -60,7 +59,6 @@ __all__ = [
     "OPENAPI_PATH",
     "OPERATION_PATHS",
     "PATH_OPERATIONS",
-    "PROBLEM_CODES",
     "PROTOCOL_VERSIONS",
     "REQUEST_MEDIA_TYPE",
     "REQUEST_TYP",

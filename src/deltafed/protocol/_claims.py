@@ -15,15 +15,14 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from deltafed._errors import IdentifierError, InvalidInputError, all_error_classes
+from deltafed._errors import IdentifierError, InvalidInputError
 from deltafed.schemas._base import Code, NonNegInt, WireModel
 from deltafed.schemas.common import Operation
 from deltafed.schemas.identifiers import MemberId
-from deltafed.schemas.problem import Problem
+from deltafed.schemas.problem import PROBLEM_CODES, Problem
 
 __all__ = [
     "DOCUMENT_TYPES",
-    "PROBLEM_CODES",
     "REQUEST_TYP",
     "RESPONSE_TYP",
     "CompactJws",
@@ -45,26 +44,6 @@ REQUEST_TYP: Final = "deltafed-request+jws"
 RESPONSE_TYP: Final = "deltafed-response+jws"
 #: ``typ`` values of the generic signed documents defined so far.
 DOCUMENT_TYPES: Final = frozenset({"deltafed-consent+jws", "deltafed-metadata+jws"})
-
-#: Codes a node may put in a problem; the rest describe local failures only.
-_LOCAL_ONLY_CODES: Final = frozenset(
-    {
-        "communication_error",
-        "transport_error",
-        "timeout",
-        "peer_problem",
-        "audit_error",
-        "audit_integrity",
-        "configuration_error",
-        "calendar_unknown_year",
-        "not_supported",
-        "crypto_unavailable",
-    }
-)
-#: The closed list of problem codes of the protocol (see ``docs/protocol.md``).
-PROBLEM_CODES: Final = frozenset(
-    cls.code for cls in all_error_classes() if cls.code not in _LOCAL_ONLY_CODES
-)
 
 _MAX_SAFE_INT = 2**53 - 1
 _MAX_DEPTH = 32

@@ -61,6 +61,15 @@ def _uvicorn() -> Any:
         ) from exc
 
 
+def _http_protocol() -> type[Any]:
+    """The HTTP protocol class every ``deltafed serve`` process uses: h11 with
+    ``TCP_NODELAY`` (see :mod:`deltafed.cli._nodelay`; with ``--workers N`` uvicorn's own
+    socket would otherwise leave each answer's body waiting for a delayed ACK)."""
+    from deltafed.cli._nodelay import NoDelayH11Protocol
+
+    return NoDelayH11Protocol
+
+
 def run_uvicorn(
     app: Any,
     *,
@@ -77,7 +86,14 @@ def run_uvicorn(
     """
     configure_logging(log_level, json_lines=json_logs)
     _uvicorn().run(
-        app, host=host, port=port, lifespan="on", log_level=log_level, server_header=False, **tls
+        app,
+        host=host,
+        port=port,
+        lifespan="on",
+        log_level=log_level,
+        server_header=False,
+        http=_http_protocol(),
+        **tls,
     )
 
 
@@ -98,6 +114,7 @@ def run_uvicorn_workers(
         lifespan="on",
         log_level=log_level,
         server_header=False,
+        http=_http_protocol(),
         **tls,
     )
 

@@ -198,3 +198,82 @@ def test_sync_and_async_callers_chain_onto_one_log(
             f"req-{i:04d}-writer-thread" for i in range(20)
         )
         assert verify_log(store, node=NODE).ok
+
+
+# --- inline=True: the caller has nothing else to do --------------------------------------------
+
+
+class ThreadNotingStore:
+    """A SQLite store that notes the thread of each batch it commits."""
+
+    def __init__(self, path: Path) -> None:
+        self.inner = SqliteAuditStore(path)
+        self.threads: list[int] = []
+        self.fail = False
+
+    def append_batch(self, records: Sequence[AppendRecord]) -> bool:
+        self.threads.append(threading.get_ident())
+        if self.fail:
+            raise OSError("disk full")
+        return self.inner.append_batch(records)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_inline_commits_on_the_calling_thread_before_returning(
+    tmp_path: Path, key: PrivateKey, clock: FixedClock
+) -> None:
+    store = ThreadNotingStore(tmp_path / "audit.db")
+    with store.inner:
+        log = AuditLog(store, node=NODE, signer=key, subject_key=SUBJECT_KEY, clock=clock)  # type: ignore[arg-type]
+
+        async def one(n: int) -> tuple[Any, int]:
+            entry = await log.record_async(**_entry(n), inline=True)
+            return entry, log.size  # the size the store holds when the caller resumes
+
+        results = [asyncio.run(one(n)) for n in range(3)]
+        assert [(entry.seq, size) for entry, size in results] == [(0, 1), (1, 2), (2, 3)]
+        assert store.threads == [threading.get_ident()] * 3
+        assert log._writer is None  # no writer thread was ever started
+        assert verify_log(store.inner, node=NODE).ok
+
+
+def test_inline_joins_the_writer_thread_when_it_is_busy_or_has_a_queue(
+    glog: AuditLog, gated: GatedStore
+) -> None:
+    async def scenario() -> list[Any]:
+        first = asyncio.create_task(glog.record_async(**_entry(0)))
+        while not gated.entered.is_set():
+            await asyncio.sleep(0)
+        # The writer is committing entry 0: an inline caller would wait for the log's lock
+        # on the event loop's thread, so it queues instead (and shares the next commit).
+        second = asyncio.create_task(glog.record_async(**_entry(1), inline=True))
+        await _queued(glog, 1)
+        third = asyncio.create_task(glog.record_async(**_entry(2), inline=True))
+        await _queued(glog, 2)
+        gated.gate.set()
+        return await asyncio.gather(first, second, third)
+
+    results = asyncio.run(scenario())
+    assert [r.seq for r in results] == [0, 1, 2]
+    assert gated.batches == [[0], [1, 2]]
+    assert verify_log(gated.inner, node=NODE).ok
+
+
+def test_an_inline_commit_that_fails_raises_audit_error_and_keeps_nothing(
+    tmp_path: Path, key: PrivateKey, clock: FixedClock
+) -> None:
+    store = ThreadNotingStore(tmp_path / "audit.db")
+    with store.inner:
+        log = AuditLog(store, node=NODE, signer=key, subject_key=SUBJECT_KEY, clock=clock)  # type: ignore[arg-type]
+        store.fail = True
+        with pytest.raises(AuditError) as failed:
+            asyncio.run(log.record_async(**_entry(0), inline=True))
+        assert isinstance(failed.value.__cause__, OSError)
+        assert log.size == 0
+        with pytest.raises(InvalidInputError):  # bad input is the caller's own error
+            asyncio.run(log.record_async(**_entry(1, "no such outcome"), inline=True))
+        store.fail = False
+        assert asyncio.run(log.record_async(**_entry(2), inline=True)).seq == 0
+        assert verify_log(store.inner, node=NODE).ok

@@ -6,6 +6,7 @@ import json
 from datetime import timedelta
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 
@@ -460,6 +461,61 @@ async def test_a_failed_commit_in_the_writer_thread_withholds_the_answer(
     assert harness.audit_log.size == 1
     await harness.node.aclose()  # drains and stops the writer thread
     assert harness.audit_log._writer is None
+
+
+async def test_the_only_request_in_flight_commits_its_entry_inline(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One request at a time: the node commits on its own thread (no writer-thread hand-over).
+    harness.node.audit = harness.audit_log
+    asked: list[bool] = []
+    original = harness.audit_log.record_async
+
+    async def spy(**entry: Any) -> Any:
+        asked.append(entry["inline"])
+        return await original(**entry)
+
+    monkeypatch.setattr(harness.audit_log, "record_async", spy)
+    for _ in range(2):
+        sent = await harness.post(harness.sign(body=VERIFY_BY_HOLDER))
+        assert sent.response.status_code == 200
+    assert asked == [True, True]
+    assert harness.audit_log._writer is None  # never started
+    assert harness.audit_log.size == 2
+
+
+async def test_requests_in_flight_together_share_the_writer_thread(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    harness.node.audit = harness.audit_log
+    asked: list[bool] = []
+    original = harness.audit_log.record_async
+    arrived, release = anyio.Event(), anyio.Event()
+    waiting = 0
+    find = harness.adapter._find_certificate
+
+    async def gated_find(**kw: Any) -> Any:
+        nonlocal waiting
+        waiting += 1
+        if waiting == 2:
+            arrived.set()
+        await release.wait()
+        return await find(**kw)
+
+    async def spy(**entry: Any) -> Any:
+        asked.append(entry["inline"])
+        return await original(**entry)
+
+    monkeypatch.setattr(harness.adapter, "_find_certificate", gated_find)
+    monkeypatch.setattr(harness.audit_log, "record_async", spy)
+    async with anyio.create_task_group() as group:
+        for _ in range(2):
+            group.start_soon(harness.post, harness.sign(body=VERIFY_BY_HOLDER))
+        await arrived.wait()  # both requests verified and in the adapter
+        release.set()
+    assert asked == [False, False]
+    assert harness.audit_log.size == 2
+    await harness.node.aclose()
 
 
 async def test_unexpected_exception_is_a_bare_internal_error(harness: Harness) -> None:

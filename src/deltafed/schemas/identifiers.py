@@ -15,6 +15,7 @@ the field's path. The pure check functions never read the time.
 from __future__ import annotations
 
 import functools
+import operator
 import re
 from datetime import date
 from typing import Annotated, Any, Final, Self
@@ -141,6 +142,7 @@ def province_of(code: str) -> str:
 
 _RESIDENT_WEIGHTS: Final = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _RESIDENT_CHECK: Final = "10X98765432"
+_RESIDENT_BIAS: Final = ord("0") * sum(_RESIDENT_WEIGHTS)
 _RESIDENT_SHAPE = re.compile(r"[0-9]{17}[0-9X]")
 
 
@@ -148,7 +150,9 @@ def compute_resident_check(first17: str) -> str:
     """The ISO 7064 MOD 11-2 check character for the first 17 digits."""
     if len(first17) != 17 or not first17.isdigit() or not first17.isascii():
         raise IdentifierError("need exactly 17 digits", field="resident_id")
-    total = sum(int(c) * w for c, w in zip(first17, _RESIDENT_WEIGHTS, strict=True))
+    # ASCII digits: each byte is 48 + its digit, so the weighted sum of the bytes less 48 times
+    # the weights' sum is the weighted sum of the digits (a third of the time of int() each).
+    total = sum(map(operator.mul, first17.encode("ascii"), _RESIDENT_WEIGHTS)) - _RESIDENT_BIAS
     return _RESIDENT_CHECK[total % 11]
 
 

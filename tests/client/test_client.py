@@ -3,9 +3,11 @@ what is refused before sending. Every test runs against the sync and the async t
 
 from __future__ import annotations
 
+import functools
 from datetime import timedelta
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from pytest_httpx import HTTPXMock
@@ -528,3 +530,83 @@ def test_operations_the_registry_does_not_decide_are_not_screened(world: World, 
             body={"concern": "cn-0000000000000000"},
         )
     assert len(recorder.requests) == 1
+
+
+def _spy_inline(world: World, monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    asked: list[bool] = []
+    original = world.audit.record_async
+
+    async def spy(**entry: Any) -> Any:
+        asked.append(entry["inline"])
+        return await original(**entry)
+
+    monkeypatch.setattr(world.audit, "record_async", spy)
+    return asked
+
+
+def test_async_client_commits_inline_when_it_has_one_exchange_under_way(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked = _spy_inline(world, monkeypatch)
+    transport = httpx.MockTransport(lambda r: world.peer.answer(r, RESULT))
+
+    async def twice() -> None:
+        async with (
+            httpx.AsyncClient(transport=transport) as http,
+            world.async_client(http=http, audit=world.audit) as client,
+        ):
+            for _ in range(2):
+                await client.verify_certificate(
+                    JIANGSU,
+                    scenario=SCENARIO_VERIFY,
+                    use_cause="test",
+                    holder_code=HOLDER,
+                    holder_type="111",
+                    type_code=IDENTITY_CARD.type_code,
+                )
+                assert client._in_flight == 0
+
+    anyio.run(twice)
+    assert asked == [True, True]
+    assert world.audit._writer is None  # the writer thread was never started
+    assert world.audit.size == 2
+
+
+def test_async_client_exchanges_under_way_together_share_the_writer_thread(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked = _spy_inline(world, monkeypatch)
+    both = anyio.Event()
+    arrived = 0
+
+    async def answer(request: httpx.Request) -> httpx.Response:
+        nonlocal arrived
+        arrived += 1
+        if arrived == 2:
+            both.set()
+        await both.wait()  # each answer waits until both requests are out
+        return world.peer.answer(request, RESULT)
+
+    async def together() -> None:
+        async with (
+            httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http,
+            world.async_client(http=http, audit=world.audit) as client,
+            anyio.create_task_group() as group,
+        ):
+            for _ in range(2):
+                group.start_soon(
+                    functools.partial(
+                        client.verify_certificate,
+                        JIANGSU,
+                        scenario=SCENARIO_VERIFY,
+                        use_cause="test",
+                        holder_code=HOLDER,
+                        holder_type="111",
+                        type_code=IDENTITY_CARD.type_code,
+                    )
+                )
+        world.audit.shutdown()
+
+    anyio.run(together)
+    assert asked == [False, False]
+    assert world.audit.size == 2

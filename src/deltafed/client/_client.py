@@ -50,6 +50,7 @@ from deltafed._errors import (
 )
 from deltafed._limits import LimitedBody
 from deltafed._retry import RetryableError, RetryPolicy, call_async, call_sync
+from deltafed.audit import AuditLog
 from deltafed.client._consent import issue_consent
 from deltafed.keys import Signer
 from deltafed.policy import PolicyEngine, PolicyRequest
@@ -806,6 +807,7 @@ class AsyncFederationClient(_Api):
         )
         self._owns_http = http is None
         self._http = http if http is not None else httpx.AsyncClient(timeout=timeout)
+        self._in_flight = 0  # exchanges of this client under way (for the audit commit)
 
     @property
     def member(self) -> MemberId:
@@ -884,15 +886,25 @@ class AsyncFederationClient(_Api):
             consent=consent,
             screen=screen,
         )
-        status, content, content_type, attempts = await self._send(prepared)
-        response = core.verify(prepared, status, content, content_type)
-        if core.audit is not None:
-            entry = core.record_kwargs(prepared, response)
-            record_async = getattr(core.audit, "record_async", None)
-            if record_async is not None:  # an AuditLog: its writer thread, group commit
-                await record_async(**entry)
-            else:
-                await anyio.to_thread.run_sync(functools.partial(core.audit.record, **entry))
+        self._in_flight += 1
+        try:
+            status, content, content_type, attempts = await self._send(prepared)
+            response = core.verify(prepared, status, content, content_type)
+            if isinstance(core.audit, AuditLog):
+                # Its writer thread (group commit), or, for this client's only exchange under
+                # way, a commit on this thread that spares the hand-over's wake-ups.
+                await core.audit.record_async(
+                    **core.record_kwargs(prepared, response), inline=self._in_flight == 1
+                )
+            elif core.audit is not None:
+                entry = core.record_kwargs(prepared, response)
+                record_async = getattr(core.audit, "record_async", None)
+                if record_async is not None:
+                    await record_async(**entry)
+                else:
+                    await anyio.to_thread.run_sync(functools.partial(core.audit.record, **entry))
+        finally:
+            self._in_flight -= 1
         return ExchangeResult(
             request=prepared.raw, response=response, provider=prepared.provider, attempts=attempts
         )

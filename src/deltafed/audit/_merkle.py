@@ -238,6 +238,24 @@ class Frontier:
         self.size += 1
         return made
 
+    def add(self, leaf: bytes, made: dict[int, list[tuple[int, bytes]]]) -> None:
+        """:meth:`append` for a caller that collects subtrees by level: add a leaf hash and put
+        the ``(index, hash)`` of every subtree above the leaf it completes in ``made[level]``.
+
+        The same tree as :meth:`append`, without the list it returns (most leaves complete
+        nothing above themselves); a checker of millions of leaves calls this.
+        """
+        stack = self._stack
+        hash_fn = self.crypto.hash_fn
+        idx, level, cur = self.size, 0, leaf
+        while stack and stack[-1][0] == level:
+            cur = hash_fn(b"\x01" + stack.pop()[1] + cur)
+            level += 1
+            idx >>= 1
+            made.setdefault(level, []).append((idx, cur))
+        stack.append((level, cur))
+        self.size += 1
+
     def root(self) -> bytes:
         if not self._stack:
             return empty_root(self.crypto)

@@ -19,22 +19,23 @@ every problem where it shows first. So a damaged log gets the same report whatev
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pickle
 import sqlite3
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from deltafed._profile import CRYPTO_PROFILES, CryptoProfile
+from deltafed._profile import CRYPTO_PROFILES, INTERNATIONAL, CryptoProfile
 from deltafed.audit._checkpoint import Checkpoint
 from deltafed.audit._merkle import Frontier
 from deltafed.audit._pgstore import PostgresAuditStore
-from deltafed.audit._store import AuditStore, RawRow, SqliteAuditStore
+from deltafed.audit._store import AuditStore, SqliteAuditStore
 
 __all__ = ["CHUNK_LEVEL", "scan_parallel"]
 
@@ -46,7 +47,9 @@ _MAX_SEQ = 2**63 - 1
 
 
 class _Reader(Protocol):
-    def rows(self, start: int, stop: int | None) -> Iterator[RawRow]: ...
+    def rows(self, start: int, stop: int | None) -> Iterator[list[_Row]]:
+        """Entries ``start <= seq < stop`` in seq order, in batches."""
+        ...
 
     def nodes(self, level: int, lo: int | None, hi: int | None) -> list[tuple[int, bytes]]:
         """Stored subtrees of ``level`` with ``lo <= idx < hi`` (no bound for ``None``)."""
@@ -69,28 +72,9 @@ ORDER BY e.seq
 """
 
 
-def _row(
-    seq: Any,
-    entry: Any,
-    request: Any,
-    response: Any,
-    at: Any,
-    cp: Any,
-    sc: Any,
-    refs: Any,
-    leaf: Any,
-) -> RawRow:
-    return (
-        int(seq),
-        bytes(entry),
-        bytes(request),
-        bytes(response),
-        str(at),
-        str(cp),
-        str(sc),
-        tuple(sorted(refs.split(" "))) if refs else (),
-        None if leaf is None else bytes(leaf),
-    )
+#: A row as a reader hands it over: :data:`RawRow`, except that the subject refs are still the
+#: text the query joined them into (``None`` for none), split only by the check.
+_Row = tuple[int, bytes, bytes, bytes, str, str, str, str | None, bytes | None]
 
 
 class _SqliteReader:
@@ -103,18 +87,20 @@ class _SqliteReader:
     def end(self) -> None:
         self._db.execute("COMMIT")
 
-    def rows(self, start: int, stop: int | None) -> Iterator[RawRow]:
+    def rows(self, start: int, stop: int | None) -> Iterator[list[_Row]]:
+        # sqlite3 already gives int, bytes and str (or whatever a tampered column holds, which
+        # the checks then refuse): the batches go to the check as they are.
         cur = self._db.execute(_SQLITE_ROWS, (start, _MAX_SEQ if stop is None else stop))
         while batch := cur.fetchmany(2048):
-            for r in batch:
-                yield _row(*r)
+            yield batch
 
     def nodes(self, level: int, lo: int | None, hi: int | None) -> list[tuple[int, bytes]]:
-        rows = self._db.execute(
+        # As sqlite3 gives them: a tampered value of another type never equals a subtree made.
+        rows: list[tuple[int, bytes]] = self._db.execute(
             "SELECT idx, hash FROM nodes WHERE level = ? AND idx >= ? AND idx < ? ORDER BY idx",
             (level, -_MAX_SEQ if lo is None else lo, _MAX_SEQ if hi is None else hi),
-        )
-        return [(int(i), bytes(h)) for i, h in rows]
+        ).fetchall()
+        return rows
 
     def leaf_count(self, lo: int | None, hi: int | None) -> int:
         (count,) = self._db.execute(
@@ -148,12 +134,24 @@ class _PostgresReader:
     def end(self) -> None:
         self._conn.commit()
 
-    def rows(self, start: int, stop: int | None) -> Iterator[RawRow]:
+    def rows(self, start: int, stop: int | None) -> Iterator[list[_Row]]:
         with self._conn.cursor(name="deltafed_verify_rows") as cur:
-            cur.itersize = 2048
             cur.execute(_PG_ROWS, (start, _MAX_SEQ if stop is None else stop))
-            for r in cur:
-                yield _row(*r)
+            while batch := cur.fetchmany(2048):
+                yield [
+                    (
+                        int(seq),
+                        bytes(entry),
+                        bytes(request),
+                        bytes(response),
+                        str(at),
+                        str(cp),
+                        str(sc),
+                        refs,
+                        None if leaf is None else bytes(leaf),
+                    )
+                    for seq, entry, request, response, at, cp, sc, refs, leaf in batch
+                ]
 
     def nodes(self, level: int, lo: int | None, hi: int | None) -> list[tuple[int, bytes]]:
         rows = self._conn.execute(
@@ -219,20 +217,38 @@ def _check_range(task: _Task) -> _Result:
         reader.end()
 
 
+class _Hashed:
+    """``hashlib``'s ``digest``/``hexdigest`` over a profile's ``hash_fn`` (SM3)."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: bytes) -> None:
+        self._value = value
+
+    def digest(self) -> bytes:
+        return self._value
+
+    def hexdigest(self) -> str:
+        return self._value.hex()
+
+
+def _hasher(crypto: CryptoProfile) -> Callable[[bytes], _Hashed | hashlib._Hash]:
+    """The profile's hash as a ``hashlib`` constructor: ``hashlib.sha256`` itself (two calls
+    fewer per digest in the check's loop than ``crypto.hash_fn`` and ``digest_text``)."""
+    if crypto is INTERNATIONAL:
+        return hashlib.sha256
+    hash_fn = crypto.hash_fn
+    return lambda data: _Hashed(hash_fn(data))
+
+
 def _check_range_in(reader: _Reader, task: _Task) -> _Result:
     # Imported here: the one-process checks are the reference, this calls them.
-    from deltafed.audit._verify import (
-        _entry_checks,
-        _strict_model,
-        decode_entry,
-        index_ok,
-        strict_problem,
-    )
+    from deltafed.audit._verify import _strict_model, decode_entry, index_ok, strict_problem
 
     crypto = CRYPTO_PROFILES[task.crypto]
     entry_model = _strict_model(task.strict)
-    hash_fn = crypto.hash_fn
-    digest_name = crypto.digest_name
+    new_hash = _hasher(crypto)
+    digest_prefix = f"{crypto.digest_name}:"
     node = task.node
     start = task.start
     # An empty edge at an aligned start: the subtrees made are the log's own, indexed as such.
@@ -243,28 +259,38 @@ def _check_range_in(reader: _Reader, task: _Task) -> _Result:
     first_prev: object = None
     prev = ""
     expected = start
-    for row in reader.rows(start, task.stop):
-        seq, entry, request, response, at, counterpart, scenario, refs, stored_leaf = row
-        leaf = hash_fn(b"\x00" + entry)
-        d = decode_entry(entry)
-        if not (
-            seq == expected
-            and stored_leaf == leaf
-            and isinstance(d, dict)
-            and (seq == start or d.get("prev_hash") == prev)
-            and _entry_checks(d, seq, node, request, response, crypto) is None
-            and index_ok(d, at, counterpart, scenario, refs)
-            and (entry_model is None or strict_problem(entry_model, d, entry) is None)
-        ):
-            return _Result(intact=False)
-        if seq == start:
-            first_prev = d.get("prev_hash")
-        prev = f"{digest_name}:{leaf.hex()}"
-        expected += 1
-        for level, idx, value in frontier.append(leaf)[1:]:
-            made.setdefault(level, []).append((idx, value))
-        if frontier.size in sizes:
-            edges[frontier.size] = tuple(frontier._stack)
+    for batch in reader.rows(start, task.stop):
+        for seq, entry, request, response, at, counterpart, scenario, joined, stored_leaf in batch:
+            leaf = new_hash(b"\x00" + entry).digest()
+            d = decode_entry(entry)
+            # The subject refs as the one-process scan reads them (split and sorted).
+            if not joined:
+                refs: tuple[str, ...] = ()
+            elif " " in joined:
+                refs = tuple(sorted(joined.split(" ")))
+            else:
+                refs = (joined,)
+            # _entry_checks's tests, answered yes or no: the seq, node and both digests.
+            if not (
+                seq == expected
+                and stored_leaf == leaf
+                and type(d) is dict
+                and (seq == start or d.get("prev_hash") == prev)
+                and d.get("seq") == seq
+                and d.get("node") == node
+                and d.get("request_digest") == digest_prefix + new_hash(request).hexdigest()
+                and d.get("response_digest") == digest_prefix + new_hash(response).hexdigest()
+                and index_ok(d, at, counterpart, scenario, refs)
+                and (entry_model is None or strict_problem(entry_model, d, entry) is None)
+            ):
+                return _Result(intact=False)
+            if seq == start:
+                first_prev = d.get("prev_hash")
+            prev = digest_prefix + leaf.hex()
+            expected += 1
+            frontier.add(leaf, made)
+            if frontier.size in sizes:
+                edges[frontier.size] = tuple(frontier._stack)
     count = expected - start
     last = task.stop is None
     # The stored subtrees inside the range are exactly the ones made (the last range: they

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
@@ -317,6 +317,8 @@ def _leaf_at_position(store: AuditStore, position: int) -> int | None:
 
 
 _DECODER = json.JSONDecoder()
+#: The decoder's scanner, as :meth:`json.JSONDecoder.raw_decode` calls it (typeshed omits it).
+_SCAN_ONCE: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
 
 
 def decode_entry(entry: bytes) -> Any:
@@ -324,11 +326,20 @@ def decode_entry(entry: bytes) -> Any:
 
     An entry that opens with ``{`` and no NUL after it is what :func:`json.loads` reads as
     UTF-8 (``surrogatepass``) with the default decoder; that is done directly, skipping the
-    encoding detection. Anything else goes through :func:`json.loads` itself.
+    encoding detection, and its scanner is called directly when the object ends the text (no
+    whitespace around it, as the log writes it). Anything else goes through
+    :func:`json.loads` itself.
     """
     try:
         if entry[:1] == b"{" and entry[1:2] not in (b"\x00", b""):
-            return _DECODER.decode(entry.decode("utf-8", "surrogatepass"))
+            text = entry.decode("utf-8", "surrogatepass")
+            try:
+                value, end = _SCAN_ONCE(text, 0)
+            except StopIteration:
+                return None  # what raw_decode turns into a JSONDecodeError at 0
+            if end == len(text):
+                return value
+            return _DECODER.decode(text)
         return json.loads(entry)
     except ValueError:
         return None

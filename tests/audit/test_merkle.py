@@ -4,6 +4,7 @@ import hashlib
 
 import pytest
 
+from deltafed._profile import GM, INTERNATIONAL, CryptoProfile
 from deltafed.audit._merkle import (
     EMPTY_ROOT,
     Frontier,
@@ -54,6 +55,23 @@ def test_only_perfect_subtrees_are_stored() -> None:
     for level, idx in nodes:
         assert (idx + 1) << level <= 13
     assert len(nodes) == 13 + 6 + 3 + 1
+
+
+@pytest.mark.parametrize("crypto", [INTERNATIONAL, GM])
+@pytest.mark.parametrize("start", [0, 16])
+def test_add_builds_the_tree_append_builds(crypto: CryptoProfile, start: int) -> None:
+    one = Frontier(size=start, crypto=crypto)
+    two = Frontier(size=start, crypto=crypto)
+    made: dict[int, list[tuple[int, bytes]]] = {}
+    appended: dict[int, list[tuple[int, bytes]]] = {}
+    for i in range(45):
+        leaf = leaf_hash(f"leaf-{i}".encode(), crypto)
+        for level, idx, value in one.append(leaf)[1:]:
+            appended.setdefault(level, []).append((idx, value))
+        two.add(leaf, made)
+        assert (two.size, two._stack, two.root()) == (one.size, one._stack, one.root())
+    assert made == appended
+    assert sorted(made) == [1, 2, 3, 4, 5]
 
 
 @pytest.mark.parametrize("size", [1, 2, 3, 5, 8, 11, 32, 33])

@@ -356,6 +356,18 @@ def test_the_quick_time_check_agrees_with_the_full_one(text: object, at: str) ->
         b"",
         b'{"a":1}\x00',
         b'{"a":"\xff"}',
+        b'{"a":1} ',
+        b'{"a":1}\n\t',
+        b'{"a":1}x',
+        b'{"a":1}{}',
+        b'{"a":[1,2]}',
+        b'{ "a" : 1 }',
+        b'{"a":01}',
+        b'{"a":NaN}',
+        b'{"a"}',
+        b'{}',
+        b"{'a':1}",
+        b'{"a":1,}',
     ],
 )
 def test_the_quick_decoder_agrees_with_json_loads(data: bytes) -> None:

@@ -180,6 +180,28 @@ def test_a_log_ending_on_a_range_boundary(backend: Backend) -> None:
     assert (two.size, two.root) == (one.size, one.root) == (32, one.root)
 
 
+def test_a_last_range_that_grew_past_one_range_is_left_to_one_process(tmp_path: Path) -> None:
+    # Entries appended after scan_parallel took the size land in the last range, which reads to
+    # the end: its own subtrees and edge are only the log's while it is at most one range long.
+    store = SqliteAuditStore(tmp_path / "audit.db")
+    _fill(store)
+    store.close()
+    reader = _parallel._SqliteReader(str(tmp_path / "audit.db"))
+
+    def check(start: int) -> _parallel._Result:
+        reader.begin()
+        try:
+            task = _parallel._Task(start, None, NODE, "international", False, 3, ())
+            return _parallel._check_range_in(reader, task)
+        finally:
+            reader.end()
+
+    assert check(32).intact  # 5 entries: the last range of the 37
+    assert check(32).count == 5
+    assert not check(24).intact  # 13 entries, more than the 8 of a range
+    assert not check(16).intact
+
+
 def _same(one: VerificationReport, two: VerificationReport, position: int, kind: str) -> None:
     assert one.first is not None, "the one-process check found nothing"
     assert (one.first.position, one.first.kind) == (position, kind), one.problems
@@ -365,7 +387,7 @@ def test_the_quick_time_check_agrees_with_the_full_one(text: object, at: str) ->
         b'{"a":01}',
         b'{"a":NaN}',
         b'{"a"}',
-        b'{}',
+        b"{}",
         b"{'a':1}",
         b'{"a":1,}',
     ],

@@ -295,6 +295,10 @@ def _check_range_in(reader: _Reader, task: _Task) -> _Result:
                 edges[frontier.size] = tuple(frontier._stack)
     count = expected - start
     last = task.stop is None
+    # The last range reads to the end: entries appended since the log's size was taken can make
+    # it longer than one range, and its edge then no longer one the join can use.
+    if count > 1 << task.level:
+        return _Result(intact=False)
     # The stored subtrees inside the range are exactly the ones made (the last range: they
     # begin with them; subtrees past the end are not the log's yet). The first range also
     # takes any index below zero, as the one-process scan's in-order streams would.

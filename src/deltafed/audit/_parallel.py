@@ -87,6 +87,9 @@ class _SqliteReader:
     def end(self) -> None:
         self._db.execute("COMMIT")
 
+    def close(self) -> None:
+        self._db.close()
+
     def rows(self, start: int, stop: int | None) -> Iterator[list[_Row]]:
         # sqlite3 already gives int, bytes and str (or whatever a tampered column holds, which
         # the checks then refuse): the batches go to the check as they are. Small batches: a

@@ -277,3 +277,22 @@ def test_an_inline_commit_that_fails_raises_audit_error_and_keeps_nothing(
         store.fail = False
         assert asyncio.run(log.record_async(**_entry(2), inline=True)).seq == 0
         assert verify_log(store.inner, node=NODE).ok
+
+
+class RemoteStore(ThreadNotingStore):
+    """The same store, as one that commits over a network would present itself."""
+
+    commits_locally = False
+
+
+def test_inline_never_runs_a_network_commit_on_the_event_loop(
+    tmp_path: Path, key: PrivateKey, clock: FixedClock
+) -> None:
+    store = RemoteStore(tmp_path / "audit.db")
+    with store.inner:
+        log = AuditLog(store, node=NODE, signer=key, subject_key=SUBJECT_KEY, clock=clock)  # type: ignore[arg-type]
+        entry = asyncio.run(log.record_async(**_entry(0), inline=True))
+        log.shutdown()
+        assert entry.seq == 0
+        assert store.threads != [threading.get_ident()]  # the writer thread committed it
+        assert len(store.threads) == 1

@@ -329,6 +329,9 @@ class AuditLog:
         self._writer: threading.Thread | None = None
         self._writer_stopping = False
         self._writer_busy = False  # a batch taken off the queue and not yet settled
+        # record_async(inline=True) only with a store whose commit makes no network round
+        # trip: a slow database must never stall the caller's event loop.
+        self._inline_ok = getattr(store, "commits_locally", False) is True
         #: Called after each durable commit with (entries written, seconds it took); metrics.
         self.on_commit: Callable[[int, float], None] | None = None
 
@@ -468,11 +471,12 @@ class AuditLog:
         thread. Cancelling the caller does not withdraw an entry already handed over.
 
         ``inline=True`` says the caller has nothing else to do meanwhile (a node answering
-        its only request): if nothing is waiting for the writer thread, the entry is then
-        committed on the calling thread, blocking its event loop for that one commit, which
-        saves the two thread wake-ups of the hand-over and back (on a virtual machine they
-        can cost more than the commit). The entry is exactly as durable either way; with
-        entries queued, it joins them in the writer thread as usual.
+        its only request): if the store commits locally (``commits_locally``: the SQLite and
+        memory stores, not PostgreSQL) and nothing is waiting for the writer thread, the
+        entry is then committed on the calling thread, blocking its event loop for that one
+        commit, which saves the two thread wake-ups of the hand-over and back (on a virtual
+        machine they can cost more than the commit). The entry is exactly as durable either
+        way; otherwise it joins the writer thread's queue as usual.
         """
         kwargs: dict[str, Any] = {
             "role": role,
@@ -492,7 +496,7 @@ class AuditLog:
         except RuntimeError:  # not asyncio (trio under anyio): the plain thread hop
             return await anyio.to_thread.run_sync(functools.partial(self.record, **kwargs))
         pending = self._pending(**kwargs)
-        if inline and not self._writer_queue and not self._writer_busy:
+        if inline and self._inline_ok and not self._writer_queue and not self._writer_busy:
             return self._commit_inline(pending)
         waiter: asyncio.Future[AuditEntry] = loop.create_future()
         with self._writer_cv:

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import ClassVar, Protocol, runtime_checkable
 
 from deltafed._errors import AuditError, ConfigurationError
 from deltafed._sqlite import opening
@@ -74,7 +74,12 @@ RawRow = tuple[int, bytes, bytes, bytes, str, str, str, tuple[str, ...], bytes |
 
 @runtime_checkable
 class AuditStore(Protocol):
-    """Durable, append-only storage behind :class:`~deltafed.audit.AuditLog`."""
+    """Durable, append-only storage behind :class:`~deltafed.audit.AuditLog`.
+
+    A store whose commit involves no network round trip may say so with a class attribute
+    ``commits_locally = True`` (the SQLite and memory stores do): only then may
+    :meth:`AuditLog.record_async` commit on the caller's event loop thread (``inline``).
+    """
 
     def append(self, record: AppendRecord) -> bool:
         """Write ``record`` durably in one transaction; ``False`` if its seq is taken."""
@@ -121,6 +126,9 @@ class AuditStore(Protocol):
 
 class MemoryAuditStore:
     """An in-process store for tests and demos; nothing survives the process."""
+
+    #: No network round trip in a commit (see :class:`AuditStore`).
+    commits_locally: ClassVar[bool] = True
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -253,6 +261,10 @@ class SqliteAuditStore:
     ``seq`` is the table's primary key: a second writer, in this process or another one on the
     same file, cannot insert the same position. Safe to share between threads.
     """
+
+    #: No network round trip in a commit (see :class:`AuditStore`); a commit may wait for
+    #: another process's write lock on the same file, for as long as that commit takes.
+    commits_locally: ClassVar[bool] = True
 
     def __init__(self, path: str | os.PathLike[str], *, durable: bool = True) -> None:
         self.path = Path(path)

@@ -96,6 +96,24 @@ def _settle(settled: list[tuple[_Pending, asyncio.Future[AuditEntry]]]) -> None:
             waiter.set_result(pending.entry)
 
 
+async def record_exchange(recorder: Any, entry: dict[str, Any], *, alone: bool) -> None:
+    """Write ``entry`` with ``recorder`` from an event loop; return once it is durable.
+
+    An :class:`AuditLog` commits it through :meth:`AuditLog.record_async`, on this thread
+    when the caller is ``alone`` (it has no other exchange under way) and the store allows;
+    another recorder's ``record_async`` is awaited, or its blocking ``record`` runs in a
+    worker thread. What the node and the async client share.
+    """
+    if isinstance(recorder, AuditLog):
+        await recorder.record_async(**entry, inline=alone)
+        return
+    record_async = getattr(recorder, "record_async", None)
+    if record_async is not None:
+        await record_async(**entry)
+    else:
+        await anyio.to_thread.run_sync(functools.partial(recorder.record, **entry))
+
+
 def _normalise_subject(subject: str) -> str:
     try:
         return parse_resident_id(subject)
@@ -544,7 +562,6 @@ class AuditLog:
         finally:
             with self._writer_cv:
                 self._writer = None
-                self._writer_busy = False
 
     def _write_batch(self, batch: list[tuple[_Pending, asyncio.AbstractEventLoop, Any]]) -> None:
         items = [pending for pending, _, _ in batch]

@@ -27,13 +27,11 @@ code the peer sent. The peer's code is never raised as our own error class: a pe
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Final, TypeVar
 
-import anyio.to_thread
 import httpx
 
 from deltafed._clock import Clock, system_clock
@@ -50,7 +48,7 @@ from deltafed._errors import (
 )
 from deltafed._limits import LimitedBody
 from deltafed._retry import RetryableError, RetryPolicy, call_async, call_sync
-from deltafed.audit import AuditLog
+from deltafed.audit._log import record_exchange
 from deltafed.client._consent import issue_consent
 from deltafed.keys import Signer
 from deltafed.policy import PolicyEngine, PolicyRequest
@@ -890,19 +888,10 @@ class AsyncFederationClient(_Api):
         try:
             status, content, content_type, attempts = await self._send(prepared)
             response = core.verify(prepared, status, content, content_type)
-            if isinstance(core.audit, AuditLog):
-                # Its writer thread (group commit), or, for this client's only exchange under
-                # way, a commit on this thread that spares the hand-over's wake-ups.
-                await core.audit.record_async(
-                    **core.record_kwargs(prepared, response), inline=self._in_flight == 1
+            if core.audit is not None:
+                await record_exchange(
+                    core.audit, core.record_kwargs(prepared, response), alone=self._in_flight == 1
                 )
-            elif core.audit is not None:
-                entry = core.record_kwargs(prepared, response)
-                record_async = getattr(core.audit, "record_async", None)
-                if record_async is not None:
-                    await record_async(**entry)
-                else:
-                    await anyio.to_thread.run_sync(functools.partial(core.audit.record, **entry))
         finally:
             self._in_flight -= 1
         return ExchangeResult(

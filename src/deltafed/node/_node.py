@@ -19,7 +19,6 @@ Every answer to an exchange is a signed response, problems included. A failure t
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import time
@@ -48,7 +47,7 @@ from deltafed._errors import (
     SizeLimitError,
 )
 from deltafed.adapters import ProvinceAdapter
-from deltafed.audit import AuditLog
+from deltafed.audit._log import record_exchange
 from deltafed.events import EventStore, Subscriptions, check_sender
 from deltafed.keys import Signer
 from deltafed.matching import Matcher, RateLimiter
@@ -563,19 +562,10 @@ class Node:
         return Answer(200 if problem is None else problem.status, RESPONSE_MEDIA_TYPE, response)
 
     async def _record(self, **entry: Any) -> None:
-        """Write the audit entry; return once it is durable. A log with ``record_async``
-        (:class:`deltafed.audit.AuditLog`) commits it in its writer thread; any other
-        recorder's blocking ``record`` runs in a worker thread."""
-        if isinstance(self.audit, AuditLog):
-            # The only request in flight: nothing else could run while the writer thread
-            # commits, so commit here and spare the two thread wake-ups (AuditLog.record_async).
-            await self.audit.record_async(**entry, inline=len(self._in_flight) <= 1)
-            return
-        record_async = getattr(self.audit, "record_async", None)
-        if record_async is not None:
-            await record_async(**entry)
-        else:
-            await anyio.to_thread.run_sync(functools.partial(self.audit.record, **entry))
+        """Write the audit entry; return once it is durable (see
+        :func:`deltafed.audit._log.record_exchange`). With this request the only one in
+        flight, an :class:`~deltafed.audit.AuditLog` may commit it on this thread."""
+        await record_exchange(self.audit, entry, alone=len(self._in_flight) <= 1)
 
     def _forget(self, request: VerifiedRequest) -> None:
         try:

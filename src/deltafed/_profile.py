@@ -83,7 +83,7 @@ class CryptoProfile:
 
     def digest_text(self, data: bytes) -> str:
         """``<digest_name>:<64 lower-case hex>`` of ``data``, as written on the wire."""
-        return f"{self.digest_name}:{self.digest(data).hex()}"
+        return f"{self.digest_name}:{self.hash_fn(data).hex()}"
 
     def mac(self, key: bytes, data: bytes) -> bytes:
         """The profile's HMAC of ``data`` under ``key`` (32 bytes)."""

@@ -18,7 +18,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final, Literal, Protocol, runtime_checkable
@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 from deltafed._errors import (
     AlgorithmNotAllowedError,
     ConfigurationError,
+    InternalError,
     InvalidInputError,
     SignatureInvalidError,
     UnknownKeyError,
@@ -176,13 +177,18 @@ def _alg_of_public(key: object) -> Algorithm:
 class PublicKey:
     """A public key that verifies JWS signatures; implements :class:`Verifier`."""
 
-    __slots__ = ("_alg", "_jwk", "_key", "_kid")
+    __slots__ = ("_alg", "_jwk", "_key", "_kid", "_verify_raw")
 
     def __init__(self, key: _PublicNative) -> None:
         self._alg: Algorithm = _alg_of_public(key)
         self._key = key
         self._jwk = _public_jwk(key)
         self._kid = jwk_thumbprint(self._jwk)
+        # Ed25519 and SM2 verify the JWS signature as it is: the check is chosen once here, not
+        # by an isinstance test on an abstract class at every message.
+        self._verify_raw: Callable[[bytes, bytes], None] | None = (
+            key.verify if isinstance(key, ed25519.Ed25519PublicKey | Sm2PublicNative) else None
+        )
 
     @property
     def alg(self) -> Algorithm:
@@ -194,18 +200,20 @@ class PublicKey:
 
     def verify(self, signature: bytes, data: bytes) -> None:
         try:
-            if isinstance(self._key, ed25519.Ed25519PublicKey | Sm2PublicNative):
-                self._key.verify(signature, data)
-            else:
-                if len(signature) != 64:
-                    raise SignatureInvalidError("ES256 signature must be 64 bytes")
-                r = int.from_bytes(signature[:32], "big")
-                s = int.from_bytes(signature[32:], "big")
-                if s > _P256_HALF_ORDER:
-                    # (r, n - s) verifies too: only the low-S form is accepted, so that a
-                    # message has one byte string (protocol §1).
-                    raise SignatureInvalidError("ES256 signature is not in low-S form")
-                self._key.verify(encode_dss_signature(r, s), data, ec.ECDSA(hashes.SHA256()))
+            if self._verify_raw is not None:
+                self._verify_raw(signature, data)
+                return
+            if not isinstance(self._key, ec.EllipticCurvePublicKey):  # pragma: no cover
+                raise InternalError("unsupported public key")
+            if len(signature) != 64:
+                raise SignatureInvalidError("ES256 signature must be 64 bytes")
+            r = int.from_bytes(signature[:32], "big")
+            s = int.from_bytes(signature[32:], "big")
+            if s > _P256_HALF_ORDER:
+                # (r, n - s) verifies too: only the low-S form is accepted, so that a
+                # message has one byte string (protocol §1).
+                raise SignatureInvalidError("ES256 signature is not in low-S form")
+            self._key.verify(encode_dss_signature(r, s), data, ec.ECDSA(hashes.SHA256()))
         except InvalidSignature as exc:
             raise SignatureInvalidError("signature does not verify") from exc
 
@@ -317,12 +325,16 @@ def _public_jwk(key: _PublicNative) -> dict[str, str]:
 class PrivateKey:
     """A private signing key; implements :class:`Signer`. ``repr`` never shows the secret."""
 
-    __slots__ = ("_key", "_public")
+    __slots__ = ("_key", "_public", "_sign_raw")
 
     def __init__(self, key: _PrivateNative) -> None:
         self._key = key
         self._public = PublicKey(
             key.public if isinstance(key, Sm2PrivateNative) else key.public_key()
+        )
+        # Ed25519 and SM2 signatures are the JWS signature as they are (see PublicKey).
+        self._sign_raw: Callable[[bytes], bytes] | None = (
+            key.sign if isinstance(key, ed25519.Ed25519PrivateKey | Sm2PrivateNative) else None
         )
 
     @classmethod
@@ -367,8 +379,10 @@ class PrivateKey:
         return self._public.to_jwk()
 
     def sign(self, data: bytes) -> bytes:
-        if isinstance(self._key, ed25519.Ed25519PrivateKey | Sm2PrivateNative):
-            return self._key.sign(data)
+        if self._sign_raw is not None:
+            return self._sign_raw(data)
+        if not isinstance(self._key, ec.EllipticCurvePrivateKey):  # pragma: no cover
+            raise InternalError("unsupported private key")
         der = self._key.sign(data, ec.ECDSA(hashes.SHA256()))
         r, s = decode_dss_signature(der)
         return r.to_bytes(32, "big") + low_s(s).to_bytes(32, "big")

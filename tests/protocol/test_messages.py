@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -39,6 +40,7 @@ from deltafed.protocol import (
     MemoryReplayStore,
     ProtocolVerifier,
     RequestClaims,
+    new_jti,
     new_problem_response,
     new_request,
     new_response,
@@ -120,6 +122,47 @@ def test_response_round_trip(
     assert response.claims.rid == request.jti
     assert response.claims.iss == JIANGSU
     assert response.claims.aud == SHANGHAI
+
+
+def _payload(raw: bytes) -> bytes:
+    segment = raw.split(b".")[1]
+    return base64.urlsafe_b64decode(segment + b"=" * (-len(segment) % 4))
+
+
+def test_signed_payload_is_the_canonical_wire_form_of_the_claims(
+    clock: FixedClock, sh_key: PrivateKey, js_key: PrivateKey, provider: ProtocolVerifier
+):
+    # Signing reads the validated fields directly instead of serialising the model: for every
+    # shape of claims (optional members present and absent) the bytes must be those of to_wire.
+    consent = sign_document(
+        {"iss": SHANGHAI, "sub": "x"}, typ="deltafed-consent+jws", signer=sh_key
+    )
+    for claims in (request_claims(clock), request_claims(clock, consent=consent)):
+        assert _payload(sign_request(claims, sh_key)) == canonicalize(claims.to_wire())
+    raw_request = sign_request(request_claims(clock), sh_key)
+    request = provider.verify_request(raw_request)
+    ok = new_response(
+        request, status="ok", body={"valid": True, "n": [1, {"a": None}]}, now=clock()
+    )
+    problem = new_problem_response(
+        b"not a request",
+        issuer=JIANGSU,
+        body={"code": "malformed_message", "title": "Malformed message", "status": 400},
+        now=clock(),
+    )
+    assert problem.rid is None
+    for answer in (ok, problem):
+        assert _payload(sign_response(answer, js_key)) == canonicalize(answer.to_wire())
+
+
+def test_message_ids_are_fresh_base64url_of_128_bits(clock: FixedClock):
+    ids = {new_jti() for _ in range(1000)}
+    assert len(ids) == 1000
+    for jti in ids:
+        assert len(jti) == 22
+        assert re.fullmatch(r"[A-Za-z0-9_-]{22}", jti)
+        assert len(base64.urlsafe_b64decode(jti + "==")) == 16
+    assert request_claims(clock).jti != request_claims(clock).jti
 
 
 def test_es256_request(clock: FixedClock, resolver: StaticKeyResolver, provider):

@@ -132,7 +132,17 @@ Member = Annotated[
 ]
 
 
-class RequestClaims(WireModel):
+class _MessageClaims(WireModel):
+    """What request and response claims share."""
+
+    def _signing_fields(self) -> dict[str, Any]:
+        # The claims to sign, by wire name (the field names), without None: the validated
+        # values themselves, not copies, so that signing serialises once. Equal to to_wire()
+        # for every field type the claims have; a test checks it. Never change what it returns.
+        return {name: value for name, value in self.__dict__.items() if value is not None}
+
+
+class RequestClaims(_MessageClaims):
     """What a requesting member signs. Field names are the wire names."""
 
     iss: Member
@@ -164,7 +174,7 @@ def _problem_body(body: dict[str, Any]) -> None:
         raise ValueError(f"not a problem object: {exc.reason}") from None
 
 
-class ResponseClaims(WireModel):
+class ResponseClaims(_MessageClaims):
     """What an answering member signs.
 
     ``req`` is the digest of the exact request bytes answered and ``rid`` the request's

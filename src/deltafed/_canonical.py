@@ -43,23 +43,28 @@ _OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_P
 _OPTIONS_ANY_KEYS = _OPTIONS | orjson.OPT_NON_STR_KEYS
 #: The types a wire value holds (subclasses too: a MemberId is a str, True an int).
 _WIRE_TYPES = (str, int, dict, list, tuple)
+#: A tuple, not ``dict | list | tuple``: isinstance is about twice as fast with it.
+_CONTAINERS = (dict, list, tuple)
 
 
 def _a_name_sorts_differently(value: Any) -> bool:
-    """Whether a member name anywhere in ``value`` holds a character at or above U+E000."""
+    """Whether a member name anywhere in ``value`` holds a character at or above U+E000.
+
+    Asked whenever the encoded text holds such a character anywhere, which Chinese text with
+    full-width punctuation (U+FF08, U+FF0C) does in most answers."""
     pending = [value]
     while pending:
         item = pending.pop()
         if isinstance(item, dict):
             for name, member in item.items():
-                if not (isinstance(name, str) and name.isascii()) and (
+                if not (type(name) is str and name.isascii()) and (
                     not isinstance(name, str) or _SORTS_DIFFERENTLY.search(name) is not None
                 ):
                     return True
-                if isinstance(member, dict | list | tuple):
+                if isinstance(member, _CONTAINERS):
                     pending.append(member)
-        elif isinstance(item, list | tuple):
-            pending.extend(m for m in item if isinstance(m, dict | list | tuple))
+        elif isinstance(item, _CONTAINERS):
+            pending.extend(m for m in item if isinstance(m, _CONTAINERS))
     return False
 
 

@@ -23,7 +23,7 @@ from typing import IO, Any
 
 import anyio.to_thread
 
-from deltafed._canonical import canonicalize
+from deltafed._canonical import encode_checked
 from deltafed._clock import Clock, system_clock
 from deltafed._errors import (
     AuditError,
@@ -664,7 +664,9 @@ class AuditLog:
             except InvalidInputError as exc:  # this caller's bad input; the others go on
                 item.error = exc
                 continue
-            entry_bytes = canonicalize(entry.to_wire())
+            # A validated AuditEntry holds only strings, I-JSON integers (NonNegInt is bounded)
+            # and tuples of strings: canonicalize's type walk would find nothing.
+            entry_bytes = encode_checked(entry.to_wire())
             leaf = leaf_hash(entry_bytes, self.crypto)
             records.append(
                 AppendRecord(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic_core import from_json
+import orjson
 
 from deltafed._canonical import MAX_DEPTH, encode_checked
 from deltafed._errors import InvalidInputError, MalformedMessageError
@@ -56,14 +56,15 @@ def loads_strict(data: bytes, *, what: str, canonical_follows: bool = False) -> 
     Without ``canonical_follows``: no floats, no NaN, integers in the I-JSON range, no
     duplicate member names. With it, the caller promises to compare ``data`` with
     :func:`canonical_json_value` of the result, which refuses duplicates, NaN, out-of-range
-    integers and every non-canonical spelling; the faster Rust parser of ``pydantic_core`` is
-    used then, and floats in canonical spelling (``1.5``) and integers beyond the I-JSON
-    range, which Python re-encodes as they came, are left for the claims schema (or
-    :func:`check_wire_value`) to refuse after the signature check.
+    integers and every non-canonical spelling; the faster parser of ``orjson`` is used then
+    (it reads no NaN, and integers beyond 64 bits as floats, whose re-encoding differs), and
+    floats in canonical spelling (``1.5``) and integers beyond the I-JSON range, which are
+    re-encoded as they came, are left for the claims schema (or :func:`check_wire_value`) to
+    refuse after the signature check.
     """
     try:
         if canonical_follows:
-            return from_json(data, allow_inf_nan=False)
+            return orjson.loads(data)
         return _decoder.decode(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise MalformedMessageError(f"{what} is not valid JSON: {exc}", field=what) from exc

@@ -262,6 +262,37 @@ def test_the_loop_takes_no_wait_that_ends_after_the_deadline(kind: str) -> None:
     assert script.slept == [0.4]
 
 
+def test_no_second_try_when_the_first_wait_ends_after_the_deadline(kind: str) -> None:
+    policy = RetryPolicy(attempts=10, initial_wait=0.4, max_wait=10, jitter=0, deadline=0.3)
+    first = transient(TransportError("down"))
+    script = Script(first, transient(TransportError("down again")))
+    with pytest.raises(RetryableError) as info:
+        run(kind, policy, script, draw=lambda: 0.0)
+    assert info.value is first
+    assert script.calls == 1
+    assert script.slept == []
+
+
+def test_one_attempt_means_one_try(kind: str) -> None:
+    first = transient(TransportError("down"))
+    script = Script(first)
+    with pytest.raises(RetryableError) as info:
+        run(kind, RetryPolicy.no_wait(attempts=1), script, draw=lambda: 0.0)
+    assert info.value is first
+    assert script.calls == 1
+    assert script.slept == []
+
+
+def test_a_success_at_once_neither_waits_nor_draws(kind: str) -> None:
+    def draw() -> float:
+        raise AssertionError("no wait is computed for a call that succeeds at once")
+
+    script = Script()
+    assert run(kind, RetryPolicy(attempts=3, initial_wait=1, max_wait=1), script, draw) == "done"
+    assert script.calls == 1
+    assert script.slept == []
+
+
 def test_the_async_loop_awaits_what_a_plain_function_returns() -> None:
     # A lambda returning a coroutine (as the registry client passes) is awaited, not returned.
     script = Script(transient(TransportError("down")))

@@ -173,6 +173,33 @@ def test_every_single_substitution_of_a_certificate_id_is_rejected(value: str) -
             parse_certificate_id(bad)
 
 
+def _mod37_36_reference(body: str) -> str:
+    # ISO 7064 MOD 37,36 as the standard writes it, one character at a time.
+    alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    p = 36
+    for char in body:
+        s = (p + alphabet.index(char)) % 36
+        p = (2 * (s if s else 36)) % 37
+    return alphabet[(37 - p) % 36]
+
+
+@settings(max_examples=400)
+@given(
+    st.text(alphabet="0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=1, max_size=120),
+    st.integers(min_value=0, max_value=120),
+)
+def test_certificate_check_is_iso_7064_mod_37_36(body: str, cut: int) -> None:
+    # The parts are concatenated: where they are cut does not matter.
+    head, tail = body[:cut], body[cut:]
+    assert compute_certificate_check(head, tail, "", "") == _mod37_36_reference(body)
+
+
+@pytest.mark.parametrize("body", ["", "abc", "A-B", "Ａ1", "12 3"])
+def test_certificate_check_refuses_other_characters(body: str) -> None:
+    with pytest.raises(IdentifierError):
+        compute_certificate_check(body, "", "", "")
+
+
 def test_certificate_id_vector_and_malformed() -> None:
     assert parse_certificate_id(DOMAIN_CERT_ID) == DOMAIN_CERT_ID
     assert certificate_type_of(DOMAIN_CERT_ID) == "11100000000013338W032"

@@ -76,9 +76,8 @@ def encode_checked(value: Any) -> bytes:
     try:
         try:
             data = orjson.dumps(value, option=_OPTIONS)
-        except TypeError as exc:
-            if str(exc) != "Dict key must be str":
-                raise
+        except TypeError:
+            # Most likely a str-subclass member name; anything else fails this call too.
             data = orjson.dumps(value, option=_OPTIONS_ANY_KEYS)
         if (
             not data.isascii()

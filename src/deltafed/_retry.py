@@ -224,7 +224,7 @@ def _controller_kwargs(
     draw: Callable[[], float],
     started: float,
 ) -> dict[str, Any]:
-    # The controller takes over after the first try failed (see _first_failure): its attempt
+    # The controller takes over after the first try failed (see _first_wait): its attempt
     # 1 is the second try, so every count it gives is one less than the tries made.
 
     def retry(state: RetryCallState) -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import binascii
 import os
 import re
 from collections.abc import Mapping
@@ -20,7 +19,7 @@ from deltafed.protocol._claims import (
     VerifiedRequest,
 )
 from deltafed.protocol._json import canonical_bytes, canonical_json_value
-from deltafed.protocol._jws import encode_compact, peek_payload
+from deltafed.protocol._jws import _b64encode, encode_compact, peek_payload
 from deltafed.schemas.identifiers import MemberId, parse_member_id
 
 __all__ = [
@@ -41,15 +40,12 @@ _TYP = re.compile(r"deltafed-[a-z0-9.\-]{1,38}\+jws")
 _JTI = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
-_TO_URLSAFE: Final = bytes.maketrans(b"+/", b"-_")
-
-
 def new_jti() -> str:
     """A fresh random message id (128 bits, base64url: 22 characters).
 
-    The bytes and encoding of ``secrets.token_urlsafe(16)``, without its layers of wrappers."""
-    encoded = binascii.b2a_base64(os.urandom(16), newline=False)
-    return encoded.translate(_TO_URLSAFE).rstrip(b"=").decode("ascii")
+    What ``secrets.token_urlsafe(16)`` gives, through the JWS code's own base64url encoder
+    instead of the ``secrets`` and ``base64`` wrappers."""
+    return _b64encode(os.urandom(16)).decode("ascii")
 
 
 def _epoch(now: datetime | int) -> int:

@@ -284,7 +284,7 @@ _CERT_SHAPE = re.compile(
 
 
 _ALNUM_BODY = re.compile(r"[0-9A-Z]+")
-#: Byte -> its value in 0-9 A-Z (0 for the bytes the pattern above lets through no other way).
+#: Byte -> its value in 0-9 A-Z (0 for any other byte, which the pattern above refuses first).
 _ALNUM_BYTE_VALUE: Final = bytes(_ALNUM_VALUE.get(chr(byte), 0) for byte in range(256))
 #: One step of MOD 37,36: _MOD37_STEP[p][v] is the next p after a character of value v.
 _MOD37_STEP: Final = tuple(
